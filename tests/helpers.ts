@@ -1,0 +1,251 @@
+/**
+ * Test helpers: a server on a free loopback port, line-oriented test clients
+ * whose every wait has a deadline, and a runner for the real CLI.
+ *
+ * @module
+ */
+
+import { serve, type ServeOptions, type Server } from "../server.ts";
+import { Logger, MemorySink } from "../src/log.ts";
+
+/** A server started for one test. */
+export interface TestServer {
+  port: number;
+  server: Server;
+  /** The console lines the server has written so far (text format, no colour). */
+  log: MemorySink;
+  /** Shuts the server down and waits until every connection is closed. */
+  close(): Promise<void>;
+}
+
+/** Starts a server on 127.0.0.1 and a free port. Limits default to off unless given. */
+export function startServer(
+  options: Partial<Omit<ServeOptions, "log" | "signal">> = {},
+): TestServer {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const log = new MemorySink();
+  const controller = new AbortController();
+  const server = serve(listener, {
+    rate: 0,
+    maxPerIp: 0,
+    ...options,
+    log: new Logger(log),
+    signal: controller.signal,
+  });
+  return {
+    port: server.addr.port,
+    server,
+    log,
+    async close() {
+      controller.abort("test over");
+      await server.finished;
+    },
+  };
+}
+
+/** Waits until `check` holds, polling; fails with `what` after `timeout` ms. */
+export async function waitUntil(
+  check: () => boolean,
+  what: string | (() => string),
+  timeout = 5000,
+): Promise<void> {
+  const deadline = Date.now() + timeout;
+  while (!check()) {
+    if (Date.now() > deadline) {
+      throw new Error(
+        `timed out after ${timeout} ms waiting for ${typeof what === "string" ? what : what()}`,
+      );
+    }
+    await delay(10);
+  }
+}
+
+/** Resolves after `ms` milliseconds. */
+export function delay(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+const encoder = new TextEncoder();
+
+/** A raw TCP client that collects the server's lines. */
+export class TestClient {
+  readonly conn: Deno.TcpConn;
+  /** Every line received so far, decoded, line endings removed. */
+  readonly lines: string[] = [];
+  /** Resolves when the server closes the connection (or it fails). */
+  readonly closed: Promise<void>;
+  #cursor = 0;
+  #isClosed = false;
+
+  private constructor(conn: Deno.TcpConn) {
+    this.conn = conn;
+    this.closed = this.#pump();
+  }
+
+  /** Connects to a test server on loopback. */
+  static async connect(port: number, hostname = "127.0.0.1"): Promise<TestClient> {
+    return new TestClient(await Deno.connect({ hostname, port }));
+  }
+
+  /** Connects, waits for the welcome, and reads the assigned nick from it. */
+  static async join(port: number, nick?: string): Promise<TestClient> {
+    const client = await TestClient.connect(port);
+    await client.expect(/^\*\*\* welcome to parley, you are /);
+    await client.expect(/online/); // the second welcome line
+    if (nick) {
+      client.send(`/nick ${nick}`);
+      await client.expect(`*** you are now ${nick}`);
+    }
+    return client;
+  }
+
+  /** This end's port, as the server logs it. */
+  get localPort(): number {
+    return (this.conn.localAddr as Deno.NetAddr).port;
+  }
+
+  get isClosed(): boolean {
+    return this.#isClosed;
+  }
+
+  /** Sends text followed by LF. */
+  send(text: string): void {
+    void this.write(encoder.encode(text + "\n"));
+  }
+
+  /** Sends raw bytes, all of them. */
+  async write(bytes: Uint8Array): Promise<void> {
+    let written = 0;
+    while (written < bytes.length) written += await this.conn.write(bytes.subarray(written));
+  }
+
+  /**
+   * Waits for the next line (after those already taken) that equals `match`
+   * (a string) or matches it (a RegExp); returns it. Lines before it are skipped.
+   */
+  async expect(match: string | RegExp, timeout = 5000): Promise<string> {
+    const deadline = Date.now() + timeout;
+    for (;;) {
+      while (this.#cursor < this.lines.length) {
+        const line = this.lines[this.#cursor++];
+        if (typeof match === "string" ? line === match : match.test(line)) return line;
+      }
+      if (this.#isClosed) {
+        throw new Error(`connection closed before a line matching ${match}; got:\n${this.#tail()}`);
+      }
+      if (Date.now() > deadline) {
+        throw new Error(`no line matching ${match} within ${timeout} ms; got:\n${this.#tail()}`);
+      }
+      await delay(5);
+    }
+  }
+
+  /** Lines not yet taken by `expect`, taking them. */
+  take(): string[] {
+    const rest = this.lines.slice(this.#cursor);
+    this.#cursor = this.lines.length;
+    return rest;
+  }
+
+  /** Waits for the server to close the connection. */
+  async expectClosed(timeout = 5000): Promise<void> {
+    await waitUntil(() => this.#isClosed, "the server to close the connection", timeout);
+  }
+
+  close(): void {
+    try {
+      this.conn.close();
+    } catch {
+      // already closed
+    }
+  }
+
+  async #pump(): Promise<void> {
+    const decoder = new TextDecoder();
+    const buffer = new Uint8Array(64 * 1024);
+    let partial = "";
+    try {
+      for (let n = await this.conn.read(buffer); n !== null; n = await this.conn.read(buffer)) {
+        const parts = (partial + decoder.decode(buffer.subarray(0, n), { stream: true })).split(
+          "\n",
+        );
+        partial = parts.pop()!;
+        this.lines.push(...parts);
+      }
+    } catch {
+      // reset or closed by us: either way, no more lines
+    } finally {
+      this.#isClosed = true;
+    }
+  }
+
+  #tail(): string {
+    return this.lines.slice(-15).map((line) => `  | ${line}`).join("\n");
+  }
+}
+
+/** The output of a finished CLI run. */
+export interface CliResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+const MAIN = new URL("../main.ts", import.meta.url).pathname;
+
+/** Runs `main.ts` with `args` to completion (killed after `timeout` ms). */
+export async function runCli(
+  args: string[],
+  options: { stdin?: string; timeout?: number } = {},
+): Promise<CliResult> {
+  const child = spawnCli(args);
+  const writer = child.stdin.getWriter();
+  await writer.write(encoder.encode(options.stdin ?? "")).catch(() => {});
+  await writer.close().catch(() => {});
+  const timer = setTimeout(() => child.kill("SIGKILL"), options.timeout ?? 20_000);
+  try {
+    const output = await child.output();
+    return {
+      code: output.code,
+      stdout: new TextDecoder().decode(output.stdout),
+      stderr: new TextDecoder().decode(output.stderr),
+    };
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** Spawns `main.ts` with every stdio piped. The caller must kill and await it. */
+export function spawnCli(args: string[], env: Record<string, string> = {}): Deno.ChildProcess {
+  return new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", MAIN, ...args],
+    stdin: "piped",
+    stdout: "piped",
+    stderr: "piped",
+    env: { NO_COLOR: "1", ...env },
+  }).spawn();
+}
+
+/** Collects a child's piped output as text while it runs. */
+export class OutputCollector {
+  text = "";
+  readonly done: Promise<void>;
+
+  constructor(stream: ReadableStream<Uint8Array>) {
+    this.done = (async () => {
+      const decoder = new TextDecoder();
+      for await (const chunk of stream) this.text += decoder.decode(chunk, { stream: true });
+    })();
+  }
+
+  /** Waits until the text matches `pattern`; returns the match. */
+  async waitFor(pattern: RegExp, timeout = 10_000): Promise<RegExpMatchArray> {
+    let match: RegExpMatchArray | null = null;
+    await waitUntil(
+      () => (match = this.text.match(pattern)) !== null,
+      () => `output matching ${pattern}; got:\n${this.text}`,
+      timeout,
+    );
+    return match!;
+  }
+}

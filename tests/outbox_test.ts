@@ -1,0 +1,76 @@
+import assert from "node:assert/strict";
+import { Outbox } from "../src/outbox.ts";
+
+/** A writer that takes at most `step` bytes per write, like a busy socket. */
+class PartialWriter {
+  received: number[] = [];
+  writes = 0;
+  constructor(readonly step: number) {}
+  write(bytes: Uint8Array): Promise<number> {
+    this.writes++;
+    const taken = bytes.subarray(0, this.step);
+    this.received.push(...taken);
+    return Promise.resolve(taken.length);
+  }
+}
+
+/** A writer that never finishes a write: a peer that stopped reading. */
+class StalledWriter {
+  writes = 0;
+  write(): Promise<number> {
+    this.writes++;
+    return new Promise(() => {});
+  }
+}
+
+Deno.test("partial writes are retried until every byte is out, in order", async () => {
+  const writer = new PartialWriter(3);
+  const outbox = new Outbox(writer, { limit: 1024 });
+  outbox.send(new Uint8Array([1, 2, 3, 4, 5]));
+  outbox.send(new Uint8Array([6, 7]));
+  await outbox.idle();
+  assert.deepEqual(writer.received, [1, 2, 3, 4, 5, 6, 7]);
+  assert.equal(outbox.pendingBytes, 0);
+});
+
+Deno.test("everything sent in one turn goes out in a single write", async () => {
+  const writer = new PartialWriter(1 << 20);
+  const outbox = new Outbox(writer, { limit: 1 << 20 });
+  for (let i = 0; i < 100; i++) outbox.send(new Uint8Array([i]));
+  await outbox.idle();
+  assert.equal(writer.writes, 1);
+  assert.equal(writer.received.length, 100);
+});
+
+Deno.test("a peer that stops reading overflows its own outbox, once", async () => {
+  const writer = new StalledWriter();
+  let overflows = 0;
+  const outbox = new Outbox(writer, { limit: 1000, onOverflow: () => overflows++ });
+  const chunk = new Uint8Array(100);
+  let accepted = 0;
+  for (let i = 0; i < 50; i++) if (outbox.send(chunk)) accepted++;
+  await Promise.resolve();
+  assert.equal(accepted, 10, "up to the limit is accepted");
+  assert.equal(overflows, 1);
+  assert.equal(outbox.open, false);
+  assert.equal(outbox.pendingBytes, 0, "the queue is given back");
+  assert.equal(outbox.send(chunk), false);
+});
+
+Deno.test("a failed write is reported once and the outbox closes", async () => {
+  const errors: unknown[] = [];
+  const outbox = new Outbox({ write: () => Promise.reject(new Deno.errors.BrokenPipe("gone")) }, {
+    limit: 1000,
+    onError: (error) => errors.push(error),
+  });
+  outbox.send(new Uint8Array([1]));
+  await outbox.idle();
+  assert.equal(errors.length, 1);
+  assert.ok(errors[0] instanceof Deno.errors.BrokenPipe);
+  assert.equal(outbox.send(new Uint8Array([2])), false);
+});
+
+Deno.test("idle resolves at once when nothing is queued", async () => {
+  const outbox = new Outbox(new PartialWriter(10), { limit: 10 });
+  await outbox.idle();
+});

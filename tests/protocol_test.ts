@@ -1,0 +1,53 @@
+import assert from "node:assert/strict";
+import { nickProblem, parseCommand, roomProblem } from "../src/protocol.ts";
+
+Deno.test("plain text and // are messages", () => {
+  assert.deepEqual(parseCommand("hello"), { kind: "say", text: "hello" });
+  assert.deepEqual(parseCommand("//etc/passwd"), { kind: "say", text: "/etc/passwd" });
+});
+
+Deno.test("commands parse with their arguments, case-insensitively", () => {
+  assert.deepEqual(parseCommand("/nick alice"), { kind: "nick", nick: "alice" });
+  assert.deepEqual(parseCommand("/NICK  alice "), { kind: "nick", nick: "alice" });
+  assert.deepEqual(parseCommand("/me waves hello"), { kind: "me", text: "waves hello" });
+  assert.deepEqual(parseCommand("/msg bob  see you  soon"), {
+    kind: "msg",
+    nick: "bob",
+    text: "see you  soon",
+  });
+  assert.deepEqual(parseCommand("/who"), { kind: "who" });
+  assert.deepEqual(parseCommand("/join #dev"), { kind: "join", room: "dev" });
+  assert.deepEqual(parseCommand("/rooms"), { kind: "rooms" });
+  assert.deepEqual(parseCommand("/quit"), { kind: "quit", reason: "" });
+  assert.deepEqual(parseCommand("/quit gone fishing"), { kind: "quit", reason: "gone fishing" });
+  assert.deepEqual(parseCommand("/help"), { kind: "help" });
+});
+
+Deno.test("missing arguments give a usage error, unknown commands an error", () => {
+  assert.deepEqual(parseCommand("/nick"), { kind: "invalid", error: "usage: /nick NAME" });
+  assert.deepEqual(parseCommand("/msg bob"), { kind: "invalid", error: "usage: /msg NICK TEXT" });
+  assert.deepEqual(parseCommand("/me   "), { kind: "invalid", error: "usage: /me ACTION" });
+  assert.deepEqual(parseCommand("/dance"), {
+    kind: "invalid",
+    error: "unknown command /dance (try /help)",
+  });
+  assert.equal(parseCommand("/").kind, "invalid");
+});
+
+Deno.test("a quit reason is cut to 100 characters", () => {
+  const command = parseCommand("/quit " + "x".repeat(500));
+  assert.equal(command.kind === "quit" && command.reason.length, 100);
+});
+
+Deno.test("nick validation: letters, digits, _ - . ; 1 to 24 characters", () => {
+  for (const good of ["alice", "Bob_2", "x", "a.b-c", "张伟", "a".repeat(24)]) {
+    assert.equal(nickProblem(good), null, good);
+  }
+  assert.match(nickProblem("")!, /empty/);
+  assert.match(nickProblem("a".repeat(25))!, /too long/);
+  for (const bad of ["has space", "semi;colon", "<tag>", "emoji👍", "*star"]) {
+    assert.match(nickProblem(bad)!, /may contain/, bad);
+  }
+  assert.equal(roomProblem("dev-ops"), null);
+  assert.match(roomProblem("no way")!, /may contain/);
+});
