@@ -16,7 +16,7 @@
  */
 
 import { encodeLine, Hub } from "./src/hub.ts";
-import type { Logger, Peer } from "./src/log.ts";
+import { type Logger, type Peer, peerOf } from "./src/log.ts";
 import { formatError, formatNotice } from "./src/protocol.ts";
 import { Session } from "./src/session.ts";
 
@@ -128,8 +128,7 @@ export function serve(listener: Deno.Listener, options: ServeOptions): Server {
   }
 
   async function handle(conn: Deno.Conn): Promise<void> {
-    const remote = conn.remoteAddr as Deno.NetAddr;
-    const peer: Peer = { hostname: remote.hostname, port: remote.port };
+    const peer = peerOf(conn.remoteAddr);
     connections++;
     const fromAddress = (perAddress.get(peer.hostname) ?? 0) + 1;
     perAddress.set(peer.hostname, fromAddress);
@@ -150,7 +149,7 @@ export function serve(listener: Deno.Listener, options: ServeOptions): Server {
         );
       }
       if (!(await handshake(conn, peer))) return;
-      await new Session(conn, context).run();
+      await new Session(conn, peer, context).run();
     } finally {
       connections--;
       const left = perAddress.get(peer.hostname)! - 1;

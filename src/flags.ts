@@ -78,6 +78,9 @@ const SIZE_UNITS: Record<string, number> = {
   m: 1024 ** 2,
   mb: 1024 ** 2,
   mib: 1024 ** 2,
+  g: 1024 ** 3,
+  gb: 1024 ** 3,
+  gib: 1024 ** 3,
 };
 
 /** A byte count such as `4096`, `64k` or `1MiB` (binary units). */
@@ -87,7 +90,7 @@ export function parseSize(flag: string, value: string, min = 1): number {
   const bytes = match && unit ? Number(match[1]) * unit : NaN;
   if (!Number.isSafeInteger(bytes) || bytes < min) {
     throw new UsageError(
-      `invalid value '${value}' for --${flag}: expected a size in bytes such as 4096, 64k or 1M`,
+      `invalid value '${value}' for --${flag}: expected a size in bytes such as 4096, 64k, 1M or 1G`,
     );
   }
   return bytes;

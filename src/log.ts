@@ -18,6 +18,16 @@ export interface Peer {
   readonly port: number;
 }
 
+/**
+ * The peer of a connection. An IPv4 client of a dual-stack (`::`) listener
+ * appears as `::ffff:a.b.c.d`; it is shown and counted as plain `a.b.c.d`.
+ */
+export function peerOf(address: Deno.Addr): Peer {
+  const { hostname, port } = address as Deno.NetAddr;
+  const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(hostname);
+  return { hostname: mapped ? mapped[1] : hostname, port };
+}
+
 /** `IP:PORT`, or `[IPv6]:PORT`. */
 export function formatPeer(peer: Peer): string {
   return peer.hostname.includes(":")

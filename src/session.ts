@@ -76,9 +76,8 @@ export class Session implements Member {
   #detail = "";
   #connClosed = false;
 
-  constructor(conn: Deno.Conn, context: SessionContext) {
-    const address = conn.remoteAddr as Deno.NetAddr;
-    this.peer = { hostname: address.hostname, port: address.port };
+  constructor(conn: Deno.Conn, peer: Peer, context: SessionContext) {
+    this.peer = peer;
     this.#conn = conn;
     this.#context = context;
     const { limits } = context;

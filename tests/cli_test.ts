@@ -1,51 +1,14 @@
 /** The real CLI as real processes: `main.ts server` and `main.ts client`, always killed and awaited. */
 
 import assert from "node:assert/strict";
-import { OutputCollector, runCli, spawnCli, TestClient } from "./helpers.ts";
-
-/** A `main.ts server` process on a free port, with its console collected. */
-interface ServerProcess {
-  child: Deno.ChildProcess;
-  port: number;
-  stdout: OutputCollector;
-  stderr: OutputCollector;
-  /** Sends `signal` and returns the exit code. */
-  stop(signal?: Deno.Signal): Promise<number>;
-}
-
-async function startServerProcess(extra: string[] = []): Promise<ServerProcess> {
-  const child = spawnCli(["server", "--host", "127.0.0.1", "--port", "0", ...extra]);
-  await child.stdin.close();
-  const stdout = new OutputCollector(child.stdout);
-  const stderr = new OutputCollector(child.stderr);
-  let port = 0;
-  try {
-    const match = await stdout.waitFor(
-      /listening +127\.0\.0\.1:(\d+)|"event":"listening".*"port":(\d+)/,
-    );
-    port = Number(match[1] ?? match[2]);
-  } catch (error) {
-    child.kill("SIGKILL");
-    await child.status;
-    throw new Error(`server did not start: ${stderr.text}`, { cause: error });
-  }
-  return {
-    child,
-    port,
-    stdout,
-    stderr,
-    async stop(signal: Deno.Signal = "SIGTERM") {
-      try {
-        child.kill(signal);
-      } catch {
-        // already exited
-      }
-      const status = await child.status;
-      await Promise.all([stdout.done, stderr.done]);
-      return status.code;
-    },
-  };
-}
+import {
+  OutputCollector,
+  runCli,
+  type ServerProcess,
+  spawnCli,
+  startServerProcess,
+  TestClient,
+} from "./helpers.ts";
 
 async function withServer(
   extra: string[],

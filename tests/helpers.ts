@@ -18,17 +18,18 @@ export interface TestServer {
   close(): Promise<void>;
 }
 
-/** Starts a server on 127.0.0.1 and a free port. Limits default to off unless given. */
+/** Starts a server on a free port of `hostname` (127.0.0.1). Flood and per-address limits are off unless given. */
 export function startServer(
-  options: Partial<Omit<ServeOptions, "log" | "signal">> = {},
+  options: Partial<Omit<ServeOptions, "log" | "signal">> & { hostname?: string } = {},
 ): TestServer {
-  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const { hostname = "127.0.0.1", ...serveOptions } = options;
+  const listener = Deno.listen({ hostname, port: 0 });
   const log = new MemorySink();
   const controller = new AbortController();
   const server = serve(listener, {
     rate: 0,
     maxPerIp: 0,
-    ...options,
+    ...serveOptions,
     log: new Logger(log),
     signal: controller.signal,
   });
@@ -215,14 +216,25 @@ export async function runCli(
   }
 }
 
+/** How to start a CLI process. */
+export interface SpawnOptions {
+  env?: Record<string, string>;
+  /** Shell commands run first, in the same process (e.g. `ulimit -n 64`). */
+  shellPrefix?: string;
+}
+
 /** Spawns `main.ts` with every stdio piped. The caller must kill and await it. */
-export function spawnCli(args: string[], env: Record<string, string> = {}): Deno.ChildProcess {
-  return new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", MAIN, ...args],
+export function spawnCli(args: string[], options: SpawnOptions = {}): Deno.ChildProcess {
+  const deno = ["run", "-A", MAIN, ...args];
+  const [command, commandArgs] = options.shellPrefix
+    ? ["bash", ["-c", `${options.shellPrefix}; exec "$0" "$@"`, Deno.execPath(), ...deno]]
+    : [Deno.execPath(), deno];
+  return new Deno.Command(command, {
+    args: commandArgs,
     stdin: "piped",
     stdout: "piped",
     stderr: "piped",
-    env: { NO_COLOR: "1", ...env },
+    env: { NO_COLOR: "1", ...options.env },
   }).spawn();
 }
 
@@ -248,4 +260,64 @@ export class OutputCollector {
     );
     return match!;
   }
+}
+
+/** A `main.ts server` process on a free loopback port, with its console collected. */
+export interface ServerProcess {
+  child: Deno.ChildProcess;
+  port: number;
+  stdout: OutputCollector;
+  stderr: OutputCollector;
+  /** Sends `signal` and returns the exit code. */
+  stop(signal?: Deno.Signal): Promise<number>;
+}
+
+export async function startServerProcess(
+  extra: string[] = [],
+  options: SpawnOptions = {},
+): Promise<ServerProcess> {
+  const child = spawnCli(["server", "--host", "127.0.0.1", "--port", "0", ...extra], options);
+  await child.stdin.close();
+  const stdout = new OutputCollector(child.stdout);
+  const stderr = new OutputCollector(child.stderr);
+  let port = 0;
+  try {
+    const match = await stdout.waitFor(
+      /listening +127\.0\.0\.1:(\d+)|"event":"listening".*"port":(\d+)/,
+    );
+    port = Number(match[1] ?? match[2]);
+  } catch (error) {
+    child.kill("SIGKILL");
+    await child.status;
+    throw new Error(`server did not start: ${stderr.text}`, { cause: error });
+  }
+  return {
+    child,
+    port,
+    stdout,
+    stderr,
+    async stop(signal: Deno.Signal = "SIGTERM") {
+      try {
+        child.kill(signal);
+      } catch {
+        // already exited
+      }
+      const status = await child.status;
+      await Promise.all([stdout.done, stderr.done]);
+      return status.code;
+    },
+  };
+}
+
+/** A process's current and peak resident memory in bytes, from /proc (Linux). */
+export function processMemory(pid: number): { rss: number; peak: number } {
+  const status = Deno.readTextFileSync(`/proc/${pid}/status`);
+  const kib = (field: string) =>
+    Number(new RegExp(`^${field}:\\s+(\\d+) kB`, "m").exec(status)?.[1]) * 1024;
+  return { rss: kib("VmRSS"), peak: kib("VmHWM") };
+}
+
+/** Open file descriptors of this process (Linux). */
+export function openDescriptors(): number {
+  return [...Deno.readDirSync("/proc/self/fd")].length;
 }

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { BufferedSink, Logger, MemorySink } from "../src/log.ts";
+import { BufferedSink, formatPeer, Logger, MemorySink, peerOf } from "../src/log.ts";
 
 const peer = { hostname: "127.0.0.1", port: 50123 };
 const peer6 = { hostname: "::1", port: 50124 };
@@ -84,4 +84,16 @@ Deno.test("a console that stops taking output costs bounded memory and says what
   const text = chunks.join("");
   assert.match(text, /lines dropped/);
   assert.ok(text.length < 300, `${text.length} characters buffered`);
+});
+
+Deno.test("IPv4 clients of a dual-stack listener are shown as plain IPv4", () => {
+  assert.deepEqual(peerOf({ transport: "tcp", hostname: "::ffff:10.0.0.7", port: 1 }), {
+    hostname: "10.0.0.7",
+    port: 1,
+  });
+  assert.deepEqual(peerOf({ transport: "tcp", hostname: "::1", port: 2 }), {
+    hostname: "::1",
+    port: 2,
+  });
+  assert.equal(formatPeer({ hostname: "fe80::1", port: 3 }), "[fe80::1]:3");
 });
