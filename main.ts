@@ -62,7 +62,7 @@ Options:
   --tls-key FILE         ... and this private key (PEM)
   -h, --help             this help
 
-Sizes take k and M suffixes (64k, 1M).
+Sizes take k, M and G suffixes (64k, 1M).
 `;
 
 const CLIENT_HELP = `Usage: parley client [HOST[:PORT]] [options]
@@ -220,6 +220,11 @@ function listen(
     }
     if (error instanceof Deno.errors.AddrNotAvailable) {
       throw new StartError(`cannot listen on ${where}: no such address on this machine`);
+    }
+    if (tls && error instanceof Deno.errors.InvalidData) {
+      throw new StartError(
+        `cannot use --tls-cert/--tls-key: ${error.message} (expected PEM files)`,
+      );
     }
     const message = error instanceof Error ? error.message : String(error);
     throw new StartError(`cannot listen on ${where}: ${message}`);

@@ -48,8 +48,6 @@ export interface ServeOptions {
   closeGrace?: number;
   /** For the log: the listener speaks TLS. */
   tls?: boolean;
-  /** How long a TLS handshake may take, in milliseconds. */
-  handshakeTimeout?: number;
 }
 
 /** The defaults of every limit. */
@@ -64,7 +62,6 @@ export const SERVER_DEFAULTS = {
   history: 50,
   maxRooms: 1000,
   closeGrace: 2000,
-  handshakeTimeout: 10_000,
 } as const;
 
 /** A running server. */
@@ -102,6 +99,8 @@ export function serve(listener: Deno.Listener, options: ServeOptions): Server {
   /** Connections per address, counted from accept to close (refused ones too, while open). */
   const perAddress = new Map<string, number>();
   const handlers = new Set<Promise<void>>();
+  /** Connections not yet in a session (TLS handshake, being refused): closed at shutdown. */
+  const joining = new Set<Deno.Conn>();
   let connections = 0;
   const addr = listener.addr as Deno.NetAddr;
   const stopAccepting = new AbortController();
@@ -129,6 +128,7 @@ export function serve(listener: Deno.Listener, options: ServeOptions): Server {
 
   async function handle(conn: Deno.Conn): Promise<void> {
     const peer = peerOf(conn.remoteAddr);
+    joining.add(conn);
     connections++;
     const fromAddress = (perAddress.get(peer.hostname) ?? 0) + 1;
     perAddress.set(peer.hostname, fromAddress);
@@ -149,8 +149,10 @@ export function serve(listener: Deno.Listener, options: ServeOptions): Server {
         );
       }
       if (!(await handshake(conn, peer))) return;
+      joining.delete(conn);
       await new Session(conn, peer, context).run();
     } finally {
+      joining.delete(conn);
       connections--;
       const left = perAddress.get(peer.hostname)! - 1;
       if (left === 0) perAddress.delete(peer.hostname);
@@ -171,23 +173,25 @@ export function serve(listener: Deno.Listener, options: ServeOptions): Server {
     }
   }
 
-  /** A TLS connection must finish its handshake in time; a plaintext client on a TLS port does not. */
+  /**
+   * A TLS connection joins once its handshake is done; a plaintext client on a
+   * TLS port fails it and is dropped. There is no handshake timeout: Deno 2.9
+   * cannot cancel a handshake in progress (closing the connection then would
+   * leave its socket open until the peer closes it), so a connection that never
+   * finishes keeps counting against --max-per-ip and --max-clients until its
+   * peer goes away, which bounds what one address can hold.
+   */
   async function handshake(conn: Deno.Conn, peer: Peer): Promise<boolean> {
     if (!("handshake" in conn)) return true;
-    const tlsConn = conn as Deno.TlsConn;
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new Error("handshake timed out")), settings.handshakeTimeout);
-    });
     try {
-      await Promise.race([tlsConn.handshake(), timeout]);
+      await (conn as Deno.TlsConn).handshake();
       return true;
     } catch (error) {
-      log.refused(peer, `TLS handshake failed: ${errorText(error)}`, hub.online);
+      if (!stopAccepting.signal.aborted) {
+        log.refused(peer, `TLS handshake failed: ${errorText(error)}`, hub.online);
+      }
       closeQuietly(conn);
       return false;
-    } finally {
-      clearTimeout(timer);
     }
   }
 
@@ -219,6 +223,7 @@ export function serve(listener: Deno.Listener, options: ServeOptions): Server {
       signal?.removeEventListener("abort", stop);
     }
     log.shutdown(reasonText(signal?.reason), hub.online);
+    for (const conn of joining) closeQuietly(conn);
     for (const session of [...hub.members()]) {
       session.end("shutdown", "", formatNotice("server shutting down"));
     }

@@ -348,6 +348,10 @@ export function classify(error: unknown): [DisconnectReason, string] {
   if (error instanceof Deno.errors.Interrupted || error instanceof Deno.errors.BadResource) {
     return ["closed", ""];
   }
+  // TLS peers (openssl s_client, ncat --ssl, …) often close without close_notify: an ordinary close.
+  if (error instanceof Deno.errors.UnexpectedEof || /close_notify/.test(String(error))) {
+    return ["closed", ""];
+  }
   return ["error", error instanceof Error ? error.message : String(error)];
 }
 

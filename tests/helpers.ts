@@ -8,6 +8,18 @@
 import { serve, type ServeOptions, type Server } from "../server.ts";
 import { Logger, MemorySink } from "../src/log.ts";
 
+/** The test-only certificate and key (tests/fixtures/README.md): never use them for anything else. */
+export const TEST_TLS = {
+  certFile: new URL("./fixtures/localhost-cert.pem", import.meta.url).pathname,
+  keyFile: new URL("./fixtures/localhost-key.pem", import.meta.url).pathname,
+  get cert(): string {
+    return Deno.readTextFileSync(this.certFile);
+  },
+  get key(): string {
+    return Deno.readTextFileSync(this.keyFile);
+  },
+};
+
 /** A server started for one test. */
 export interface TestServer {
   port: number;
@@ -18,12 +30,17 @@ export interface TestServer {
   close(): Promise<void>;
 }
 
-/** Starts a server on a free port of `hostname` (127.0.0.1). Flood and per-address limits are off unless given. */
+/**
+ * Starts a server on a free port of `hostname` (127.0.0.1), speaking TLS with the
+ * test certificate when `tls` is set. Flood and per-address limits are off unless given.
+ */
 export function startServer(
   options: Partial<Omit<ServeOptions, "log" | "signal">> & { hostname?: string } = {},
 ): TestServer {
   const { hostname = "127.0.0.1", ...serveOptions } = options;
-  const listener = Deno.listen({ hostname, port: 0 });
+  const listener = serveOptions.tls
+    ? Deno.listenTls({ hostname, port: 0, cert: TEST_TLS.cert, key: TEST_TLS.key })
+    : Deno.listen({ hostname, port: 0 });
   const log = new MemorySink();
   const controller = new AbortController();
   const server = serve(listener, {
@@ -70,7 +87,7 @@ const encoder = new TextEncoder();
 
 /** A raw TCP client that collects the server's lines. */
 export class TestClient {
-  readonly conn: Deno.TcpConn;
+  readonly conn: Deno.TcpConn | Deno.TlsConn;
   /** Every line received so far, decoded, line endings removed. */
   readonly lines: string[] = [];
   /** Resolves when the server closes the connection (or it fails). */
@@ -78,7 +95,7 @@ export class TestClient {
   #cursor = 0;
   #isClosed = false;
 
-  private constructor(conn: Deno.TcpConn) {
+  private constructor(conn: Deno.TcpConn | Deno.TlsConn) {
     this.conn = conn;
     this.closed = this.#pump();
   }
@@ -88,9 +105,20 @@ export class TestClient {
     return new TestClient(await Deno.connect({ hostname, port }));
   }
 
-  /** Connects, waits for the welcome, and reads the assigned nick from it. */
-  static async join(port: number, nick?: string): Promise<TestClient> {
-    const client = await TestClient.connect(port);
+  /** Connects with TLS, trusting the test certificate. */
+  static async connectTls(port: number, hostname = "localhost"): Promise<TestClient> {
+    const conn = await Deno.connectTls({ hostname, port, caCerts: [TEST_TLS.cert] });
+    await conn.handshake();
+    return new TestClient(conn);
+  }
+
+  /** Connects (with TLS if asked), waits for the welcome, and takes `nick` if given. */
+  static async join(
+    port: number,
+    nick?: string,
+    options: { tls?: boolean } = {},
+  ): Promise<TestClient> {
+    const client = options.tls ? await TestClient.connectTls(port) : await TestClient.connect(port);
     await client.expect(/^\*\*\* welcome to parley, you are /);
     await client.expect(/online/); // the second welcome line
     if (nick) {
