@@ -3,6 +3,12 @@
  * in), and shows what arrives. Two pumps run together, keyboard → socket and
  * socket → screen; when either ends, the other is stopped and awaited.
  *
+ * On a terminal (stdin and stdout both terminals) the client is interactive:
+ * raw mode, an input line at the bottom that received lines never clobber,
+ * line editing and history, times and coloured nicks, and `--reconnect`. The
+ * pure parts live in `src/terminal/` (keys, line editor, width, screen, chat
+ * view); this module only wires them to the terminal and the socket.
+ *
  * Piped stdin sends every line and, at end of input, leaves with `/quit` once
  * everything is sent, then prints the rest of what the server says until it
  * closes. Received text is cleaned again, so a hostile server cannot drive the
@@ -11,14 +17,20 @@
  * @module
  */
 
+import { colorWanted } from "./src/colors.ts";
 import { LINE_TOO_LONG, LineReader } from "./src/line_reader.ts";
 import { formatPeer } from "./src/log.ts";
 import { type ByteWriter, writeAll } from "./src/outbox.ts";
+import { ChatView } from "./src/terminal/chat_view.ts";
+import { type Key, KeyDecoder } from "./src/terminal/keys.ts";
+import { RawTerminal } from "./src/terminal/raw_terminal.ts";
 import { cleanText } from "./src/text.ts";
 
 /** How to reach the server and who to be. */
 export interface ClientOptions {
+  /** Server host name or address. */
   host: string;
+  /** Server port. */
   port: number;
   /** Sent as `/nick NAME` right after connecting. */
   name?: string;
@@ -26,11 +38,15 @@ export interface ClientOptions {
   tls?: boolean;
   /** Extra trusted CA certificates (PEM), for a self-signed server. */
   caCerts?: string[];
+  /** On a terminal: when the server goes away, connect again with back-off and rejoin. */
+  reconnect?: boolean;
 }
 
 /** Where the client reads and writes; the process's stdio by default. */
 export interface ClientIO {
+  /** What to send, line by line (stdin). */
   input: { read(buffer: Uint8Array): Promise<number | null> };
+  /** Where received lines go (stdout). */
   output: ByteWriter;
   /** Status lines (connected, lost connection): stderr, so piped stdout stays chat only. */
   status: ByteWriter;
@@ -45,11 +61,32 @@ export class ClientError extends Error {
 const MAX_INCOMING_LINE = 64 * 1024;
 const encoder = new TextEncoder();
 
-/** Runs a client session to its end and returns the exit code (0: left on purpose). */
-export async function runClient(options: ClientOptions, io: ClientIO = stdio()): Promise<number> {
+/**
+ * Runs a client session to its end and returns the exit code (0: left on
+ * purpose). Interactive when `io` is not given and stdin and stdout are both
+ * terminals; otherwise the plain line client over `io` (stdio by default).
+ */
+export async function runClient(options: ClientOptions, io?: ClientIO): Promise<number> {
+  if (io === undefined && Deno.stdin.isTerminal() && Deno.stdout.isTerminal()) {
+    return await runTerminalClient(options);
+  }
+  return await runLineClient(options, io ?? stdio());
+}
+
+/** The plain line client: for pipes and scripts, and whenever there is no terminal. */
+async function runLineClient(options: ClientOptions, io: ClientIO): Promise<number> {
   const target = formatPeer({ hostname: options.host, port: options.port });
   const conn = await connect(options);
-  await say(io.status, `connected to ${target}${options.tls ? " (TLS)" : ""}\n`);
+  await say(
+    io.status,
+    `connected to ${target}${options.tls ? " (TLS, certificate verified)" : ""}\n`,
+  );
+  if (options.reconnect) {
+    await say(
+      io.status,
+      "--reconnect works on a terminal only; without one, a lost server ends the client\n",
+    );
+  }
   let quitting = false;
   const leave = async (line = "/quit") => {
     if (quitting) return;
@@ -82,6 +119,230 @@ export async function runClient(options: ClientOptions, io: ClientIO = stdio()):
   }
 }
 
+/** How long `/quit` waits for the server to close before the client closes itself. */
+const QUIT_GRACE_MS = 2000;
+/** A lone ESC is the Escape key (unbound) if nothing follows it this quickly; Alt+key is ESC and the key. */
+const ESCAPE_WAIT_MS = 100;
+/** Reconnect back-off: the first wait, and the longest. */
+const FIRST_RETRY_MS = 500;
+const LONGEST_RETRY_MS = 10_000;
+
+/** How long to wait before reconnect attempt `attempt` (0, 1, …): 0.5 s doubling to 10 s. */
+export function reconnectDelay(attempt: number): number {
+  return Math.min(FIRST_RETRY_MS * 2 ** Math.min(attempt, 30), LONGEST_RETRY_MS);
+}
+
+/**
+ * The interactive client. Connects first (a failure is reported before the
+ * terminal is touched), then runs the keyboard in raw mode against the
+ * current connection, which `--reconnect` replaces when the server goes away.
+ * Raw mode is restored on every way out.
+ */
+async function runTerminalClient(options: ClientOptions): Promise<number> {
+  const target = formatPeer({ hostname: options.host, port: options.port });
+  let conn: Deno.Conn | null = await connect(options);
+  const terminal = new RawTerminal();
+  const view = new ChatView({
+    columns: terminal.columns,
+    color: colorWanted(Deno.stdout),
+    name: options.name,
+  });
+  const leaving = new AbortController();
+  let graceTimer: ReturnType<typeof setTimeout> | undefined;
+  let writes = Promise.resolve();
+
+  /** Sends lines on the current connection, in order; a failure shows up in the reading pump. */
+  const send = (lines: readonly string[]) => {
+    const current = conn;
+    if (!current || lines.length === 0) return;
+    const bytes = encoder.encode(lines.join("\n") + "\n");
+    writes = writes.then(() => writeAll(current, bytes)).catch(() => {});
+  };
+  const leave = (line = "/quit") => {
+    if (leaving.signal.aborted) {
+      // Asked twice (Ctrl-C again while the server takes its time): leave at once.
+      terminal.restore(view.clear());
+      Deno.exit(130);
+    }
+    leaving.abort();
+    const current = conn;
+    if (!current) return; // offline: the reconnect wait ends on the abort
+    send([line]);
+    writes = writes.then(() => current.closeWrite()).catch(() => {});
+    graceTimer = setTimeout(() => closeQuietly(current), QUIT_GRACE_MS);
+  };
+  const onKeys = (keys: Key[]) => {
+    for (const key of keys) {
+      if (leaving.signal.aborted) {
+        if (key.type === "key" && key.name === "interrupt") leave();
+        continue;
+      }
+      const outcome = view.key(key);
+      terminal.write(outcome.output);
+      send(outcome.send);
+      if (outcome.leave !== null) leave(outcome.leave);
+    }
+  };
+  const onResize = () => terminal.write(view.resize(terminal.columns));
+  const onSignal = () => leave();
+  const signals: [Deno.Signal, () => void][] = [
+    ["SIGINT", onSignal],
+    ["SIGTERM", onSignal],
+    ["SIGHUP", onSignal],
+    ["SIGWINCH", onResize],
+  ];
+  for (const [signal, handler] of signals) {
+    try {
+      Deno.addSignalListener(signal, handler);
+    } catch {
+      // not a signal on this platform (Windows has no SIGWINCH or SIGHUP)
+    }
+  }
+
+  try {
+    terminal.write(
+      view.status(
+        `connected to ${target}${
+          options.tls ? " (TLS, certificate verified)" : ""
+        }; /help for commands, Ctrl-D leaves`,
+      ),
+    );
+    if (options.name) send([`/nick ${options.name}`]);
+    // Ends with stdin; the process exits without awaiting it (a pending stdin read cannot be cancelled).
+    readKeys(onKeys).catch(() => {}).then(() => leaving.signal.aborted || leave());
+    for (;;) {
+      let failure: unknown = null;
+      try {
+        await pumpToView(conn, (lines) => terminal.write(view.received(lines)));
+      } catch (error) {
+        failure = error;
+      }
+      closeQuietly(conn);
+      conn = null;
+      view.online = false;
+      if (leaving.signal.aborted) return 0;
+      const why = failure === null ? "closed by the server" : `lost: ${describe(failure)}`;
+      if (!options.reconnect) {
+        terminal.restore(view.clear());
+        if (failure !== null) throw new ClientError(`connection to ${target} ${why}`);
+        console.error(`connection to ${target} ${why}`);
+        return 1;
+      }
+      terminal.write(view.status(`connection to ${target} ${why}`));
+      conn = await reconnect(options, {
+        signal: leaving.signal,
+        report: (text) => terminal.write(view.status(text)),
+      });
+      if (conn === null) return 0; // left while offline
+      view.online = true;
+      terminal.write(view.status(`connected to ${target} again`));
+      send(view.rejoinCommands());
+    }
+  } finally {
+    clearTimeout(graceTimer);
+    for (const [signal, handler] of signals) {
+      try {
+        Deno.removeSignalListener(signal, handler);
+      } catch {
+        // never added
+      }
+    }
+    closeQuietly(conn);
+    terminal.restore(view.clear());
+  }
+}
+
+/** Keyboard → key events, until stdin ends. A lone ESC is completed by a short pause. */
+async function readKeys(onKeys: (keys: Key[]) => void): Promise<void> {
+  const decoder = new KeyDecoder();
+  const buffer = new Uint8Array(4096);
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  try {
+    for (let count = await Deno.stdin.read(buffer); count !== null;) {
+      clearTimeout(timer);
+      onKeys(decoder.push(buffer.subarray(0, count)));
+      if (decoder.waitingForEscape) {
+        timer = setTimeout(() => onKeys(decoder.flush()), ESCAPE_WAIT_MS);
+      }
+      count = await Deno.stdin.read(buffer);
+    }
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** Server → view, cleaned lines batched per read; resolves when the server closes. */
+async function pumpToView(conn: Deno.Conn, show: (lines: string[]) => void): Promise<void> {
+  const reader = new LineReader(MAX_INCOMING_LINE);
+  const buffer = new Uint8Array(16 * 1024);
+  for (let count = await conn.read(buffer); count !== null; count = await conn.read(buffer)) {
+    reader.push(buffer.subarray(0, count));
+    const lines: string[] = [];
+    for (let line = reader.next(); line !== null; line = reader.next()) {
+      if (line !== LINE_TOO_LONG) lines.push(cleanText(line));
+    }
+    if (lines.length) show(lines);
+  }
+}
+
+/**
+ * Connects again and again, waiting {@linkcode reconnectDelay} before each
+ * try and saying so through `report`; null when `signal` ends the wait.
+ */
+async function reconnect(
+  options: ClientOptions,
+  { signal, report }: { signal: AbortSignal; report: (text: string) => void },
+): Promise<Deno.Conn | null> {
+  for (let attempt = 0;; attempt++) {
+    const wait = reconnectDelay(attempt);
+    if (attempt === 0) report(`reconnecting in ${wait / 1000} s`);
+    if (!await sleep(wait, signal)) return null;
+    // Leaving must not wait for a connect that hangs (a dead network takes minutes to say so).
+    const attemptConn = connect(options);
+    let onAbort = () => {};
+    const aborted = new Promise<null>((resolve) => {
+      onAbort = () => resolve(null);
+      signal.addEventListener("abort", onAbort, { once: true });
+    });
+    try {
+      const conn = await Promise.race([attemptConn, aborted]);
+      if (conn === null) attemptConn.then(closeQuietly, () => {});
+      return conn;
+    } catch (error) {
+      const cause = error instanceof ClientError ? error.cause : error;
+      const reason = cause instanceof Deno.errors.ConnectionRefused
+        ? "connection refused"
+        : describe(cause);
+      report(`reconnect failed (${reason}); next try in ${reconnectDelay(attempt + 1) / 1000} s`);
+    } finally {
+      signal.removeEventListener("abort", onAbort);
+    }
+  }
+}
+
+/** Resolves true after `ms`, or false as soon as `signal` aborts. */
+function sleep(ms: number, signal: AbortSignal): Promise<boolean> {
+  if (signal.aborted) return Promise.resolve(false);
+  return new Promise((resolve) => {
+    const done = (value: boolean) => {
+      clearTimeout(timer);
+      signal.removeEventListener("abort", onAbort);
+      resolve(value);
+    };
+    const onAbort = () => done(false);
+    const timer = setTimeout(() => done(true), ms);
+    signal.addEventListener("abort", onAbort, { once: true });
+  });
+}
+
+function closeQuietly(conn: Deno.Conn | null): void {
+  try {
+    conn?.close();
+  } catch {
+    // already closed
+  }
+}
+
 async function connect(options: ClientOptions): Promise<Deno.Conn> {
   const target = formatPeer({ hostname: options.host, port: options.port });
   try {
@@ -96,7 +357,7 @@ async function connect(options: ClientOptions): Promise<Deno.Conn> {
     if (options.tls) await (conn as Deno.TlsConn).handshake();
     return conn;
   } catch (error) {
-    throw new ClientError(`cannot connect to ${target}: ${describe(error)}`);
+    throw new ClientError(`cannot connect to ${target}: ${describe(error)}`, { cause: error });
   }
 }
 
@@ -142,7 +403,7 @@ async function pumpToServer(
     for (const line of lines) {
       const typed = decoder.decode(line);
       const command = typed.trim().toLowerCase();
-      if (command === "exit" || command === "/quit" || command.startsWith("/quit ")) {
+      if (command === "exit" || /^\/(quit|exit)(\s|$)/.test(command)) {
         if (text) await writeAll(conn, encoder.encode(text));
         return leave(command === "exit" ? "/quit" : typed.trim());
       }

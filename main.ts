@@ -68,13 +68,18 @@ Sizes take k, M and G suffixes (64k, 1M).
 const CLIENT_HELP = `Usage: parley client [HOST[:PORT]] [options]
 
 Joins a chat server. Type a line and press Enter to send it; /help lists the
-server's commands; exit, /quit or Ctrl-D leaves. With stdin piped, every line is
-sent, the client leaves at end of input and prints what it received.
+server's commands; exit, /quit, Ctrl-D (on an empty line) or Ctrl-C leaves.
+On a terminal: line editing (arrows, Home/End, Ctrl-A/E/U/W/K/Y), Up/Down
+history, times and coloured nicks (plain with NO_COLOR). With stdin piped,
+every line is sent, the client leaves at end of input and prints what it
+received.
 
 Options:
   --host HOST     server address (default 127.0.0.1)
   --port PORT     server port (default ${DEFAULT_PORT})
   --name NICK     nickname to take on joining
+  --reconnect     on a terminal: when the server goes away, retry (0.5 s doubling
+                  to 10 s) and rejoin with the same nick and room
   --tls           connect with TLS
   --ca FILE       trust this CA certificate (PEM), e.g. a self-signed server's
   -h, --help      this help
@@ -268,6 +273,7 @@ async function clientCommand(args: string[]): Promise<number> {
     host: { type: "string" },
     port: { type: "string" },
     name: { type: "string" },
+    reconnect: { type: "boolean" },
     tls: { type: "boolean" },
     ca: { type: "string" },
     help: { type: "boolean", short: "h" },
@@ -287,7 +293,14 @@ async function clientCommand(args: string[]): Promise<number> {
     throw new UsageError(`invalid value '${values.name}' for --name: ${nameProblem}`);
   }
   const caCerts = values.ca ? [readPem("--ca", values.ca)] : undefined;
-  return await runClient({ host, port, name: values.name, tls: values.tls, caCerts });
+  return await runClient({
+    host,
+    port,
+    name: values.name,
+    tls: values.tls,
+    caCerts,
+    reconnect: values.reconnect,
+  });
 }
 
 function print(text: string): number {

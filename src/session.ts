@@ -107,6 +107,7 @@ export class Session implements Member {
       if (!this.#ending) [this.#reason, this.#detail] = classify(error);
     } finally {
       this.#ending = true;
+      this.#flushBatch(); // lines already read still go out, whatever ended the session
       // At shutdown everyone leaves at once: telling each about all the others is wasted work.
       const why = this.#detail ? `${this.#reason}: ${this.#detail}` : this.#reason;
       hub.remove(this, this.#reason === "shutdown" ? null : why);

@@ -1,0 +1,195 @@
+/**
+ * Rendering for the terminal client, as strings of text and ANSI sequences:
+ * chat lines with the time, coloured nicks and styled notices; the input line
+ * with its prompt, scrolled sideways when it is wider than the terminal; and
+ * lines printed above the input line without disturbing it. Pure: the caller
+ * writes the strings.
+ *
+ * The input line is always drawn whole from column 0 (`CR`, prompt, text,
+ * erase to end of line, `CR`, cursor forward) and never reaches the last
+ * column, so the terminal never wraps it: a width the terminal judges
+ * differently can misplace the cursor on that line but never garble the screen.
+ *
+ * @module
+ */
+
+import { nickColor, palette } from "../colors.ts";
+import { displayWidth, graphemeWidth } from "./width.ts";
+
+/** Erase from the cursor to the end of the line. */
+const ERASE_LINE = "\x1b[K";
+
+/** `HH:MM`, local time. */
+export function formatTime(date: Date): string {
+  const pad = (value: number) => String(value).padStart(2, "0");
+  return `${pad(date.getHours())}:${pad(date.getMinutes())}`;
+}
+
+const MESSAGE = /^<([^>\s]+)> (.*)$/s;
+const PRIVATE = /^\*([^*\s]+)\* (.*)$/s;
+const PRIVATE_SENT = /^-> \*([^*\s]+)\* (.*)$/s;
+const ACTION = /^\* (\S+) (.*)$/s;
+
+/** How to style chat lines. */
+export interface StyleOptions {
+  /** Colours and bold on; off gives the lines exactly as received. */
+  color: boolean;
+  /** The reader's own nick: messages that mention it stand out. */
+  ownNick?: string | null;
+}
+
+/**
+ * Styles one chat line by its kind (SPEC §2): nicks in their own colours,
+ * private messages bold, notices (`***`) cyan, errors (`!!!`) red, lines from
+ * the client itself (`--`) yellow. Without colour, the line as it is.
+ */
+export function styleLine(line: string, options: StyleOptions): string {
+  if (!options.color) return line;
+  const style = palette(true);
+  const nick = (name: string) => nickColor(name, true)(name);
+  let match: RegExpExecArray | null;
+  if (line.startsWith("*** ")) return style.cyan(line);
+  if (line.startsWith("!!! ")) return style.bold(style.red(line));
+  if (line.startsWith("-- ")) return style.yellow(line);
+  if ((match = MESSAGE.exec(line))) {
+    const [, from, text] = match;
+    const mentioned = options.ownNick && from !== options.ownNick &&
+      text.toLowerCase().includes(options.ownNick.toLowerCase());
+    return `<${nick(from)}> ${mentioned ? style.bold(text) : text}`;
+  }
+  if ((match = PRIVATE_SENT.exec(line))) {
+    return `${style.dim("->")} *${nick(match[1])}* ${match[2]}`;
+  }
+  if ((match = PRIVATE.exec(line))) return style.bold(`*${nick(match[1])}* ${match[2]}`);
+  if ((match = ACTION.exec(line))) return `* ${nick(match[1])} ${match[2]}`;
+  return line;
+}
+
+/** A chat line as shown: `HH:MM ` (dim) and the styled line. */
+export function formatChatLine(line: string, time: Date, options: StyleOptions): string {
+  const stamp = formatTime(time);
+  return `${options.color ? palette(true).dim(stamp) : stamp} ${styleLine(line, options)}`;
+}
+
+/**
+ * Output that prints `lines` above the input line and draws the input line
+ * (`input`, from {@linkcode renderInput}) again below them. Each line starts
+ * on a cleared row; a line wider than the terminal wraps there as usual.
+ */
+export function printAbove(lines: readonly string[], input: string): string {
+  let out = "";
+  for (const line of lines) out += `\r${ERASE_LINE}${line}\r\n`;
+  return out + input;
+}
+
+/** Output that erases the input line and leaves the cursor at its start (for leaving). */
+export function clearInput(): string {
+  return `\r${ERASE_LINE}`;
+}
+
+/** Which part of the input line is visible and where the cursor stands. */
+export interface InputLayout {
+  /** The first cluster shown; keep it and pass it back as `scroll` next time. */
+  start: number;
+  /** One past the last cluster shown. */
+  end: number;
+  /** Text is hidden on the left (`<` shown). */
+  moreLeft: boolean;
+  /** Text is hidden on the right (`>` shown). */
+  moreRight: boolean;
+  /** The cursor's column within the text area (markers included). */
+  cursorColumn: number;
+}
+
+/**
+ * Lays out clusters of the given `widths` in `space` columns with the cursor
+ * before cluster `cursor`. When they do not fit, the line scrolls sideways as
+ * little as keeps the cursor in view (`scroll` is the previous layout's
+ * `start`); a `<` or `>` column marks hidden text.
+ */
+export function layoutInput(
+  widths: readonly number[],
+  cursor: number,
+  options: { space: number; scroll?: number },
+): InputLayout {
+  const count = widths.length;
+  const space = Math.max(options.space, 1);
+  const sum = (from: number, to: number) => {
+    let total = 0;
+    for (let i = from; i < to; i++) total += widths[i];
+    return total;
+  };
+  // What is shown from `start` on: all the rest if it fits with a cell after it
+  // (for the cursor at the end), else as much as fits before a ">" column.
+  // Not depending on the cursor keeps the text still while the cursor moves.
+  const fit = (start: number) => {
+    const room = space - (start > 0 ? 1 : 0);
+    if (sum(start, count) + 1 <= room) return count;
+    let end = start;
+    for (let used = 0; end < count && used + widths[end] <= room - 1; end++) used += widths[end];
+    return end;
+  };
+  const cursorShown = (start: number) => {
+    const end = fit(start);
+    return cursor < end || (cursor === count && end === count);
+  };
+  let start = Math.max(0, Math.min(options.scroll ?? 0, count));
+  if (cursor < start) {
+    // Moving left past the edge: bring up to a third of the width back into view.
+    start = cursor;
+    while (start > 0 && sum(start - 1, cursor) <= Math.floor(space / 3)) start--;
+  }
+  while (start < cursor && !cursorShown(start)) start++;
+  // Deleting near the end: show more on the left rather than leave the width empty.
+  while (start > 0 && fit(start - 1) === count) start--;
+  const end = fit(start);
+  const moreLeft = start > 0;
+  return {
+    start,
+    end,
+    moreLeft,
+    moreRight: end < count,
+    cursorColumn: (moreLeft ? 1 : 0) + sum(start, cursor),
+  };
+}
+
+/** What {@linkcode renderInput} draws. */
+export interface InputView {
+  /** Plain prompt text (`ann> `), measured for its width. */
+  prompt: string;
+  /** The prompt as drawn (it may be coloured); `prompt` when absent. */
+  styledPrompt?: string;
+  /** The input line's grapheme clusters. */
+  clusters: readonly string[];
+  /** Clusters before the cursor. */
+  cursor: number;
+  /** Terminal width. */
+  columns: number;
+  /** The previous layout's first visible cluster. */
+  scroll?: number;
+  /** Dim the `<` and `>` markers. */
+  color?: boolean;
+}
+
+/**
+ * Output that draws the input line from column 0 and puts the cursor in
+ * place, and the `scroll` to pass next time. The last terminal column stays
+ * empty so that the terminal never wraps the line.
+ */
+export function renderInput(view: InputView): { output: string; scroll: number } {
+  let prompt = view.prompt;
+  let styled = view.styledPrompt ?? prompt;
+  // A prompt that leaves too little room (a narrow terminal) shrinks to "> ", or goes.
+  if (view.columns - 1 - displayWidth(prompt) < 8) styled = prompt = view.columns < 6 ? "" : "> ";
+  const promptWidth = displayWidth(prompt);
+  const space = Math.max(view.columns - 1 - promptWidth, 1);
+  const widths = view.clusters.map(graphemeWidth);
+  const layout = layoutInput(widths, view.cursor, { space, scroll: view.scroll });
+  const mark = (text: string) => view.color ? palette(true).dim(text) : text;
+  const text = (layout.moreLeft ? mark("<") : "") +
+    view.clusters.slice(layout.start, layout.end).join("") +
+    (layout.moreRight ? mark(">") : "");
+  const column = promptWidth + layout.cursorColumn;
+  const output = `\r${styled}${text}${ERASE_LINE}\r${column > 0 ? `\x1b[${column}C` : ""}`;
+  return { output, scroll: layout.start };
+}

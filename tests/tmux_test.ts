@@ -1,0 +1,302 @@
+/**
+ * The terminal client in a real terminal: tmux runs `main.ts client` in a
+ * detached session on a private socket, keys go in with send-keys, and the
+ * screen comes back with capture-pane, polled against a deadline. Skipped,
+ * loudly, when tmux is not installed (`.ci/run` installs it).
+ */
+
+import assert from "node:assert/strict";
+import { OutputCollector, spawnCli, startServer, TestClient } from "./helpers.ts";
+
+const MAIN = new URL("../main.ts", import.meta.url).pathname;
+const tmuxVersion = await findTmux();
+if (tmuxVersion === null) {
+  console.warn(
+    "\n⚠️  tests/tmux_test.ts SKIPPED: tmux is not installed, so the terminal client is not " +
+      "tested in a real terminal. Install tmux (apt-get install tmux; .ci/run does it).\n",
+  );
+}
+
+async function findTmux(): Promise<string | null> {
+  try {
+    const { success, stdout } = await new Deno.Command("tmux", {
+      args: ["-V"],
+      stdin: "null",
+      stdout: "piped",
+      stderr: "null",
+    }).output();
+    return success ? new TextDecoder().decode(stdout).trim() : null;
+  } catch (error) {
+    if (error instanceof Deno.errors.NotFound) return null;
+    throw error;
+  }
+}
+
+/** A detached tmux session on its own server (private socket), running a plain shell. */
+class TmuxSession {
+  readonly socket = `parley-test-${crypto.randomUUID().slice(0, 8)}`;
+  /** Where tmux put the socket: kill-server leaves the file behind, so `kill` removes it. */
+  #socketPath: string | null = null;
+
+  /** Starts `sh` in a 100×30 window. */
+  async start(): Promise<void> {
+    await this.tmux(
+      "-f",
+      "/dev/null",
+      "new-session",
+      "-d",
+      "-x",
+      "100",
+      "-y",
+      "30",
+      "-s",
+      "t",
+      "sh",
+    );
+    this.#socketPath = await this.tmux("display-message", "-p", "#{socket_path}");
+  }
+
+  /** Types `text` literally. */
+  async type(text: string): Promise<void> {
+    await this.tmux("send-keys", "-t", "t", "-l", text);
+  }
+
+  /** Presses keys by tmux name (`Enter`, `BSpace`, `Up`, `C-u`). */
+  async press(...keys: string[]): Promise<void> {
+    await this.tmux("send-keys", "-t", "t", ...keys);
+  }
+
+  /** The visible screen, one string per row, trailing spaces removed. */
+  async screen(): Promise<string[]> {
+    const text = await this.tmux("capture-pane", "-p", "-t", "t");
+    return text.split("\n").map((row) => row.trimEnd());
+  }
+
+  /** The cursor column. */
+  async cursorX(): Promise<number> {
+    return Number(await this.tmux("display-message", "-p", "-t", "t", "#{cursor_x}"));
+  }
+
+  /** Polls the screen until `check` holds; fails with the screen after `timeout` ms. */
+  async waitFor(
+    what: string,
+    check: (rows: string[]) => boolean,
+    timeout = 10_000,
+  ): Promise<string[]> {
+    const deadline = Date.now() + timeout;
+    for (;;) {
+      const rows = await this.screen();
+      if (check(rows)) return rows;
+      if (Date.now() > deadline) {
+        throw new Error(`timed out waiting for ${what}; the screen:\n${rows.join("\n")}`);
+      }
+      await new Promise((resolve) => setTimeout(resolve, 40));
+    }
+  }
+
+  /** Stops this tmux server (and everything in it). */
+  async kill(): Promise<void> {
+    await this.tmux("kill-server").catch(() => {});
+    if (this.#socketPath) await Deno.remove(this.#socketPath).catch(() => {});
+  }
+
+  async tmux(...args: string[]): Promise<string> {
+    const { success, stdout, stderr } = await new Deno.Command("tmux", {
+      args: ["-L", this.socket, ...args],
+      stdin: "null",
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    const decoder = new TextDecoder();
+    if (!success) throw new Error(`tmux ${args.join(" ")}: ${decoder.decode(stderr).trim()}`);
+    return decoder.decode(stdout).trimEnd();
+  }
+}
+
+/** The shell's prompt on an otherwise empty line (`$`, or `#` for root). */
+const PROMPT = /^[$#]$/;
+
+/** The last row with anything on it: the client's input line while it runs. */
+function lastRow(rows: string[]): string {
+  for (let i = rows.length - 1; i >= 0; i--) if (rows[i] !== "") return rows[i];
+  return "";
+}
+
+function shellQuote(text: string): string {
+  return `'${text.replaceAll("'", `'\\''`)}'`;
+}
+
+/** The command line that runs the client from source. */
+function clientCommand(...args: string[]): string {
+  return `${shellQuote(Deno.execPath())} run -A ${shellQuote(MAIN)} client ${args.join(" ")}`;
+}
+
+/** A `main.ts server` process on `port` (0: a free one); `stop` ends it and awaits it. */
+async function serverProcess(port: number) {
+  const child = spawnCli(["server", "--host", "127.0.0.1", "--port", String(port)]);
+  await child.stdin.close();
+  const stdout = new OutputCollector(child.stdout);
+  const stderr = new OutputCollector(child.stderr);
+  const stop = async () => {
+    try {
+      child.kill("SIGTERM");
+    } catch {
+      // already exited
+    }
+    await child.status;
+    await Promise.all([stdout.done, stderr.done]);
+  };
+  try {
+    const match = await stdout.waitFor(/listening +127\.0\.0\.1:(\d+)/);
+    return { port: Number(match[1]), stop };
+  } catch (error) {
+    await stop();
+    throw new Error(`server did not start: ${stderr.text}`, { cause: error });
+  }
+}
+
+Deno.test({
+  name:
+    "tmux: typing survives incoming messages, CJK Backspace, Enter sends what is shown, ↑ recalls, /quit restores the terminal",
+  ignore: tmuxVersion === null,
+  async fn() {
+    const server = startServer();
+    const tmux = new TmuxSession();
+    let bob: TestClient | null = null;
+    try {
+      await tmux.start();
+      await tmux.waitFor("the shell prompt", (rows) => PROMPT.test(lastRow(rows)));
+      // The terminal's settings before, to compare with after.
+      await tmux.type("echo before=$(stty -g)");
+      await tmux.press("Enter");
+      await tmux.type(clientCommand("--port", String(server.port), "--name", "ann"));
+      await tmux.press("Enter");
+      await tmux.waitFor(
+        "the client to join as ann",
+        (rows) =>
+          rows.some((row) => /^\d\d:\d\d \*\*\* you are now ann$/.test(row)) &&
+          lastRow(rows) === "ann>",
+      );
+
+      // A half-typed line, then a message from someone else arrives.
+      bob = await TestClient.join(server.port, "bob");
+      await tmux.type("hello 你好");
+      await tmux.waitFor("the half line", (rows) => lastRow(rows) === "ann> hello 你好");
+      bob.send("hi ann, 你好 👍🏽");
+      const rows = await tmux.waitFor(
+        "bob's message above the input line",
+        (rows) => rows.some((row) => row.endsWith("<bob> hi ann, 你好 👍🏽")),
+      );
+      const bobRow = rows.findIndex((row) => row.endsWith("<bob> hi ann, 你好 👍🏽"));
+      assert.match(rows[bobRow], /^\d\d:\d\d <bob> hi ann, 你好 👍🏽$/);
+      assert.equal(lastRow(rows), "ann> hello 你好", "the half line is intact");
+      assert.equal(rows.lastIndexOf("ann> hello 你好"), bobRow + 1, "right below the message");
+      assert.equal(await tmux.cursorX(), "ann> hello 你好".length + 2, "cursor after 好");
+
+      // Backspace over a CJK character removes exactly that character.
+      await tmux.press("BSpace");
+      await tmux.waitFor("好 to go", (rows) => lastRow(rows) === "ann> hello 你");
+      assert.equal(await tmux.cursorX(), "ann> hello ".length + 2);
+
+      // Enter sends exactly what is shown; it is echoed locally.
+      await tmux.press("Enter");
+      assert.equal(await bob.expect(/^<ann> /), "<ann> hello 你");
+      await tmux.waitFor(
+        "the own echo and an empty input line",
+        (rows) =>
+          lastRow(rows) === "ann>" && rows.some((row) => /^\d\d:\d\d <ann> hello 你$/.test(row)),
+      );
+
+      // ↑ recalls it.
+      await tmux.press("Up");
+      await tmux.waitFor("↑ to recall the line", (rows) => lastRow(rows) === "ann> hello 你");
+
+      // /quit leaves, exit code 0, and the terminal is as it was.
+      await tmux.press("C-u");
+      await tmux.type("/quit");
+      await tmux.press("Enter");
+      await bob.expect("*** ann left (quit)");
+      await tmux.waitFor("the shell prompt after the client", (rows) => PROMPT.test(lastRow(rows)));
+      await tmux.type(
+        "echo exit=$? after=$(stty -g); stty -a | grep -o -e '-*icanon' -e '-*echo '",
+      );
+      await tmux.press("Enter");
+      const after = await tmux.waitFor(
+        "the shell to report",
+        (rows) => rows.some((row) => row.startsWith("exit=")) && PROMPT.test(lastRow(rows)),
+      );
+      assert.ok(after.some((row) => /^\d\d:\d\d \*\*\* bye$/.test(row)), after.join("\n"));
+      const before = after.find((row) => row.startsWith("before="))!.slice("before=".length);
+      const report = after.find((row) => row.startsWith("exit="))!;
+      assert.equal(report, `exit=0 after=${before}`, "exit code 0, terminal settings restored");
+      assert.ok(after.includes("icanon") && after.includes("echo"), after.join("\n"));
+    } finally {
+      bob?.close();
+      await tmux.kill();
+      await server.close();
+    }
+  },
+});
+
+Deno.test({
+  name:
+    "tmux: --reconnect survives a server restart, rejoins with the same nick and room, keeps the draft",
+  ignore: tmuxVersion === null,
+  async fn() {
+    let server = await serverProcess(0);
+    const port = server.port;
+    const tmux = new TmuxSession();
+    let bob: TestClient | null = null;
+    try {
+      await tmux.start();
+      await tmux.waitFor("the shell prompt", (rows) => PROMPT.test(lastRow(rows)));
+      await tmux.type(clientCommand("--port", String(port), "--name", "ann", "--reconnect"));
+      await tmux.press("Enter");
+      await tmux.waitFor("the client to join", (rows) => lastRow(rows) === "ann>");
+      await tmux.type("/join dev");
+      await tmux.press("Enter");
+      await tmux.waitFor("#dev", (rows) => rows.some((row) => row.includes("you are now in #dev")));
+      await tmux.type("draft 你");
+
+      await server.stop();
+      await tmux.waitFor(
+        "the client to notice, offline, with the draft kept",
+        (rows) =>
+          rows.some((row) =>
+            row.endsWith(`-- connection to 127.0.0.1:${port} closed by the server`)
+          ) &&
+          lastRow(rows) === "(offline) ann> draft 你",
+      );
+      server = await serverProcess(port);
+      const rows = await tmux.waitFor(
+        "the client to be back as ann in #dev",
+        (rows) =>
+          rows.filter((row) => row.endsWith("*** you are now in #dev (1 here)")).length === 2 &&
+          lastRow(rows) === "ann> draft 你",
+      );
+      const back = rows.findIndex((row) => row.endsWith(`-- connected to 127.0.0.1:${port} again`));
+      assert.ok(back > 0, rows.join("\n"));
+      assert.ok(
+        rows.slice(back).some((row) => row.endsWith("*** you are now ann")),
+        rows.join("\n"),
+      );
+
+      bob = await TestClient.join(port, "bob");
+      bob.send("/join dev");
+      await bob.expect(/^\*\*\* you are now in #dev/);
+      await tmux.press("Enter");
+      assert.equal(await bob.expect(/^<ann> /), "<ann> draft 你");
+
+      await tmux.press("C-c");
+      await bob.expect("*** ann left (quit)");
+      await tmux.waitFor("the shell prompt", (rows) => PROMPT.test(lastRow(rows)));
+      await tmux.type("echo exit=$?");
+      await tmux.press("Enter");
+      await tmux.waitFor("exit code 0", (rows) => rows.includes("exit=0"));
+    } finally {
+      bob?.close();
+      await tmux.kill();
+      await server.stop();
+    }
+  },
+});
