@@ -1,0 +1,326 @@
+/**
+ * Servers for the bench to measure: a parley server or `ncat -l --chat` started
+ * as a child process on a free loopback port, with its console going straight
+ * to a log file (logging stays on, as in real use, and costs the bench
+ * nothing), and what Linux tells about a process: CPU time and peak memory.
+ *
+ * Every started server is stopped with SIGTERM (SIGKILL if it lingers) and
+ * awaited by {@linkcode BenchServer.stop}.
+ *
+ * @module
+ */
+
+/** The bench could not do what it was asked: one line for the user, exit code 1. */
+export class BenchError extends Error {
+  override name = "BenchError";
+}
+
+/** A server process the bench started. */
+export interface BenchServer {
+  /** "parley" or "ncat". */
+  readonly name: string;
+  readonly pid: number;
+  readonly host: string;
+  readonly port: number;
+  /** Where its console goes. */
+  readonly logPath: string;
+  /** Bytes its console has written so far. */
+  logBytes(): number;
+  /** Stops it (SIGTERM, then SIGKILL after a grace period), waits for it, removes the log. */
+  stop(): Promise<void>;
+}
+
+/** Settings for a parley server started by the bench. */
+export interface ParleyServerOptions {
+  /** `--max-clients`: at least the run's connections. */
+  maxClients: number;
+  /** `--send-queue` in bytes: large enough that no receiver is dropped for falling behind. */
+  sendQueue: number;
+  /** `--max-line` in bytes. */
+  maxLine: number;
+}
+
+const HOST = "127.0.0.1";
+const START_TIMEOUT = 15_000;
+const STOP_GRACE = 5_000;
+const MAIN = new URL("../../main.ts", import.meta.url);
+/** Runs a program with stdout and stderr appended to $BENCH_LOG; `exec` keeps its pid. */
+const REDIRECT = 'exec "$@" >>"$BENCH_LOG" 2>&1';
+/** What {@linkcode stopAll} stops: every started process not yet stopped. */
+const running = new Set<() => Promise<void>>();
+
+/** Stops every server still running (for an interrupted bench). */
+export async function stopAll(): Promise<void> {
+  await Promise.all([...running].map((stop) => stop()));
+}
+
+/**
+ * Starts `parley server` on 127.0.0.1 and a free port with flood control and
+ * the per-address limit off; resolves once its first log line names the port.
+ */
+export async function startParley(options: ParleyServerOptions): Promise<BenchServer> {
+  if (MAIN.protocol !== "file:") {
+    throw new BenchError(`cannot start a parley server from ${MAIN.href}: use --target`);
+  }
+  const args = [
+    "run",
+    "-A",
+    MAIN.pathname,
+    "server",
+    "--host",
+    HOST,
+    "--port",
+    "0",
+    "--rate",
+    "0",
+    "--max-per-ip",
+    "0",
+    "--max-clients",
+    String(options.maxClients),
+    "--send-queue",
+    String(options.sendQueue),
+    "--max-line",
+    String(options.maxLine),
+  ];
+  const spawned = await spawnLogged("parley", [Deno.execPath(), ...args]);
+  try {
+    const port = await spawned.waitForLog(/listening\s+\S+:(\d+)/, START_TIMEOUT);
+    return spawned.server(Number(port));
+  } catch (error) {
+    await spawned.stop();
+    throw error;
+  }
+}
+
+/** Whether `ncat` can be run. */
+export async function ncatAvailable(): Promise<boolean> {
+  try {
+    const { success } = await new Deno.Command("ncat", {
+      args: ["--version"],
+      stdin: "null",
+      stdout: "null",
+      stderr: "null",
+    }).output();
+    return success;
+  } catch {
+    return false;
+  }
+}
+
+/** Starts `ncat -l --chat` on 127.0.0.1 and a free port; resolves once it accepts connections. */
+export async function startNcat(options: { maxConnections: number }): Promise<BenchServer> {
+  let lastError: unknown;
+  // The free port is found by binding and releasing it: another program may take it first.
+  for (let attempt = 0; attempt < 3; attempt++) {
+    const port = freePort();
+    const spawned = await spawnLogged("ncat", [
+      "ncat",
+      "-l",
+      "--chat",
+      "--max-conns",
+      String(options.maxConnections),
+      HOST,
+      String(port),
+    ]);
+    try {
+      await spawned.waitForConnect(port, START_TIMEOUT);
+      return spawned.server(port);
+    } catch (error) {
+      lastError = error;
+      await spawned.stop();
+    }
+  }
+  throw lastError;
+}
+
+/** CPU time a process has used so far, in seconds. */
+export interface CpuTime {
+  /** In the program itself. */
+  user: number;
+  /** In the kernel on its behalf (for a chat server, mostly TCP). */
+  system: number;
+}
+
+/** CPU seconds (user + system) a process has used so far, or null when unknown. */
+export function cpuSeconds(pid: number | "self"): number | null {
+  const time = cpuTime(pid);
+  return time === null ? null : time.user + time.system;
+}
+
+/** User and system CPU seconds a process has used so far, or null when unknown. */
+export function cpuTime(pid: number | "self"): CpuTime | null {
+  try {
+    const stat = Deno.readTextFileSync(`/proc/${pid}/stat`);
+    // The command name may hold spaces and parentheses: fields start after the last ')'.
+    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    // utime and stime are fields 14 and 15 of the whole line, in clock ticks;
+    // USER_HZ is 100 on every mainstream Linux build.
+    return { user: Number(fields[11]) / 100, system: Number(fields[12]) / 100 };
+  } catch {
+    return null;
+  }
+}
+
+/** A process's peak resident memory (VmHWM) in MiB, or null when unknown. */
+export function peakRssMiB(pid: number | "self"): number | null {
+  try {
+    const status = Deno.readTextFileSync(`/proc/${pid}/status`);
+    const kib = /^VmHWM:\s+(\d+)\s+kB/m.exec(status)?.[1];
+    return kib === undefined ? null : Number(kib) / 1024;
+  } catch {
+    return null;
+  }
+}
+
+/** How many files this process may open (the soft limit), or null when unknown. */
+export function openFileLimit(): number | null {
+  try {
+    const limits = Deno.readTextFileSync("/proc/self/limits");
+    const soft = /^Max open files\s+(\d+)/m.exec(limits)?.[1];
+    return soft === undefined ? null : Number(soft);
+  } catch {
+    return null;
+  }
+}
+
+function freePort(): number {
+  const listener = Deno.listen({ hostname: HOST, port: 0 });
+  const port = (listener.addr as Deno.NetAddr).port;
+  listener.close();
+  return port;
+}
+
+interface LoggedProcess {
+  waitForLog(pattern: RegExp, timeout: number): Promise<string>;
+  waitForConnect(port: number, timeout: number): Promise<void>;
+  server(port: number): BenchServer;
+  stop(): Promise<void>;
+}
+
+/** Spawns `command` with its console appended to a new temporary log file. */
+async function spawnLogged(name: string, command: string[]): Promise<LoggedProcess> {
+  const logPath = await Deno.makeTempFile({ prefix: `parley-bench-${name}-`, suffix: ".log" });
+  let child: Deno.ChildProcess;
+  try {
+    child = new Deno.Command("sh", {
+      args: ["-c", REDIRECT, "sh", ...command],
+      env: { BENCH_LOG: logPath, NO_COLOR: "1" },
+      stdin: "null",
+      stdout: "null",
+      stderr: "null",
+    }).spawn();
+  } catch (error) {
+    await Deno.remove(logPath).catch(() => {});
+    throw new BenchError(`cannot start ${name}: ${errorText(error)}`);
+  }
+  let exited = false;
+  const status = child.status.finally(() => exited = true);
+  let stopped: Promise<void> | undefined;
+  running.add(stop);
+
+  function readLog(): string {
+    try {
+      return Deno.readTextFileSync(logPath);
+    } catch {
+      return "";
+    }
+  }
+
+  function failure(what: string): BenchError {
+    const log = readLog().trim().split("\n").slice(-3).join(" | ");
+    return new BenchError(`${name} ${what}${log ? `: ${log}` : ""}`);
+  }
+
+  async function stop(): Promise<void> {
+    running.delete(stop);
+    stopped ??= (async () => {
+      if (!exited) {
+        try {
+          child.kill("SIGTERM");
+        } catch {
+          // already gone
+        }
+        const timer = setTimeout(() => {
+          try {
+            child.kill("SIGKILL");
+          } catch {
+            // already gone
+          }
+        }, STOP_GRACE);
+        await status;
+        clearTimeout(timer);
+      }
+      await Deno.remove(logPath).catch(() => {});
+    })();
+    return await stopped;
+  }
+
+  return {
+    async waitForLog(pattern, timeout) {
+      const deadline = Date.now() + timeout;
+      for (;;) {
+        const match = pattern.exec(readLog());
+        if (match) return match[1];
+        if (exited) throw failure("exited before it was ready");
+        if (Date.now() > deadline) throw failure(`was not ready within ${timeout / 1000} s`);
+        await sleep(20);
+      }
+    },
+    async waitForConnect(port, timeout) {
+      const deadline = Date.now() + timeout;
+      for (;;) {
+        if (exited) throw failure("exited before it was ready");
+        try {
+          const conn = await Deno.connect({ hostname: HOST, port });
+          // ncat quits ("getpeername … failed") when a connection is gone before it
+          // handled it: stay until it has greeted this one.
+          await readOnce(conn, 2000);
+          conn.close();
+          return;
+        } catch {
+          if (Date.now() > deadline) throw failure(`was not ready within ${timeout / 1000} s`);
+          await sleep(20);
+        }
+      }
+    },
+    server(port) {
+      return {
+        name,
+        pid: child.pid,
+        host: HOST,
+        port,
+        logPath,
+        logBytes() {
+          try {
+            return Deno.statSync(logPath).size;
+          } catch {
+            return 0;
+          }
+        },
+        stop,
+      };
+    },
+    stop,
+  };
+}
+
+/** Waits up to `ms` for the first bytes (or the end) from `conn`. */
+async function readOnce(conn: Deno.Conn, ms: number): Promise<void> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  try {
+    await Promise.race([
+      conn.read(new Uint8Array(4096)).catch(() => null),
+      new Promise((resolve) => timer = setTimeout(resolve, ms)),
+    ]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+function errorText(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}
