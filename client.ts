@@ -18,6 +18,7 @@
  */
 
 import { colorWanted } from "./src/colors.ts";
+import { CommandError } from "./src/flags.ts";
 import { LINE_TOO_LONG, LineReader } from "./src/line_reader.ts";
 import { formatPeer } from "./src/log.ts";
 import { type ByteWriter, writeAll } from "./src/outbox.ts";
@@ -53,7 +54,7 @@ export interface ClientIO {
 }
 
 /** A failure that ends the client with exit code 1 and one line of explanation. */
-export class ClientError extends Error {
+export class ClientError extends CommandError {
   override name = "ClientError";
 }
 

@@ -9,18 +9,10 @@
  */
 
 import denoConfig from "./deno.json" with { type: "json" };
-import { ClientError, runClient } from "./client.ts";
 import { serve, SERVER_DEFAULTS } from "./server.ts";
-import {
-  BenchError,
-  MAX_SENDERS,
-  PAYLOAD_MIN_SIZE,
-  runBenchCommand,
-  runSuiteCommand,
-  SCENARIO_NAMES,
-} from "./src/bench/command.ts";
 import { colorWanted } from "./src/colors.ts";
 import {
+  CommandError,
   parseFlags,
   parseHostPort,
   parseInteger,
@@ -96,39 +88,6 @@ Options:
 Exit code 0 when you leave, 1 when the connection fails or the server goes away.
 `;
 
-const BENCH_HELP = `Usage: parley bench [options]
-       parley bench --suite [--scenarios LIST] [--no-ncat] [--json]
-
-Drives a line-based chat server with many clients over real sockets and reports
-deliveries per second, lines lost or altered, latency (p50, p90, p99, max),
-connect time and, for a server it started or one named by --server-pid, the
-server's CPU seconds and peak memory. Without --target it starts its own parley
-server on a free loopback port (flood control and per-address limit off, console
-to a log file) and stops it afterwards. Works against any server that relays a
-line as '<name> line', ncat -l --chat included.
-
-Options:
-  --target HOST:PORT   the server to measure (default: start a parley server)
-  --clients N          clients that talk, each also reading everything (default 10)
-  --messages M         messages each talker sends (default 100)
-  --rate R             messages per second per talker; 0 = as fast as possible (default 0)
-  --size BYTES         payload bytes per message, at least ${PAYLOAD_MIN_SIZE} (default 64)
-  --idle K             extra clients that only listen (default 0)
-  --stalled K          extra clients that connect and never read (default 0)
-  --server-pid PID     measure this process's CPU and peak memory (with --target)
-  --time-limit SECONDS hard limit for the run (default 120); a server that stops
-                       delivering is reported as stuck after a few seconds
-  --json               print one JSON object instead of the summary
-  --suite              run the benchmark scenarios against parley and, when ncat is
-                       installed, ncat -l --chat, and print a side-by-side table
-  --scenarios LIST     with --suite: only these (${SCENARIO_NAMES.join(",")})
-  --no-ncat            with --suite: measure parley only
-  -h, --help           this help
-
-Exit code 0 when a report was printed (whatever it says), 1 when the bench
-could not run (no server, too few file descriptors), 2 for wrong usage.
-`;
-
 /** Runs parley with command-line `args`; returns the exit code. */
 export async function main(args: string[]): Promise<number> {
   const [command, ...rest] = args;
@@ -138,8 +97,11 @@ export async function main(args: string[]): Promise<number> {
         return await serverCommand(rest);
       case "client":
         return await clientCommand(rest);
-      case "bench":
+      case "bench": {
+        // Loaded only when asked for, like the client: a server never carries their code.
+        const { benchCommand } = await import("./src/bench/command.ts");
         return await benchCommand(rest);
+      }
       case "help":
       case "-h":
       case "--help":
@@ -149,7 +111,7 @@ export async function main(args: string[]): Promise<number> {
             : rest[0] === "client"
             ? CLIENT_HELP
             : rest[0] === "bench"
-            ? BENCH_HELP
+            ? (await import("./src/bench/command.ts")).BENCH_HELP
             : MAIN_HELP,
         );
       case "--version":
@@ -168,9 +130,7 @@ export async function main(args: string[]): Promise<number> {
       console.error(`parley ${command}: ${error.message} (see 'parley ${command} --help')`);
       return 2;
     }
-    if (
-      error instanceof StartError || error instanceof ClientError || error instanceof BenchError
-    ) {
+    if (error instanceof CommandError) {
       console.error(`parley ${command}: ${error.message}`);
       return 1;
     }
@@ -179,7 +139,7 @@ export async function main(args: string[]): Promise<number> {
 }
 
 /** The program could not start or went wrong in a way the user must fix: exit code 1. */
-class StartError extends Error {}
+class StartError extends CommandError {}
 
 async function serverCommand(args: string[]): Promise<number> {
   const { values } = parseFlags(args, {
@@ -345,6 +305,7 @@ async function clientCommand(args: string[]): Promise<number> {
     throw new UsageError(`invalid value '${values.name}' for --name: ${nameProblem}`);
   }
   const caCerts = values.ca ? [readPem("--ca", values.ca)] : undefined;
+  const { runClient } = await import("./client.ts");
   return await runClient({
     host,
     port,
@@ -352,82 +313,6 @@ async function clientCommand(args: string[]): Promise<number> {
     tls: values.tls,
     caCerts,
     reconnect: values.reconnect,
-  });
-}
-
-async function benchCommand(args: string[]): Promise<number> {
-  const { values } = parseFlags(args, {
-    target: { type: "string" },
-    clients: { type: "string" },
-    messages: { type: "string" },
-    rate: { type: "string" },
-    size: { type: "string" },
-    idle: { type: "string" },
-    stalled: { type: "string" },
-    "server-pid": { type: "string" },
-    "time-limit": { type: "string" },
-    json: { type: "boolean" },
-    suite: { type: "boolean" },
-    scenarios: { type: "string" },
-    "no-ncat": { type: "boolean" },
-    help: { type: "boolean", short: "h" },
-  });
-  if (values.help) return print(BENCH_HELP);
-  const runFlags = [
-    "target",
-    "clients",
-    "messages",
-    "rate",
-    "size",
-    "idle",
-    "stalled",
-    "server-pid",
-    "time-limit",
-  ] as const;
-  if (values.suite) {
-    const extra = runFlags.find((flag) => values[flag] !== undefined);
-    if (extra) {
-      throw new UsageError(`--${extra} does not go with --suite (it runs fixed scenarios)`);
-    }
-    const only = values.scenarios?.split(",").map((name) => name.trim()).filter(Boolean);
-    const unknown = only?.find((name) => !SCENARIO_NAMES.includes(name));
-    if (unknown !== undefined) {
-      throw new UsageError(
-        `invalid value '${unknown}' for --scenarios: expected some of ${SCENARIO_NAMES.join(",")}`,
-      );
-    }
-    return await runSuiteCommand({ only, ncat: !values["no-ncat"], json: values.json });
-  }
-  if (values.scenarios !== undefined || values["no-ncat"]) {
-    throw new UsageError("--scenarios and --no-ncat go with --suite");
-  }
-  let target: { host: string; port: number } | undefined;
-  if (values.target !== undefined) {
-    const { host, port } = parseHostPort(values.target);
-    if (port === undefined || port === 0) {
-      throw new UsageError(`invalid value '${values.target}' for --target: expected HOST:PORT`);
-    }
-    target = { host, port };
-  } else if (values["server-pid"] !== undefined) {
-    throw new UsageError("--server-pid goes with --target (a server the bench starts is measured)");
-  }
-  const optional = <T>(value: string | undefined, parse: (value: string) => T, fallback: T) =>
-    value === undefined ? fallback : parse(value);
-  return await runBenchCommand({
-    target,
-    clients: optional(values.clients, (v) => parseInteger("clients", v, 1, MAX_SENDERS), 10),
-    messages: optional(values.messages, (v) => parseInteger("messages", v, 1, 1e9), 100),
-    rate: optional(values.rate, (v) => parseNumber("rate", v), 0),
-    size: optional(values.size, (v) => parseSize("size", v, PAYLOAD_MIN_SIZE), 64),
-    idle: optional(values.idle, (v) => parseInteger("idle", v, 0), 0),
-    stalled: optional(values.stalled, (v) => parseInteger("stalled", v, 0), 0),
-    serverPid: optional(values["server-pid"], (v) => parseInteger("server-pid", v, 1), undefined),
-    timeLimit: optional(
-      values["time-limit"],
-      (v) => parseNumber("time-limit", v, 1) * 1000,
-      120_000,
-    ),
-    json: values.json,
   });
 }
 

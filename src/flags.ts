@@ -12,6 +12,11 @@ export class UsageError extends Error {
   override name = "UsageError";
 }
 
+/** The command could not do its job (port taken, server gone, …): one line, exit code 1. */
+export class CommandError extends Error {
+  override name = "CommandError";
+}
+
 /** A flag's type, as parseArgs takes it. */
 export type FlagSpec = Record<string, { type: "string" | "boolean"; short?: string }>;
 

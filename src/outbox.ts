@@ -2,13 +2,19 @@
  * A per-connection send queue with exactly one writer.
  *
  * Whoever sends to a peer only appends bytes here; nobody else ever awaits the
- * peer's socket. The writer starts on the next microtask, so everything queued
- * by the same burst of work (one read's worth of lines, one broadcast) goes out
- * in a single write, and while a write is in flight new bytes gather for the next.
+ * peer's socket. Writing starts on the next microtask, so everything queued by
+ * the same burst of work (one read's worth of lines, one broadcast) goes out
+ * in a single write, and while a write is in flight new bytes gather for the
+ * next. Queued arrays are shared, never copied, until they are written: one
+ * broadcast array may sit in thousands of outboxes.
  *
  * The queue is bounded: a peer that falls more than `limit` bytes behind
  * (a slow or stalled reader) is reported through `onOverflow` and its later
  * bytes are refused, so it costs the others nothing.
+ *
+ * This is the server's hottest path (every delivery passes through `send`):
+ * no promise, closure or allocation per message; several queued arrays are
+ * joined into a pooled buffer rather than a new one.
  *
  * @module
  */
@@ -28,26 +34,82 @@ export interface OutboxOptions {
   onError?: (error: unknown) => void;
 }
 
+/** Size of a pooled buffer: the most bytes one joined write carries. */
+const JOIN_BUFFER_BYTES = 64 * 1024;
+/** Joins up to this size get an array of their own: cheaper than a pooled buffer mostly unused. */
+const SMALL_JOIN_BYTES = 4096;
+/** Pooled buffers kept for reuse; beyond this, returned ones are left to the GC. */
+const POOL_KEEP = 64;
+const pool: Uint8Array[] = [];
+
+const IDLE = 0;
+const SCHEDULED = 1;
+const WRITING = 2;
+
+/** Outboxes with bytes waiting for the next flush, all flushed by one microtask. */
+let toFlush: Outbox[] = [];
+
+function flushAll(): void {
+  const outboxes = toFlush;
+  toFlush = [];
+  for (const outbox of outboxes) outbox.flush();
+}
+
+/**
+ * Most writes in flight at once, over all outboxes. Deno's cost per write
+ * op grows with the number of ops pending: measured here, one write to each
+ * of 10,000 sockets costs 17.6 µs a write when all are issued at once and
+ * 10.1 µs in groups of 1,000. Outboxes beyond the cap wait their turn, first
+ * come first served, and whatever reaches them meanwhile joins the same write.
+ */
+const MAX_WRITES_IN_FLIGHT = 1024;
+let writesInFlight = 0;
+let waiting: Outbox[] = [];
+let waitingHead = 0;
+
+function startWaiting(): void {
+  while (writesInFlight < MAX_WRITES_IN_FLIGHT && waitingHead < waiting.length) {
+    waiting[waitingHead++].flush();
+  }
+  if (waitingHead === waiting.length) {
+    waiting = [];
+    waitingHead = 0;
+  } else if (waitingHead > 4096 && waitingHead * 2 > waiting.length) {
+    waiting = waiting.slice(waitingHead);
+    waitingHead = 0;
+  }
+}
+
 /** A bounded queue of bytes for one peer, drained by a single writer. */
 export class Outbox {
   #writer: ByteWriter;
   #options: OutboxOptions;
-  #queue: Uint8Array[] = [];
+  /**
+   * What waits to be written: the one array when there is one (the common case
+   * costs no allocation), the list when there are several.
+   */
+  #single: Uint8Array | null = null;
+  #queue: Uint8Array[] | null = null;
   #queuedBytes = 0;
-  #inFlightBytes = 0;
-  #scheduled = false;
-  #writing = false;
+  /** What the current write is sending (the rest of it, after a partial write). */
+  #inFlight: Uint8Array | null = null;
+  /** The pooled buffer under `#inFlight`, given back once it is written. */
+  #pooled: Uint8Array | null = null;
+  #state = IDLE;
   #closed = false;
-  #idleWaiters: (() => void)[] = [];
+  /** Set when the outbox gave up (overflow or failed write): nothing more is written. */
+  #closedByFailure = false;
+  #idleWaiters: (() => void)[] | null = null;
 
   constructor(writer: ByteWriter, options: OutboxOptions) {
     this.#writer = writer;
     this.#options = options;
   }
 
-  /** Bytes accepted but not yet written. */
+  /** Bytes accepted but not yet written (0 once the outbox gave up: none will be). */
   get pendingBytes(): number {
-    return this.#queuedBytes + this.#inFlightBytes;
+    if (this.#closedByFailure) return 0;
+    return this.#queuedBytes + (this.#inFlight?.length ?? 0);
   }
 
   /** False once the outbox overflowed, failed or was closed. */
@@ -63,16 +125,26 @@ export class Outbox {
    */
   send(bytes: Uint8Array): boolean {
     if (this.#closed) return false;
-    if (this.#queuedBytes + this.#inFlightBytes + bytes.length > this.#options.limit) {
+    if (bytes.length === 0) return true;
+    if (this.pendingBytes + bytes.length > this.#options.limit) {
       this.#fail();
       this.#options.onOverflow?.();
       return false;
     }
-    this.#queue.push(bytes);
+    if (this.#queuedBytes === 0) {
+      this.#single = bytes;
+    } else {
+      const queue = this.#queue ??= [];
+      if (this.#single !== null) {
+        queue.push(this.#single);
+        this.#single = null;
+      }
+      queue.push(bytes);
+    }
     this.#queuedBytes += bytes.length;
-    if (!this.#scheduled && !this.#writing) {
-      this.#scheduled = true;
-      queueMicrotask(() => this.#drain());
+    if (this.#state === IDLE) {
+      this.#state = SCHEDULED;
+      if (toFlush.push(this) === 1) queueMicrotask(flushAll);
     }
     return true;
   }
@@ -84,41 +156,132 @@ export class Outbox {
 
   /** Resolves once nothing is queued or in flight (also after a failure). */
   idle(): Promise<void> {
-    if (!this.#writing && !this.#scheduled) return Promise.resolve();
-    return new Promise((resolve) => this.#idleWaiters.push(resolve));
+    if (this.#state === IDLE) return Promise.resolve();
+    return new Promise((resolve) => (this.#idleWaiters ??= []).push(resolve));
   }
 
-  async #drain(): Promise<void> {
-    this.#scheduled = false;
-    this.#writing = true;
-    try {
-      while (this.#queue.length > 0) {
-        const bytes = this.#queue.length === 1
-          ? this.#queue[0]
-          : concat(this.#queue, this.#queuedBytes);
-        this.#queue = [];
-        this.#inFlightBytes = bytes.length;
-        this.#queuedBytes = 0;
-        await writeAll(this.#writer, bytes);
-        this.#inFlightBytes = 0;
-      }
-    } catch (error) {
-      this.#fail();
-      this.#options.onError?.(error);
-    } finally {
-      this.#writing = false;
-      const waiters = this.#idleWaiters;
-      this.#idleWaiters = [];
-      for (const wake of waiters) wake();
-    }
+  /** Starts writing what is queued, or waits for a turn. Called by the shared flush. */
+  flush(): void {
+    if (this.#state === SCHEDULED) this.#writeNext();
   }
+
+  #writeNext(): void {
+    if (this.#queuedBytes === 0) return this.#becomeIdle();
+    if (writesInFlight >= MAX_WRITES_IN_FLIGHT) {
+      this.#state = SCHEDULED;
+      waiting.push(this);
+      return;
+    }
+    writesInFlight++;
+    this.#state = WRITING;
+    let bytes: Uint8Array;
+    const queue = this.#queue;
+    if (this.#single !== null) {
+      bytes = this.#single;
+      this.#single = null;
+    } else if (queue![0].length >= JOIN_BUFFER_BYTES) {
+      bytes = queue!.shift()!;
+    } else if (this.#queuedBytes <= SMALL_JOIN_BYTES) {
+      bytes = joinAll(queue!, this.#queuedBytes);
+      this.#queue = null;
+    } else {
+      bytes = this.#join(queue!);
+    }
+    this.#queuedBytes -= bytes.length;
+    this.#inFlight = bytes;
+    this.#writer.write(bytes).then(this.#written, this.#failed);
+  }
+
+  /** Copies queued arrays into a pooled buffer, as many as fit (the last one maybe in part). */
+  #join(queue: Uint8Array[]): Uint8Array {
+    const buffer = pool.pop() ?? new Uint8Array(JOIN_BUFFER_BYTES);
+    let filled = 0;
+    let taken = 0;
+    while (taken < queue.length && filled < buffer.length) {
+      const chunk = queue[taken];
+      const room = buffer.length - filled;
+      if (chunk.length <= room) {
+        buffer.set(chunk, filled);
+        filled += chunk.length;
+        taken++;
+      } else {
+        buffer.set(chunk.subarray(0, room), filled);
+        filled += room;
+        queue[taken] = chunk.subarray(room);
+      }
+    }
+    queue.splice(0, taken);
+    this.#pooled = buffer;
+    return buffer.subarray(0, filled);
+  }
+
+  #written = (count: number): void => {
+    const inFlight = this.#inFlight!;
+    if (count < inFlight.length && !this.#closedByFailure) {
+      // Deno.Conn.write may take only part of the bytes: send the rest before anything newer.
+      this.#inFlight = inFlight.subarray(count);
+      this.#writer.write(this.#inFlight).then(this.#written, this.#failed);
+      return;
+    }
+    this.#inFlight = null;
+    this.#releasePooled();
+    writesInFlight--;
+    if (waitingHead < waiting.length) {
+      // Others are waiting for a turn: this outbox goes to the back of the line.
+      if (this.#queuedBytes > 0) {
+        this.#state = SCHEDULED;
+        waiting.push(this);
+      } else {
+        this.#becomeIdle();
+      }
+      startWaiting();
+    } else {
+      this.#writeNext();
+    }
+  };
+
+  #failed = (error: unknown): void => {
+    this.#inFlight = null;
+    this.#releasePooled();
+    writesInFlight--;
+    const first = !this.#closedByFailure;
+    this.#fail();
+    this.#becomeIdle();
+    if (first) this.#options.onError?.(error);
+    startWaiting();
+  };
 
   #fail(): void {
     this.#closed = true;
-    this.#queue = [];
+    this.#closedByFailure = true;
+    this.#single = null;
+    this.#queue = null;
     this.#queuedBytes = 0;
-    this.#inFlightBytes = 0;
   }
+
+  #releasePooled(): void {
+    if (this.#pooled === null) return;
+    if (pool.length < POOL_KEEP) pool.push(this.#pooled);
+    this.#pooled = null;
+  }
+
+  #becomeIdle(): void {
+    this.#state = IDLE;
+    const waiters = this.#idleWaiters;
+    if (waiters === null) return;
+    this.#idleWaiters = null;
+    for (const wake of waiters) wake();
+  }
+}
+
+function joinAll(chunks: Uint8Array[], totalBytes: number): Uint8Array {
+  const joined = new Uint8Array(totalBytes);
+  let offset = 0;
+  for (const chunk of chunks) {
+    joined.set(chunk, offset);
+    offset += chunk.length;
+  }
+  return joined;
 }
 
 /** Writes all of `bytes`: `Deno.Conn.write` may write only part of them. */
@@ -127,14 +290,4 @@ export async function writeAll(writer: ByteWriter, bytes: Uint8Array): Promise<v
   while (written < bytes.length) {
     written += await writer.write(written === 0 ? bytes : bytes.subarray(written));
   }
-}
-
-function concat(chunks: Uint8Array[], totalBytes: number): Uint8Array {
-  const joined = new Uint8Array(totalBytes);
-  let offset = 0;
-  for (const chunk of chunks) {
-    joined.set(chunk, offset);
-    offset += chunk.length;
-  }
-  return joined;
 }

@@ -48,7 +48,7 @@ export interface SessionContext {
 }
 
 const SLASH = 0x2f;
-const MIN_READ = 1024;
+const MIN_READ = 256;
 const MAX_READ = 64 * 1024;
 /** Names listed by `/who` and rooms by `/rooms` before "and N more". */
 const MAX_LISTED = 100;
@@ -102,7 +102,28 @@ export class Session implements Member {
     this.#welcome();
     log.connect(this.peer, this.nick, hub.online);
     try {
-      await this.#readLoop();
+      // The read loop: one read, its lines carried out, their room messages sent together.
+      let buffer: Uint8Array = new Uint8Array(MIN_READ);
+      while (!this.#ending) {
+        const count = await this.#conn.read(buffer);
+        if (count === null) {
+          // The client closed its side: an unfinished last line still counts.
+          const last = this.#reader.finish();
+          if (last !== null && (this.#takeToken() || await this.#waitForToken())) {
+            this.#handleLine(last);
+          }
+          return;
+        }
+        this.lastActive = Date.now();
+        this.#reader.push(buffer.subarray(0, count));
+        for (let line = this.#reader.next(); line !== null; line = this.#reader.next()) {
+          if (!this.#takeToken() && !(await this.#waitForToken())) return;
+          this.#handleLine(line);
+          if (this.#ending) return;
+        }
+        this.#flushBatch();
+        buffer = resized(buffer, count);
+      }
     } catch (error) {
       if (!this.#ending) [this.#reason, this.#detail] = classify(error);
     } finally {
@@ -148,31 +169,6 @@ export class Session implements Member {
         `/nick NAME to change your name, /help for commands`,
     );
     this.#replayHistory();
-  }
-
-  async #readLoop(): Promise<void> {
-    let buffer: Uint8Array = new Uint8Array(MIN_READ);
-    while (!this.#ending) {
-      const count = await this.#conn.read(buffer);
-      if (count === null) {
-        // The client closed its side: an unfinished last line still counts.
-        const last = this.#reader.finish();
-        if (last !== null && (this.#takeToken() || await this.#waitForToken())) {
-          this.#handleLine(last);
-        }
-        this.#flushBatch();
-        return;
-      }
-      this.lastActive = Date.now();
-      this.#reader.push(buffer.subarray(0, count));
-      for (let line = this.#reader.next(); line !== null; line = this.#reader.next()) {
-        if (!this.#takeToken() && !(await this.#waitForToken())) return;
-        this.#handleLine(line);
-        if (this.#ending) return;
-      }
-      this.#flushBatch();
-      buffer = resized(buffer, count);
-    }
   }
 
   /** Flood control: true when this line may go now (or there is no flood control). */

@@ -4,6 +4,8 @@
  */
 
 import assert from "node:assert/strict";
+import denoConfig from "../deno.json" with { type: "json" };
+import { SERVER_V8_FLAGS } from "../server.ts";
 
 const ROOT = new URL("..", import.meta.url).pathname;
 const decoder = new TextDecoder();
@@ -24,22 +26,34 @@ async function run(command: string, args: string[], env: Record<string, string> 
   };
 }
 
-Deno.test("`deno task install` style install gives a working parley command", async () => {
+/** The words of a task in deno.json, for running it here with extra arguments. */
+function taskWords(name: string): string[] {
+  return (denoConfig.tasks as Record<string, string>)[name].split(" ");
+}
+
+Deno.test("the server, install and compile tasks run the server with its V8 flags", () => {
+  for (const task of ["server", "install", "compile"]) {
+    assert.ok(
+      taskWords(task).includes(`--v8-flags=${SERVER_V8_FLAGS}`),
+      `${task}: ${taskWords(task).join(" ")}`,
+    );
+  }
+});
+
+Deno.test("`deno task install` gives a working parley command that carries the V8 flags", async () => {
   const root = await Deno.makeTempDir({ prefix: "parley-install-" });
   try {
+    const [deno, ...args] = taskWords("install");
+    assert.equal(deno, "deno");
     const install = await run(Deno.execPath(), [
-      "install",
-      "-g",
-      "-A",
-      "-f",
-      "-n",
-      "parley",
+      ...args.slice(0, -1),
       "--root",
       root,
-      "main.ts",
+      args.at(-1)!,
     ]);
     assert.equal(install.code, 0, install.stderr);
     const parley = `${root}/bin/parley`;
+    assert.match(await Deno.readTextFile(parley), new RegExp(SERVER_V8_FLAGS));
     // The installed shim calls `deno` by name: put this Deno first on PATH.
     const path = `${Deno.execPath().replace(/\/[^/]+$/, "")}:${Deno.env.get("PATH") ?? ""}`;
     const version = await run(parley, ["--version"], { PATH: path });

@@ -74,3 +74,62 @@ Deno.test("idle resolves at once when nothing is queued", async () => {
   const outbox = new Outbox(new PartialWriter(10), { limit: 10 });
   await outbox.idle();
 });
+
+Deno.test("many queued arrays are joined into few writes of bounded size, bytes in order", async () => {
+  const writer = new PartialWriter(1 << 30);
+  const outbox = new Outbox(writer, { limit: 1 << 30 });
+  const expected: number[] = [];
+  for (let i = 0; i < 3000; i++) {
+    const chunk = new Uint8Array(100).fill(i % 251);
+    expected.push(...chunk);
+    outbox.send(chunk);
+  }
+  await outbox.idle();
+  assert.deepEqual(writer.received, expected);
+  assert.ok(writer.writes >= 5 && writer.writes <= 6, `${writer.writes} writes for 300,000 bytes`);
+});
+
+Deno.test("a partial write of a joined buffer continues where it stopped", async () => {
+  const writer = new PartialWriter(7);
+  const outbox = new Outbox(writer, { limit: 1 << 20 });
+  const expected: number[] = [];
+  for (let i = 0; i < 50; i++) {
+    const chunk = Uint8Array.from({ length: 13 }, (_, j) => (i * 13 + j) % 256);
+    expected.push(...chunk);
+    outbox.send(chunk);
+  }
+  await outbox.idle();
+  assert.deepEqual(writer.received, expected);
+});
+
+Deno.test("writes in flight are capped across outboxes; the rest wait their turn and lose nothing", async () => {
+  let inFlight = 0;
+  let most = 0;
+  const releases: (() => void)[] = [];
+  const received = new Map<number, number>();
+  const outboxes = Array.from({ length: 3000 }, (_, i) =>
+    new Outbox({
+      write(bytes) {
+        inFlight++;
+        most = Math.max(most, inFlight);
+        return new Promise((resolve) =>
+          releases.push(() => {
+            inFlight--;
+            received.set(i, (received.get(i) ?? 0) + bytes.length);
+            resolve(bytes.length);
+          })
+        );
+      },
+    }, { limit: 1 << 20 }));
+  for (const outbox of outboxes) outbox.send(new Uint8Array(10));
+  for (const outbox of outboxes) outbox.send(new Uint8Array(5)); // joins the first write of each
+  await Promise.resolve();
+  while (releases.length > 0) {
+    for (const release of releases.splice(0)) release();
+    await new Promise((resolve) => setTimeout(resolve, 0));
+  }
+  await Promise.all(outboxes.map((outbox) => outbox.idle()));
+  assert.ok(most <= 1024, `at most 1024 writes in flight, saw ${most}`);
+  assert.equal(received.size, 3000);
+  assert.ok([...received.values()].every((bytes) => bytes === 15), "every byte of every outbox");
+});

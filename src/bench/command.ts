@@ -7,13 +7,21 @@
  * @module
  */
 
+import {
+  parseFlags,
+  parseHostPort,
+  parseInteger,
+  parseNumber,
+  parseSize,
+  UsageError,
+} from "../flags.ts";
+import { MAX_SENDERS, PAYLOAD_MIN_SIZE } from "./payload.ts";
 import { formatCount, formatReport, formatSuiteTable, ProgressBar } from "./report.ts";
 import { type BenchOptions, type BenchReport, runBench } from "./run.ts";
 import { type BenchServer, startParley, stopAll } from "./servers.ts";
 import { parleyLimits, runSuite, SCENARIOS } from "./suite.ts";
 
 export { BenchError } from "./servers.ts";
-export { MAX_SENDERS, PAYLOAD_MIN_SIZE } from "./payload.ts";
 
 /** One run, as the flags describe it. */
 export interface BenchRunOptions
@@ -65,6 +73,119 @@ export interface SuiteCommandOptions {
 
 /** The scenario names, for checking `--scenarios`. */
 export const SCENARIO_NAMES: readonly string[] = SCENARIOS.map((scenario) => scenario.name);
+
+export const BENCH_HELP = `Usage: parley bench [options]
+       parley bench --suite [--scenarios LIST] [--no-ncat] [--json]
+
+Drives a line-based chat server with many clients over real sockets and reports
+deliveries per second, lines lost or altered, latency (p50, p90, p99, max),
+connect time and, for a server it started or one named by --server-pid, the
+server's CPU seconds and peak memory. Without --target it starts its own parley
+server on a free loopback port (flood control and per-address limit off, console
+to a log file) and stops it afterwards. Works against any server that relays a
+line as '<name> line', ncat -l --chat included.
+
+Options:
+  --target HOST:PORT   the server to measure (default: start a parley server)
+  --clients N          clients that talk, each also reading everything (default 10)
+  --messages M         messages each talker sends (default 100)
+  --rate R             messages per second per talker; 0 = as fast as possible (default 0)
+  --size BYTES         payload bytes per message, at least ${PAYLOAD_MIN_SIZE} (default 64)
+  --idle K             extra clients that only listen (default 0)
+  --stalled K          extra clients that connect and never read (default 0)
+  --server-pid PID     measure this process's CPU and peak memory (with --target)
+  --time-limit SECONDS hard limit for the run (default 120); a server that stops
+                       delivering is reported as stuck after a few seconds
+  --json               print one JSON object instead of the summary
+  --suite              run the benchmark scenarios against parley and, when ncat is
+                       installed, ncat -l --chat, and print a side-by-side table
+  --scenarios LIST     with --suite: only these (${SCENARIO_NAMES.join(",")})
+  --no-ncat            with --suite: measure parley only
+  -h, --help           this help
+
+Exit code 0 when a report was printed (whatever it says), 1 when the bench
+could not run (no server, too few file descriptors), 2 for wrong usage.
+`;
+
+/** `parley bench ARGS`: parses the flags and runs one bench or the suite; returns the exit code. */
+export async function benchCommand(args: string[]): Promise<number> {
+  const { values } = parseFlags(args, {
+    target: { type: "string" },
+    clients: { type: "string" },
+    messages: { type: "string" },
+    rate: { type: "string" },
+    size: { type: "string" },
+    idle: { type: "string" },
+    stalled: { type: "string" },
+    "server-pid": { type: "string" },
+    "time-limit": { type: "string" },
+    json: { type: "boolean" },
+    suite: { type: "boolean" },
+    scenarios: { type: "string" },
+    "no-ncat": { type: "boolean" },
+    help: { type: "boolean", short: "h" },
+  });
+  if (values.help) {
+    console.log(BENCH_HELP.trimEnd());
+    return 0;
+  }
+  const runFlags = [
+    "target",
+    "clients",
+    "messages",
+    "rate",
+    "size",
+    "idle",
+    "stalled",
+    "server-pid",
+    "time-limit",
+  ] as const;
+  if (values.suite) {
+    const extra = runFlags.find((flag) => values[flag] !== undefined);
+    if (extra) {
+      throw new UsageError(`--${extra} does not go with --suite (it runs fixed scenarios)`);
+    }
+    const only = values.scenarios?.split(",").map((name) => name.trim()).filter(Boolean);
+    const unknown = only?.find((name) => !SCENARIO_NAMES.includes(name));
+    if (unknown !== undefined) {
+      throw new UsageError(
+        `invalid value '${unknown}' for --scenarios: expected some of ${SCENARIO_NAMES.join(",")}`,
+      );
+    }
+    return await runSuiteCommand({ only, ncat: !values["no-ncat"], json: values.json });
+  }
+  if (values.scenarios !== undefined || values["no-ncat"]) {
+    throw new UsageError("--scenarios and --no-ncat go with --suite");
+  }
+  let target: { host: string; port: number } | undefined;
+  if (values.target !== undefined) {
+    const { host, port } = parseHostPort(values.target);
+    if (port === undefined || port === 0) {
+      throw new UsageError(`invalid value '${values.target}' for --target: expected HOST:PORT`);
+    }
+    target = { host, port };
+  } else if (values["server-pid"] !== undefined) {
+    throw new UsageError("--server-pid goes with --target (a server the bench starts is measured)");
+  }
+  const optional = <T>(value: string | undefined, parse: (value: string) => T, fallback: T) =>
+    value === undefined ? fallback : parse(value);
+  return await runBenchCommand({
+    target,
+    clients: optional(values.clients, (v) => parseInteger("clients", v, 1, MAX_SENDERS), 10),
+    messages: optional(values.messages, (v) => parseInteger("messages", v, 1, 1e9), 100),
+    rate: optional(values.rate, (v) => parseNumber("rate", v), 0),
+    size: optional(values.size, (v) => parseSize("size", v, PAYLOAD_MIN_SIZE), 64),
+    idle: optional(values.idle, (v) => parseInteger("idle", v, 0), 0),
+    stalled: optional(values.stalled, (v) => parseInteger("stalled", v, 0), 0),
+    serverPid: optional(values["server-pid"], (v) => parseInteger("server-pid", v, 1), undefined),
+    timeLimit: optional(
+      values["time-limit"],
+      (v) => parseNumber("time-limit", v, 1) * 1000,
+      120_000,
+    ),
+    json: values.json,
+  });
+}
 
 /** Runs the suite and prints the side-by-side table; returns the exit code. */
 export async function runSuiteCommand(options: SuiteCommandOptions): Promise<number> {

@@ -10,8 +10,11 @@
  * @module
  */
 
+import { SERVER_V8_FLAGS } from "../../server.ts";
+import { CommandError } from "../flags.ts";
+
 /** The bench could not do what it was asked: one line for the user, exit code 1. */
-export class BenchError extends Error {
+export class BenchError extends CommandError {
   override name = "BenchError";
 }
 
@@ -65,6 +68,7 @@ export async function startParley(options: ParleyServerOptions): Promise<BenchSe
   const args = [
     "run",
     "-A",
+    `--v8-flags=${SERVER_V8_FLAGS}`,
     MAIN.pathname,
     "server",
     "--host",
