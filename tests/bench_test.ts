@@ -43,7 +43,7 @@ Deno.test("a payload decodes to what was encoded, and any changed byte is caught
   assert.equal(line[SIZE], 0x0a);
   assert.match(
     new TextDecoder().decode(line),
-    /^~pb00002a000001f3a81c4f1234[a-z0-9]+[0-9a-f]{8}\n$/,
+    /^~pb[0-9a-f]{4}00002a000001f3a81c4f1234[a-z0-9]+[0-9a-f]{8}\n$/,
   );
   const decoder = new PayloadDecoder(SIZE);
   assert.ok(decoder.decode(line, 0));
@@ -263,8 +263,8 @@ Deno.test("a server that stops relaying is reported stuck, not waited for", asyn
 });
 
 Deno.test("a server that drops lines but stays alive: status lost, gaps counted", async () => {
-  // Drops every sender's message 3 (the seq field's 8 hex digits follow "~pb" and the sender's 6).
-  const server = fakeServer((line) => line.slice(9, 17) !== "00000003");
+  // Drops every sender's message 3 (the seq field's 8 hex digits follow "~pb", the run's 4 and the sender's 6).
+  const server = fakeServer((line) => line.slice(13, 21) !== "00000003");
   try {
     const report = await runBench({
       host: "127.0.0.1",
@@ -382,4 +382,16 @@ Deno.test("a target that is not there: one line, exit code 1", async () => {
   const result = await runCli(["bench", "--target", `127.0.0.1:${port}`, "--clients", "2"]);
   assert.equal(result.code, 1);
   assert.match(result.stderr, /^parley bench: cannot connect client \d of 2 to 127\.0\.0\.1:\d+/);
+});
+
+Deno.test("payloads of another run (a history replay) are skipped, not counted", () => {
+  const scanner = new PayloadScanner(SIZE, 4);
+  const receiver = { self: 0, nextSeq: new Int32Array(4), readAtUs: 0 };
+  const ours = new TextDecoder().decode(new PayloadEncoder(SIZE).encode(1, 0, 5));
+  const theirs = ours.slice(0, 3) + (ours.slice(3, 7) === "0000" ? "0001" : "0000") + ours.slice(7);
+  const bytes = new TextEncoder().encode(`<a> ${theirs}\n<b> ${ours}\n`);
+  scanner.scan(bytes, receiver);
+  assert.equal(scanner.intact, 1);
+  assert.equal(scanner.altered, 0);
+  assert.equal(scanner.duplicates, 0);
 });

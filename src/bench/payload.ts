@@ -7,12 +7,14 @@
  * cleaning would change), sent as one line:
  *
  * ```
- * ~pb 00002a 000001f3 0000a81c4f abcdefghij…  5be0c6d1
- * │   │      │        │          │            └ check: hash of sender, seq and time (8 hex)
- * │   │      │        │          └ padding up to `size` (a fixed pattern)
- * │   │      │        └ send time, µs on the bench's performance.now() clock (10 hex)
- * │   │      └ sequence number of the sender's message (8 hex)
- * │   └ sender: the bench client's index (6 hex)
+ * ~pb 3f2a 00002a 000001f3 0000a81c4f abcdefghij…  5be0c6d1
+ * │   │    │      │        │          │            └ check: hash of run, sender, seq and time (8 hex)
+ * │   │    │      │        │          └ padding up to `size` (a fixed pattern)
+ * │   │    │      │        └ send time, µs on the bench's performance.now() clock (10 hex)
+ * │   │    │      └ sequence number of the sender's message (8 hex)
+ * │   │    └ sender: the bench client's index (6 hex)
+ * │   └ run: random per bench process, so lines of other runs (a server's history replay,
+ * │     another bench on the same server) are skipped, not counted (4 hex)
  * └ marker
  * ```
  *
@@ -35,7 +37,11 @@ const TILDE = 0x7e;
 const MARKER_P = 0x70;
 const MARKER_B = 0x62;
 const MARKER = [TILDE, MARKER_P, MARKER_B]; // "~pb"
-const SENDER_AT = 3;
+const RUN_AT = 3;
+const RUN_DIGITS = 4;
+/** This process's run id: payloads with another are not this run's. */
+const RUN_ID = Math.floor(Math.random() * 16 ** RUN_DIGITS);
+const SENDER_AT = RUN_AT + RUN_DIGITS;
 const SENDER_DIGITS = 6;
 const SEQ_AT = SENDER_AT + SENDER_DIGITS;
 const SEQ_DIGITS = 8;
@@ -59,6 +65,8 @@ const GREATER = 0x3e; // >
 const HEX_DIGITS = new TextEncoder().encode("0123456789abcdef");
 const HEX_VALUES = new Int8Array(256).fill(-1);
 for (let i = 0; i < 16; i++) HEX_VALUES[HEX_DIGITS[i]] = i;
+const RUN_HEX = new Uint8Array(RUN_DIGITS);
+writeHex(RUN_HEX, 0, RUN_DIGITS, RUN_ID);
 /** The padding is this alphabet over and over, from the padding's first byte. */
 const PADDING = new TextEncoder().encode("abcdefghijklmnopqrstuvwxyz0123456789");
 
@@ -69,7 +77,7 @@ export function nowMicros(): number {
 
 /** The check value of a payload's fields. */
 export function checkValue(sender: number, seq: number, timeUs: number): number {
-  let hash = Math.imul(sender + 1, 0x9e3779b1) ^ seq;
+  let hash = Math.imul(sender + 1, 0x9e3779b1) ^ seq ^ Math.imul(RUN_ID + 1, 0x2545f491);
   hash = Math.imul(hash ^ (hash >>> 16), 0x85ebca6b);
   hash ^= timeUs >>> 0;
   hash = Math.imul(hash ^ (hash >>> 13), 0xc2b2ae35);
@@ -91,6 +99,7 @@ export class PayloadEncoder {
     this.size = size;
     this.#line = new Uint8Array(size + 1);
     this.#line.set(MARKER);
+    writeHex(this.#line, RUN_AT, RUN_DIGITS, RUN_ID);
     for (let i = PADDING_AT; i < size - CHECK_DIGITS; i++) {
       this.#line[i] = PADDING[(i - PADDING_AT) % PADDING.length];
     }
@@ -138,7 +147,9 @@ export class PayloadDecoder {
    */
   decode(bytes: Uint8Array, at: number): boolean {
     const size = this.size;
-    if (at < 0 || at + size > bytes.length || !isMarker(bytes, at)) return false;
+    if (at < 0 || at + size > bytes.length || !isMarker(bytes, at) || !this.ours(bytes, at)) {
+      return false;
+    }
     const sender = readHex(bytes, at + SENDER_AT, SENDER_DIGITS);
     const seq = readHex(bytes, at + SEQ_AT, SEQ_DIGITS);
     const timeHigh = readHex(bytes, at + TIME_AT, TIME_DIGITS - 8);
@@ -158,6 +169,15 @@ export class PayloadDecoder {
     fields.sender = sender;
     fields.seq = seq;
     fields.timeUs = timeUs;
+    return true;
+  }
+
+  /** False when the payload marked at `at` carries another run's id (true while that is unknown). */
+  ours(bytes: Uint8Array, at: number): boolean {
+    if (at + RUN_AT + RUN_DIGITS > bytes.length) return true;
+    for (let i = 0; i < RUN_DIGITS; i++) {
+      if (bytes[at + RUN_AT + i] !== RUN_HEX[i]) return false;
+    }
     return true;
   }
 }
@@ -237,6 +257,14 @@ export class PayloadScanner {
       let i = marker - 1;
       for (; i >= start && bytes[i] !== LF; i--) if (bytes[i] === GREATER) greaters++;
       start = i + 1;
+      if (!this.#decoder.ours(bytes, marker)) {
+        // Another run's payload (a history replay): skipped like a notice.
+        const lineEnd = bytes.indexOf(LF, marker);
+        if (lineEnd === -1) return start;
+        start = lineEnd + 1;
+        marker = findMarker(bytes, start);
+        continue;
+      }
       const end = marker + size;
       const lf = bytes[end] === LF
         ? end
