@@ -37,9 +37,9 @@ export interface OutboxOptions {
 /** Size of a pooled buffer: the most bytes one joined write carries. */
 const JOIN_BUFFER_BYTES = 64 * 1024;
 /** Joins up to this size get an array of their own: cheaper than a pooled buffer mostly unused. */
-const SMALL_JOIN_BYTES = 4096;
+const SMALL_JOIN_BYTES = 16 * 1024;
 /** Pooled buffers kept for reuse; beyond this, returned ones are left to the GC. */
-const POOL_KEEP = 64;
+const POOL_KEEP = 256;
 const pool: Uint8Array[] = [];
 
 const IDLE = 0;
