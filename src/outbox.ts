@@ -63,12 +63,65 @@ function flushAll(): void {
  * come first served, and whatever reaches them meanwhile joins the same write.
  */
 const MAX_WRITES_IN_FLIGHT = 1024;
-let writesInFlight = 0;
+/**
+ * A write still in flight after one to two of these faces a peer that stopped
+ * reading: it stops holding one of the slots above, so peers that never read
+ * cannot hold up everyone else's output (for longer than that, once). They are
+ * dropped anyway when their queue passes its limit.
+ *
+ * Slots are counted per epoch, so this costs nothing per write: a timer,
+ * armed only while outboxes wait for a slot, starts a new epoch every period,
+ * and the slots still held from two epochs back are given up.
+ */
+const STALLED_WRITE_MS = 1000;
+let slotsHeld = 0;
+let epoch = 0;
+let heldThisEpoch = 0;
+let heldLastEpoch = 0;
 let waiting: Outbox[] = [];
 let waitingHead = 0;
+let epochTimer: ReturnType<typeof setTimeout> | undefined;
+
+/** Takes a write slot if one is free; returns its epoch, or -1. */
+function takeSlot(): number {
+  if (slotsHeld >= MAX_WRITES_IN_FLIGHT) return -1;
+  slotsHeld++;
+  heldThisEpoch++;
+  return epoch;
+}
+
+/** Gives back a slot taken in `slotEpoch`, unless it was already given up as stalled. */
+function releaseSlot(slotEpoch: number): void {
+  if (slotEpoch === epoch) heldThisEpoch--;
+  else if (slotEpoch === epoch - 1) heldLastEpoch--;
+  else return;
+  slotsHeld--;
+}
+
+/** Waits for a slot: first in, first served. */
+function waitForSlot(outbox: Outbox): void {
+  waiting.push(outbox);
+  if (epochTimer === undefined) {
+    epochTimer = setTimeout(nextEpoch, STALLED_WRITE_MS);
+    Deno.unrefTimer(epochTimer);
+  }
+}
+
+function nextEpoch(): void {
+  epochTimer = undefined;
+  slotsHeld -= heldLastEpoch;
+  heldLastEpoch = heldThisEpoch;
+  heldThisEpoch = 0;
+  epoch++;
+  startWaiting();
+  if (waitingHead < waiting.length) {
+    epochTimer = setTimeout(nextEpoch, STALLED_WRITE_MS);
+    Deno.unrefTimer(epochTimer);
+  }
+}
 
 function startWaiting(): void {
-  while (writesInFlight < MAX_WRITES_IN_FLIGHT && waitingHead < waiting.length) {
+  while (slotsHeld < MAX_WRITES_IN_FLIGHT && waitingHead < waiting.length) {
     waiting[waitingHead++].flush();
   }
   if (waitingHead === waiting.length) {
@@ -100,6 +153,8 @@ export class Outbox {
   /** Set when the outbox gave up (overflow or failed write): nothing more is written. */
   #closedByFailure = false;
   #idleWaiters: (() => void)[] | null = null;
+  /** The epoch of the write slot this outbox holds (see {@linkcode takeSlot}). */
+  #slotEpoch = -1;
 
   constructor(writer: ByteWriter, options: OutboxOptions) {
     this.#writer = writer;
@@ -167,12 +222,12 @@ export class Outbox {
 
   #writeNext(): void {
     if (this.#queuedBytes === 0) return this.#becomeIdle();
-    if (writesInFlight >= MAX_WRITES_IN_FLIGHT) {
+    this.#slotEpoch = takeSlot();
+    if (this.#slotEpoch === -1) {
       this.#state = SCHEDULED;
-      waiting.push(this);
+      waitForSlot(this);
       return;
     }
-    writesInFlight++;
     this.#state = WRITING;
     let bytes: Uint8Array;
     const queue = this.#queue;
@@ -225,12 +280,12 @@ export class Outbox {
     }
     this.#inFlight = null;
     this.#releasePooled();
-    writesInFlight--;
+    releaseSlot(this.#slotEpoch);
     if (waitingHead < waiting.length) {
       // Others are waiting for a turn: this outbox goes to the back of the line.
       if (this.#queuedBytes > 0) {
         this.#state = SCHEDULED;
-        waiting.push(this);
+        waitForSlot(this);
       } else {
         this.#becomeIdle();
       }
@@ -243,7 +298,7 @@ export class Outbox {
   #failed = (error: unknown): void => {
     this.#inFlight = null;
     this.#releasePooled();
-    writesInFlight--;
+    releaseSlot(this.#slotEpoch);
     const first = !this.#closedByFailure;
     this.#fail();
     this.#becomeIdle();

@@ -133,3 +133,25 @@ Deno.test("writes in flight are capped across outboxes; the rest wait their turn
   assert.equal(received.size, 3000);
   assert.ok([...received.values()].every((bytes) => bytes === 15), "every byte of every outbox");
 });
+
+Deno.test("peers that never read cannot hold the write slots: others get through after about a second", async () => {
+  const stalled = Array.from(
+    { length: 1100 },
+    () => new Outbox(new StalledWriter(), { limit: 1 << 20 }),
+  );
+  for (const outbox of stalled) outbox.send(new Uint8Array(10));
+  await Promise.resolve();
+  const writer = new PartialWriter(1 << 20);
+  const healthy = new Outbox(writer, { limit: 1 << 20 });
+  healthy.send(new Uint8Array([1, 2, 3]));
+  const started = performance.now();
+  // The slot timer does not hold the process open (a server's sockets do): this test must.
+  const keepAlive = setTimeout(() => {}, 5000);
+  await healthy.idle();
+  clearTimeout(keepAlive);
+  const waited = performance.now() - started;
+  assert.deepEqual(writer.received, [1, 2, 3]);
+  assert.ok(waited >= 900 && waited < 3000, `waited ${waited.toFixed(0)} ms for a slot`);
+  // The stalled writes never settle; their slots were released, not their outboxes.
+  for (const outbox of stalled) outbox.close();
+});
