@@ -390,19 +390,19 @@ async function pumpToServer(
   const buffer = new Uint8Array(16 * 1024);
   for (;;) {
     const count = await input.read(buffer);
-    const lines: Uint8Array[] = [];
+    // Decoded at once: a line the reader returns is only valid until its next call.
+    const lines: string[] = [];
     if (count === null) {
       const last = reader.finish();
-      if (last !== null && last !== LINE_TOO_LONG) lines.push(last);
+      if (last !== null && last !== LINE_TOO_LONG) lines.push(decoder.decode(last));
     } else {
       reader.push(buffer.subarray(0, count));
       for (let line = reader.next(); line !== null; line = reader.next()) {
-        if (line !== LINE_TOO_LONG) lines.push(line);
+        if (line !== LINE_TOO_LONG) lines.push(decoder.decode(line));
       }
     }
     let text = "";
-    for (const line of lines) {
-      const typed = decoder.decode(line);
+    for (const typed of lines) {
       const command = typed.trim().toLowerCase();
       if (command === "exit" || /^\/(quit|exit)(\s|$)/.test(command)) {
         if (text) await writeAll(conn, encoder.encode(text));

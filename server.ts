@@ -84,6 +84,7 @@ export interface Server {
 }
 
 const ACCEPT_BACKOFF_MIN = 5;
+const LOG_FLUSH_LIMIT_MS = 1000;
 const ACCEPT_BACKOFF_MAX = 1000;
 
 /**
@@ -123,6 +124,8 @@ export function serve(listener: Deno.Listener, options: ServeOptions): Server {
         backoff = 0;
       } catch (error) {
         if (stopAccepting.signal.aborted || error instanceof Deno.errors.BadResource) return;
+        // One connection that died while it waited to be accepted: nothing to wait for.
+        if (isConnectionGone(error)) continue;
         // Out of descriptors and friends: the iterator form would end here; keep serving.
         backoff = Math.min(Math.max(backoff * 2, ACCEPT_BACKOFF_MIN), ACCEPT_BACKOFF_MAX);
         log.error(`accept failed: ${errorText(error)}; retrying in ${backoff} ms`);
@@ -238,7 +241,8 @@ export function serve(listener: Deno.Listener, options: ServeOptions): Server {
     }
     while (handlers.size > 0) await Promise.all(handlers);
     log.stopped();
-    await log.sink.flush();
+    // The console may not be taking output (a paused terminal, a pipe nobody reads): not forever.
+    await withinTime(log.sink.flush(), LOG_FLUSH_LIMIT_MS);
   }
 
   return {
@@ -276,6 +280,18 @@ function sleep(ms: number, signal: AbortSignal): Promise<void> {
       resolve();
     }
   });
+}
+
+function isConnectionGone(error: unknown): boolean {
+  return error instanceof Deno.errors.ConnectionAborted ||
+    error instanceof Deno.errors.ConnectionReset || error instanceof Deno.errors.NotConnected;
+}
+
+/** Waits for `promise`, or `ms` milliseconds, whichever comes first. */
+async function withinTime(promise: Promise<void>, ms: number): Promise<void> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  await Promise.race([promise, new Promise<void>((resolve) => timer = setTimeout(resolve, ms))]);
+  clearTimeout(timer);
 }
 
 function errorText(error: unknown): string {

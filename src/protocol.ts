@@ -114,9 +114,13 @@ function nameProblem(name: string, what: string, max: number): string | null {
   return null;
 }
 
-/** The key under which names are compared: case-insensitive, Unicode-normalised. */
+/**
+ * The key under which names are compared: Unicode-normalised and case-folded
+ * (upper then lower case, so that `Straße` and `STRASSE`, or `ΟΔΟΣ` and
+ * `οδοσ`, are the same name).
+ */
 export function nameKey(name: string): string {
-  return name.normalize("NFC").toLowerCase();
+  return name.normalize("NFC").toUpperCase().toLowerCase();
 }
 
 /** `<nick> text` */

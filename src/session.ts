@@ -75,6 +75,8 @@ export class Session implements Member {
   #reason: DisconnectReason = "closed";
   #detail = "";
   #connClosed = false;
+  /** Set while the session waits for flood-control tokens: wakes it. */
+  #wakeThrottled: (() => void) | null = null;
 
   constructor(conn: Deno.Conn, peer: Peer, context: SessionContext) {
     this.peer = peer;
@@ -106,6 +108,7 @@ export class Session implements Member {
       let buffer: Uint8Array = new Uint8Array(MIN_READ);
       while (!this.#ending) {
         const count = await this.#conn.read(buffer);
+        if (this.#ending) return; // ended from outside while reading: what arrived is not carried out
         if (count === null) {
           // The client closed its side: an unfinished last line still counts.
           const last = this.#reader.finish();
@@ -118,8 +121,8 @@ export class Session implements Member {
         this.#reader.push(buffer.subarray(0, count));
         for (let line = this.#reader.next(); line !== null; line = this.#reader.next()) {
           if (!this.#takeToken() && !(await this.#waitForToken())) return;
-          this.#handleLine(line);
           if (this.#ending) return;
+          this.#handleLine(line);
         }
         this.#flushBatch();
         buffer = resized(buffer, count);
@@ -156,6 +159,7 @@ export class Session implements Member {
     this.#ending = true;
     this.#reason = reason;
     this.#detail = detail;
+    this.#wakeThrottled?.();
     if (notice === undefined) return this.#closeConn();
     this.#outbox.send(encodeLine(notice));
     void this.#flushAndClose(this.#context.limits.closeGrace);
@@ -184,7 +188,16 @@ export class Session implements Member {
     const bucket = this.#bucket!;
     this.#flushBatch();
     for (let wait = bucket.wait(); wait > 0 && !this.#ending; wait = bucket.wait()) {
-      await new Promise((resolve) => setTimeout(resolve, wait));
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(wake, wait);
+        // end() wakes the session at once: a low --rate must not delay shutdown or idle.
+        this.#wakeThrottled = wake;
+        function wake() {
+          clearTimeout(timer);
+          resolve();
+        }
+      });
+      this.#wakeThrottled = null;
     }
     return !this.#ending && bucket.take();
   }
@@ -317,10 +330,14 @@ export class Session implements Member {
   async #flushAndClose(graceMs: number): Promise<void> {
     this.#outbox.close();
     let timer: ReturnType<typeof setTimeout> | undefined;
-    const grace = new Promise<void>((resolve) => timer = setTimeout(resolve, graceMs));
-    await Promise.race([this.#outbox.idle(), grace]);
+    const grace = new Promise<boolean>((resolve) =>
+      timer = setTimeout(() => resolve(false), graceMs)
+    );
+    const flushed = await Promise.race([this.#outbox.idle().then(() => true), grace]);
     clearTimeout(timer);
-    if (!this.#connClosed) await this.#conn.closeWrite().catch(() => {});
+    // A polite FIN only when everything went out: closeWrite waits for a pending write, and
+    // a write to a peer that stopped reading never finishes. close() ends that write too.
+    if (flushed && !this.#connClosed) await this.#conn.closeWrite().catch(() => {});
     this.#closeConn();
   }
 

@@ -349,3 +349,16 @@ export function processMemory(pid: number): { rss: number; peak: number } {
 export function openDescriptors(): number {
   return [...Deno.readDirSync("/proc/self/fd")].length;
 }
+
+/** `promise`, or a failure naming `what` after `ms` milliseconds: a test must fail, not hang. */
+export async function withDeadline<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`${what}: not done after ${ms} ms`)), ms);
+  });
+  try {
+    return await Promise.race([promise, late]);
+  } finally {
+    clearTimeout(timer);
+  }
+}

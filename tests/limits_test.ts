@@ -5,6 +5,8 @@
  */
 
 import assert from "node:assert/strict";
+import { serve } from "../server.ts";
+import { Logger, MemorySink } from "../src/log.ts";
 import {
   delay,
   openDescriptors,
@@ -14,6 +16,7 @@ import {
   startServerProcess,
   TestClient,
   waitUntil,
+  withDeadline,
 } from "./helpers.ts";
 
 const encoder = new TextEncoder();
@@ -398,5 +401,123 @@ Deno.test("a second signal during shutdown exits at once", async () => {
     stalled.close();
   } finally {
     await stopProcess(server, clients);
+  }
+});
+
+/** A raw connection that never reads, and a talker that sends it (and nobody else) `megabytes` of chat. */
+async function stallOneReader(
+  port: number,
+  megabytes: number,
+): Promise<{ stalled: Deno.Conn; talker: TestClient }> {
+  const stalled = await Deno.connect({ hostname: "127.0.0.1", port });
+  const talker = await TestClient.join(port, "talker");
+  await sendAll(talker, numbered("big", megabytes * 1000, 1000));
+  await delay(300); // the stalled socket's buffers are full now: a write to it stays pending
+  return { stalled, talker };
+}
+
+Deno.test("shutdown finishes on time with a client that stopped reading while a write to it is pending", async () => {
+  const server = startServer({ sendQueue: 64 * MiB });
+  const { stalled, talker } = await stallOneReader(server.port, 16);
+  try {
+    const started = performance.now();
+    await withDeadline(server.close(), 6000, "shutdown");
+    const took = performance.now() - started;
+    assert.ok(took < 4000, `shutdown took ${took.toFixed(0)} ms`);
+    const port = (stalled.localAddr as Deno.NetAddr).port;
+    assert.ok(
+      server.log.lines.some((line) =>
+        line.includes(`127.0.0.1:${port}  guest-1  reason="shutdown"`)
+      ),
+    );
+  } finally {
+    stalled.close();
+    talker.close();
+  }
+});
+
+Deno.test("the idle timeout ends a client that stopped reading while a write to it is pending", async () => {
+  const server = startServer({ sendQueue: 64 * MiB, idleTimeout: 0.5 });
+  const { stalled, talker } = await stallOneReader(server.port, 16);
+  const port = (stalled.localAddr as Deno.NetAddr).port;
+  try {
+    await waitUntil(
+      () =>
+        server.log.lines.some((line) => line.includes(`127.0.0.1:${port}  guest-1  reason="idle"`)),
+      "the stalled client's idle disconnect",
+      6000,
+    );
+  } finally {
+    stalled.close();
+    talker.close();
+    await withDeadline(server.close(), 6000, "shutdown");
+  }
+});
+
+Deno.test("connections that die before they are accepted do not slow down accepting the next", async () => {
+  const real = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  let failures = 12;
+  // What accept() reports for a connection reset while it waited in the queue.
+  const flaky = {
+    addr: real.addr,
+    accept: () =>
+      failures-- > 0
+        ? Promise.reject(new Deno.errors.NotConnected("Transport endpoint is not connected"))
+        : real.accept(),
+    close: () => real.close(),
+  } as unknown as Deno.Listener;
+  const log = new MemorySink();
+  const controller = new AbortController();
+  const server = serve(flaky, { log: new Logger(log), signal: controller.signal, rate: 0 });
+  try {
+    const started = performance.now();
+    const client = await withDeadline(TestClient.join(real.addr.port), 3000, "the welcome");
+    const took = performance.now() - started;
+    client.close();
+    assert.ok(took < 1000, `welcomed after ${took.toFixed(0)} ms`);
+    assert.ok(
+      !log.lines.some((line) => line.includes("retrying")),
+      "no back-off for a connection that is gone",
+    );
+  } finally {
+    controller.abort();
+    await server.finished;
+  }
+});
+
+Deno.test("shutdown does not wait forever for a console that stopped taking output", async () => {
+  class StuckConsole extends MemorySink {
+    override flush(): Promise<void> {
+      return new Promise(() => {}); // a paused terminal, a pipe nobody reads
+    }
+  }
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const controller = new AbortController();
+  const server = serve(listener, {
+    log: new Logger(new StuckConsole()),
+    signal: controller.signal,
+  });
+  const keepAlive = setTimeout(() => {}, 10_000); // the stuck flush holds nothing open by itself
+  try {
+    const started = performance.now();
+    controller.abort();
+    await withDeadline(server.finished, 5000, "shutdown");
+    assert.ok(performance.now() - started < 3000);
+  } finally {
+    clearTimeout(keepAlive);
+  }
+});
+
+Deno.test("a client held back by flood control does not hold up shutdown", async () => {
+  const server = startServer({ rate: 0.2, burst: 1 });
+  const flooder = await TestClient.join(server.port, "flooder");
+  try {
+    flooder.send("one\ntwo\nthree"); // the second waits 5 s for a token
+    await delay(200);
+    const started = performance.now();
+    await withDeadline(server.close(), 6000, "shutdown");
+    assert.ok(performance.now() - started < 2500, "shutdown did not wait for the token");
+  } finally {
+    flooder.close();
   }
 });

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { nickProblem, parseCommand, roomProblem } from "../src/protocol.ts";
+import { nameKey, nickProblem, parseCommand, roomProblem } from "../src/protocol.ts";
 
 Deno.test("plain text and // are messages", () => {
   assert.deepEqual(parseCommand("hello"), { kind: "say", text: "hello" });
@@ -50,4 +50,11 @@ Deno.test("nick validation: letters, digits, _ - . ; 1 to 24 characters", () => 
   }
   assert.equal(roomProblem("dev-ops"), null);
   assert.match(roomProblem("no way")!, /may contain/);
+});
+
+Deno.test("names compare case-folded, beyond ASCII", () => {
+  assert.equal(nameKey("Straße"), nameKey("STRASSE"));
+  assert.equal(nameKey("ΟΔΟΣ"), nameKey("οδοσ"));
+  assert.equal(nameKey("Alice"), nameKey("aLICE"));
+  assert.notEqual(nameKey("alice"), nameKey("alicia"));
 });
