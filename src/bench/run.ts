@@ -23,10 +23,8 @@
 import { nowMicros, PayloadEncoder, PayloadScanner, PROBE_SEQ, type Receiver } from "./payload.ts";
 import { BenchError, type CpuTime, cpuTime, openFileLimit, peakRssMiB } from "./servers.ts";
 
-/** What to run. */
-export interface BenchOptions {
-  host: string;
-  port: number;
+/** The load a run puts on a server. */
+export interface Load {
   /** Talking clients: each sends `messages` and reads everything the others send. */
   clients: number;
   /** Messages each talker sends. */
@@ -39,6 +37,12 @@ export interface BenchOptions {
   idle: number;
   /** Clients that connect and never read (nor send). */
   stalled: number;
+}
+
+/** What to run. */
+export interface BenchOptions extends Load {
+  host: string;
+  port: number;
   /** The server's process id, for its CPU time and peak memory. */
   serverPid?: number;
   /** Hard limit for the whole run, connecting included (ms). */
@@ -86,15 +90,9 @@ export interface ProcessReport {
   peakRssMiB: number | null;
 }
 
-/** What a run measured. */
-export interface BenchReport {
+/** What a run measured, and the load it was. */
+export interface BenchReport extends Load {
   target: string;
-  clients: number;
-  messages: number;
-  rate: number;
-  size: number;
-  idle: number;
-  stalled: number;
   status: BenchStatus;
   /** Messages the talkers wrote (fewer than clients × messages when the server stopped reading). */
   sent: number;

@@ -7,7 +7,7 @@
  */
 
 import { type Outcome, type ProgressBar, type ScenarioResult } from "./report.ts";
-import { type BenchOptions, runBench } from "./run.ts";
+import { type BenchOptions, type Load, runBench } from "./run.ts";
 import {
   type BenchServer,
   ncatAvailable,
@@ -17,15 +17,9 @@ import {
 } from "./servers.ts";
 
 /** A load to measure. */
-export interface Scenario {
+export interface Scenario extends Load {
   name: string;
   description: string;
-  clients: number;
-  messages: number;
-  rate: number;
-  size: number;
-  idle: number;
-  stalled: number;
   /** Hard limit for the run, connecting included (ms). */
   timeLimit: number;
   /** Why ncat does not run this scenario, if it does not. */
