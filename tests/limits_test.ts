@@ -55,7 +55,23 @@ Deno.test("a client that never reads is dropped while the others exchange 10 MB 
     // 3 × 3,400 lines of 1,000 bytes ≈ 10 MB sent, ≈ 20 MB delivered, ≈ 10 MB aimed at the stalled client.
     const perSender = 3400;
     const sent = ["ann", "ben", "cat"].map((nick) => numbered(nick, perSender, 1000));
-    await Promise.all(clients.map((client, i) => sendAll(client, sent[i])));
+    // The readers share this process with the senders. So that a reader that keeps up is never
+    // taken for a slow one however busy the machine is, the senders wait while any reader is
+    // more than WINDOW lines behind (≤ 256 KB, well under the 1 MiB send queue). The stalled
+    // client never reads and falls 10 MB behind.
+    const WINDOW = 128;
+    const chatLines = (client: TestClient) => client.lines.filter((line) => line.startsWith("<"));
+    for (let start = 0; start < perSender; start += 64) {
+      await Promise.all(
+        clients.map((client, i) => sendAll(client, sent[i].slice(start, start + 64))),
+      );
+      const expected = 2 * (Math.min(start + 64, perSender) - WINDOW);
+      await waitUntil(
+        () => clients.every((reader) => chatLines(reader).length >= expected),
+        () => `the readers to catch up (${clients.map((c) => chatLines(c).length)} of ${expected})`,
+        30_000,
+      );
+    }
     for (const [i, receiver] of clients.entries()) {
       for (const [j, lines] of sent.entries()) {
         if (i === j) continue;

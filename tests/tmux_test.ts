@@ -66,9 +66,13 @@ class TmuxSession {
     await this.tmux("send-keys", "-t", "t", ...keys);
   }
 
-  /** The visible screen, one string per row, trailing spaces removed. */
-  async screen(): Promise<string[]> {
-    const text = await this.tmux("capture-pane", "-p", "-t", "t");
+  /**
+   * The visible screen, one string per row, trailing spaces removed. With `history`, the
+   * scrollback too, with wrapped rows joined: what scrolled away or wrapped is still whole.
+   */
+  async screen(history = false): Promise<string[]> {
+    const scrollback = history ? ["-S", "-", "-J"] : [];
+    const text = await this.tmux("capture-pane", "-p", ...scrollback, "-t", "t");
     return text.split("\n").map((row) => row.trimEnd());
   }
 
@@ -81,11 +85,11 @@ class TmuxSession {
   async waitFor(
     what: string,
     check: (rows: string[]) => boolean,
-    timeout = 10_000,
+    { timeout = 10_000, history = false } = {},
   ): Promise<string[]> {
     const deadline = Date.now() + timeout;
     for (;;) {
-      const rows = await this.screen();
+      const rows = await this.screen(history);
       if (check(rows)) return rows;
       if (Date.now() > deadline) {
         throw new Error(`timed out waiting for ${what}; the screen:\n${rows.join("\n")}`);
@@ -224,9 +228,12 @@ Deno.test({
       const after = await tmux.waitFor(
         "the shell to report",
         (rows) => rows.some((row) => row.startsWith("exit=")) && PROMPT.test(lastRow(rows)),
+        { history: true }, // "before=" may have scrolled away (a long deno path wraps rows)
       );
       assert.ok(after.some((row) => /^\d\d:\d\d \*\*\* bye$/.test(row)), after.join("\n"));
-      const before = after.find((row) => row.startsWith("before="))!.slice("before=".length);
+      const beforeRow = after.find((row) => row.startsWith("before="));
+      assert.ok(beforeRow, `the settings from before are on the screen:\n${after.join("\n")}`);
+      const before = beforeRow.slice("before=".length);
       const report = after.find((row) => row.startsWith("exit="))!;
       assert.equal(report, `exit=0 after=${before}`, "exit code 0, terminal settings restored");
       assert.ok(after.includes("icanon") && after.includes("echo"), after.join("\n"));
