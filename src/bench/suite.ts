@@ -40,6 +40,21 @@ export const SCENARIOS: readonly Scenario[] = [
     timeLimit: 180_000,
   },
   {
+    name: "floor",
+    // Not a target: the reference the latency targets are read against. One message at a time
+    // reaches 99 readers, so nothing queues; its latency is what one fan-out costs this machine
+    // (the server's 99 writes, the kernel, the bench's 99 reads). ncat runs it too.
+    description:
+      "1 client sends 1 message every 50 ms for 5 s, 99 listen (9,900 deliveries): one fan-out at a time",
+    clients: 1,
+    messages: 100,
+    rate: 20,
+    size: 64,
+    idle: 99,
+    stalled: 0,
+    timeLimit: 60_000,
+  },
+  {
     name: "paced",
     description: "100 clients × 10 messages/s each for 10 s (990,000 deliveries)",
     clients: 100,

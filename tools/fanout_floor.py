@@ -1,0 +1,67 @@
+#!/usr/bin/env python3
+"""The latency floor of one chat fan-out on this machine, measured without Deno.
+
+Connects one talker and N readers to a line-based chat server (parley, ncat -l
+--chat, anything that relays a line to everyone else), then sends one short
+line at a time, 50 ms apart, and times how long it takes to reach each reader.
+The readers are served by one epoll loop, which costs less per read than the
+Deno bench, so this is a second, independent view of what a single fan-out
+costs: the server's N writes, the kernel, and N reads. Nothing queues.
+
+    ncat -l --chat --max-conns 300 127.0.0.1 4000 &
+    python3 tools/fanout_floor.py 4000 99
+
+Prints p50 and p99 over all deliveries, in milliseconds.
+"""
+
+import select
+import socket
+import sys
+import time
+
+MESSAGES = 100
+
+
+def connect(port: int) -> socket.socket:
+    conn = socket.create_connection(("127.0.0.1", port))
+    conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    return conn
+
+
+def main() -> None:
+    if len(sys.argv) != 3:
+        sys.exit("usage: fanout_floor.py PORT READERS")
+    port, count = int(sys.argv[1]), int(sys.argv[2])
+    talker = connect(port)
+    readers = {conn.fileno(): conn for conn in (connect(port) for _ in range(count))}
+    time.sleep(0.5)  # let greetings and join notices arrive, then drop them
+    poller = select.epoll()
+    for fd, conn in readers.items():
+        conn.setblocking(False)
+        poller.register(fd, select.EPOLLIN)
+        try:
+            conn.recv(65536)
+        except BlockingIOError:
+            pass
+
+    latencies = []
+    for seq in range(MESSAGES):
+        marker = b"floor-%d\n" % seq
+        started = time.perf_counter()
+        talker.sendall(marker)
+        arrived = 0
+        while arrived < count:
+            for fd, _ in poller.poll(1):
+                if marker.strip() in readers[fd].recv(65536):
+                    arrived += 1
+                    latencies.append(time.perf_counter() - started)
+        time.sleep(0.05)
+
+    latencies.sort()
+    p50 = latencies[len(latencies) // 2] * 1000
+    p99 = latencies[int(len(latencies) * 0.99)] * 1000
+    print(f"{count} readers, {MESSAGES} messages: p50 {p50:.2f} ms, p99 {p99:.2f} ms")
+
+
+if __name__ == "__main__":
+    main()
