@@ -108,10 +108,12 @@ export function serve(listener: Deno.Listener, options: ServeOptions): Server {
   };
   /** Connections per address, counted from accept to close (refused ones too, while open). */
   const perAddress = new Map<string, number>();
-  const handlers = new Set<Promise<void>>();
   /** Connections not yet in a session (TLS handshake, being refused): closed at shutdown. */
   const joining = new Set<Deno.Conn>();
+  /** Connections from accept until their handler is done (refused and handshaking ones too). */
   let connections = 0;
+  /** Set during shutdown: called when the last handler is done. */
+  let onLastConnectionGone: (() => void) | null = null;
   const addr = listener.addr as Deno.NetAddr;
   const stopAccepting = new AbortController();
 
@@ -132,12 +134,12 @@ export function serve(listener: Deno.Listener, options: ServeOptions): Server {
         await sleep(backoff, stopAccepting.signal);
         continue;
       }
-      const handler = handle(conn);
-      handlers.add(handler);
-      handler.finally(() => handlers.delete(handler));
+      // Nothing per connection to track it by: its handler counts itself in `connections`.
+      void handle(conn);
     }
   }
 
+  /** One connection, from accept to close. Never throws. */
   async function handle(conn: Deno.Conn): Promise<void> {
     const peer = peerOf(conn.remoteAddr);
     joining.add(conn);
@@ -169,6 +171,7 @@ export function serve(listener: Deno.Listener, options: ServeOptions): Server {
       const left = perAddress.get(peer.hostname)! - 1;
       if (left === 0) perAddress.delete(peer.hostname);
       else perAddress.set(peer.hostname, left);
+      if (connections === 0) onLastConnectionGone?.();
     }
   }
 
@@ -239,7 +242,7 @@ export function serve(listener: Deno.Listener, options: ServeOptions): Server {
     for (const session of [...hub.members()]) {
       session.end("shutdown", "", formatNotice("server shutting down"));
     }
-    while (handlers.size > 0) await Promise.all(handlers);
+    if (connections > 0) await new Promise<void>((resolve) => onLastConnectionGone = resolve);
     log.stopped();
     // The console may not be taking output (a paused terminal, a pipe nobody reads): not forever.
     await withinTime(log.sink.flush(), LOG_FLUSH_LIMIT_MS);
@@ -255,10 +258,13 @@ export function serve(listener: Deno.Listener, options: ServeOptions): Server {
 }
 
 function configure(conn: Deno.Conn): void {
-  if ("setNoDelay" in conn) {
-    const tcp = conn as Deno.TcpConn;
+  if (!("setNoDelay" in conn)) return;
+  const tcp = conn as Deno.TcpConn;
+  try {
     tcp.setNoDelay(true);
     tcp.setKeepAlive(true);
+  } catch {
+    // Reset before it was configured (some systems refuse options then): its first read says so.
   }
 }
 

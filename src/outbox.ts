@@ -9,7 +9,7 @@
  * broadcast array may sit in thousands of outboxes.
  *
  * The queue is bounded: a peer that falls more than `limit` bytes behind
- * (a slow or stalled reader) is reported through `onOverflow` and its later
+ * (a slow or stalled reader) is reported through `onSendQueueOverflow` and its later
  * bytes are refused, so it costs the others nothing.
  *
  * This is the server's hottest path (every delivery passes through `send`):
@@ -24,14 +24,18 @@ export interface ByteWriter {
   write(bytes: Uint8Array): Promise<number>;
 }
 
-/** How an outbox reports that it cannot go on. */
+/**
+ * An outbox's limit, and whom it tells that it cannot go on: a plain object, or
+ * the owner itself (a session is its outbox's options, which saves it a
+ * closure or two per connection).
+ */
 export interface OutboxOptions {
   /** Most bytes queued or in flight before the peer counts as too slow. */
-  limit: number;
-  /** Called once when the queue would exceed `limit`. */
-  onOverflow?: () => void;
+  readonly sendQueueLimit: number;
+  /** Called once when the queue would exceed `sendQueueLimit`. */
+  onSendQueueOverflow?(): void;
   /** Called once when a write fails (peer reset, socket closed). */
-  onError?: (error: unknown) => void;
+  onWriteError?(error: unknown): void;
 }
 
 /** Size of a pooled buffer: the most bytes one joined write carries. */
@@ -181,9 +185,9 @@ export class Outbox {
   send(bytes: Uint8Array): boolean {
     if (this.#closed) return false;
     if (bytes.length === 0) return true;
-    if (this.pendingBytes + bytes.length > this.#options.limit) {
+    if (this.pendingBytes + bytes.length > this.#options.sendQueueLimit) {
       this.#fail();
-      this.#options.onOverflow?.();
+      this.#options.onSendQueueOverflow?.();
       return false;
     }
     if (this.#queuedBytes === 0) {
@@ -302,7 +306,7 @@ export class Outbox {
     const first = !this.#closedByFailure;
     this.#fail();
     this.#becomeIdle();
-    if (first) this.#options.onError?.(error);
+    if (first) this.#options.onWriteError?.(error);
     startWaiting();
   };
 

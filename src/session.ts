@@ -13,7 +13,7 @@
 import { encodeLine, type Hub, type Member, type Room } from "./hub.ts";
 import { LINE_TOO_LONG, LineReader } from "./line_reader.ts";
 import type { DisconnectReason, Logger, Peer } from "./log.ts";
-import { Outbox } from "./outbox.ts";
+import { Outbox, type OutboxOptions } from "./outbox.ts";
 import {
   type Command,
   formatAction,
@@ -55,7 +55,7 @@ const MAX_LISTED = 100;
 const encoder = new TextEncoder();
 
 /** A connected client. Created per connection; `run` drives it to its end. */
-export class Session implements Member {
+export class Session implements Member, OutboxOptions {
   nick = "";
   room!: Room;
   readonly peer: Peer;
@@ -77,6 +77,8 @@ export class Session implements Member {
   #connClosed = false;
   /** Set while the session waits for flood-control tokens: wakes it. */
   #wakeThrottled: (() => void) | null = null;
+  /** For the outbox, which takes the session as its options: see {@linkcode OutboxOptions}. */
+  readonly sendQueueLimit: number;
 
   constructor(conn: Deno.Conn, peer: Peer, context: SessionContext) {
     this.peer = peer;
@@ -85,11 +87,18 @@ export class Session implements Member {
     const { limits } = context;
     this.#reader = new LineReader(limits.maxLine);
     this.#bucket = limits.rate > 0 ? new TokenBucket(limits.rate, limits.burst) : null;
-    this.#outbox = new Outbox(conn, {
-      limit: limits.sendQueue,
-      onOverflow: () => this.end("send queue exceeded"),
-      onError: (error) => this.end(...classify(error)),
-    });
+    this.sendQueueLimit = limits.sendQueue;
+    this.#outbox = new Outbox(conn, this);
+  }
+
+  /** The outbox's report: this client fell too far behind. */
+  onSendQueueOverflow(): void {
+    this.end("send queue exceeded");
+  }
+
+  /** The outbox's report: a write to this client failed. */
+  onWriteError(error: unknown): void {
+    this.end(...classify(error));
   }
 
   /** Queues bytes for this client (never blocks). */

@@ -25,7 +25,7 @@ class StalledWriter {
 
 Deno.test("partial writes are retried until every byte is out, in order", async () => {
   const writer = new PartialWriter(3);
-  const outbox = new Outbox(writer, { limit: 1024 });
+  const outbox = new Outbox(writer, { sendQueueLimit: 1024 });
   outbox.send(new Uint8Array([1, 2, 3, 4, 5]));
   outbox.send(new Uint8Array([6, 7]));
   await outbox.idle();
@@ -35,7 +35,7 @@ Deno.test("partial writes are retried until every byte is out, in order", async 
 
 Deno.test("everything sent in one turn goes out in a single write", async () => {
   const writer = new PartialWriter(1 << 20);
-  const outbox = new Outbox(writer, { limit: 1 << 20 });
+  const outbox = new Outbox(writer, { sendQueueLimit: 1 << 20 });
   for (let i = 0; i < 100; i++) outbox.send(new Uint8Array([i]));
   await outbox.idle();
   assert.equal(writer.writes, 1);
@@ -45,7 +45,10 @@ Deno.test("everything sent in one turn goes out in a single write", async () => 
 Deno.test("a peer that stops reading overflows its own outbox, once", async () => {
   const writer = new StalledWriter();
   let overflows = 0;
-  const outbox = new Outbox(writer, { limit: 1000, onOverflow: () => overflows++ });
+  const outbox = new Outbox(writer, {
+    sendQueueLimit: 1000,
+    onSendQueueOverflow: () => overflows++,
+  });
   const chunk = new Uint8Array(100);
   let accepted = 0;
   for (let i = 0; i < 50; i++) if (outbox.send(chunk)) accepted++;
@@ -60,8 +63,8 @@ Deno.test("a peer that stops reading overflows its own outbox, once", async () =
 Deno.test("a failed write is reported once and the outbox closes", async () => {
   const errors: unknown[] = [];
   const outbox = new Outbox({ write: () => Promise.reject(new Deno.errors.BrokenPipe("gone")) }, {
-    limit: 1000,
-    onError: (error) => errors.push(error),
+    sendQueueLimit: 1000,
+    onWriteError: (error) => errors.push(error),
   });
   outbox.send(new Uint8Array([1]));
   await outbox.idle();
@@ -71,13 +74,13 @@ Deno.test("a failed write is reported once and the outbox closes", async () => {
 });
 
 Deno.test("idle resolves at once when nothing is queued", async () => {
-  const outbox = new Outbox(new PartialWriter(10), { limit: 10 });
+  const outbox = new Outbox(new PartialWriter(10), { sendQueueLimit: 10 });
   await outbox.idle();
 });
 
 Deno.test("many queued arrays are joined into few writes of bounded size, bytes in order", async () => {
   const writer = new PartialWriter(1 << 30);
-  const outbox = new Outbox(writer, { limit: 1 << 30 });
+  const outbox = new Outbox(writer, { sendQueueLimit: 1 << 30 });
   const expected: number[] = [];
   for (let i = 0; i < 3000; i++) {
     const chunk = new Uint8Array(100).fill(i % 251);
@@ -91,7 +94,7 @@ Deno.test("many queued arrays are joined into few writes of bounded size, bytes 
 
 Deno.test("a partial write of a joined buffer continues where it stopped", async () => {
   const writer = new PartialWriter(7);
-  const outbox = new Outbox(writer, { limit: 1 << 20 });
+  const outbox = new Outbox(writer, { sendQueueLimit: 1 << 20 });
   const expected: number[] = [];
   for (let i = 0; i < 50; i++) {
     const chunk = Uint8Array.from({ length: 13 }, (_, j) => (i * 13 + j) % 256);
@@ -120,7 +123,7 @@ Deno.test("writes in flight are capped across outboxes; the rest wait their turn
           })
         );
       },
-    }, { limit: 1 << 20 }));
+    }, { sendQueueLimit: 1 << 20 }));
   for (const outbox of outboxes) outbox.send(new Uint8Array(10));
   for (const outbox of outboxes) outbox.send(new Uint8Array(5)); // joins the first write of each
   await Promise.resolve();
@@ -137,12 +140,12 @@ Deno.test("writes in flight are capped across outboxes; the rest wait their turn
 Deno.test("peers that never read cannot hold the write slots: others get through after about a second", async () => {
   const stalled = Array.from(
     { length: 1100 },
-    () => new Outbox(new StalledWriter(), { limit: 1 << 20 }),
+    () => new Outbox(new StalledWriter(), { sendQueueLimit: 1 << 20 }),
   );
   for (const outbox of stalled) outbox.send(new Uint8Array(10));
   await Promise.resolve();
   const writer = new PartialWriter(1 << 20);
-  const healthy = new Outbox(writer, { limit: 1 << 20 });
+  const healthy = new Outbox(writer, { sendQueueLimit: 1 << 20 });
   healthy.send(new Uint8Array([1, 2, 3]));
   const started = performance.now();
   // The slot timer does not hold the process open (a server's sockets do): this test must.
