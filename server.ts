@@ -16,7 +16,7 @@
  */
 
 import { encodeLine, Hub } from "./src/hub.ts";
-import { type Logger, type Peer, peerOf } from "./src/log.ts";
+import { formatPeer, type Logger, type Peer, peerOf } from "./src/log.ts";
 import { formatError, formatNotice } from "./src/protocol.ts";
 import { Session } from "./src/session.ts";
 
@@ -165,6 +165,10 @@ export function serve(listener: Deno.Listener, options: ServeOptions): Server {
       if (!(await handshake(conn, peer))) return;
       joining.delete(conn);
       await new Session(conn, peer, context).run();
+    } catch (error) {
+      // A bug, not the client: it costs this connection, never the server.
+      log.error(`connection from ${formatPeer(peer)} failed: ${errorText(error)}`);
+      closeQuietly(conn);
     } finally {
       joining.delete(conn);
       connections--;

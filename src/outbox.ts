@@ -8,7 +8,7 @@
  * next. Queued arrays are shared, never copied, until they are written: one
  * broadcast array may sit in thousands of outboxes.
  *
- * The queue is bounded: a peer that falls more than `limit` bytes behind
+ * The queue is bounded: a peer that falls more than `sendQueueLimit` bytes behind
  * (a slow or stalled reader) is reported through `onSendQueueOverflow` and its later
  * bytes are refused, so it costs the others nothing.
  *

@@ -537,3 +537,35 @@ Deno.test("a client held back by flood control does not hold up shutdown", async
     flooder.close();
   }
 });
+
+Deno.test("a connection whose socket options cannot be set (reset before it was configured) still chats, and shutdown completes", async () => {
+  const real = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  // Some systems refuse TCP_NODELAY on a connection the peer already reset.
+  const refusingOptions = {
+    addr: real.addr,
+    async accept() {
+      const conn = await real.accept();
+      conn.setNoDelay = () => {
+        throw new Deno.errors.InvalidData("Invalid argument (os error 22)");
+      };
+      return conn;
+    },
+    close: () => real.close(),
+  } as unknown as Deno.Listener;
+  const log = new MemorySink();
+  const controller = new AbortController();
+  const server = serve(refusingOptions, { log: new Logger(log), signal: controller.signal });
+  const clients: TestClient[] = [];
+  try {
+    const ann = await withDeadline(TestClient.join(real.addr.port, "ann"), 3000, "ann's welcome");
+    const bob = await withDeadline(TestClient.join(real.addr.port, "bob"), 3000, "bob's welcome");
+    clients.push(ann, bob);
+    ann.send("still here");
+    await bob.expect("<ann> still here");
+    assert.ok(!log.lines.some((line) => line.includes("failed")), log.lines.join("\n"));
+  } finally {
+    for (const client of clients) client.close();
+    controller.abort();
+    await withDeadline(server.finished, 5000, "shutdown");
+  }
+});

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { Outbox } from "../src/outbox.ts";
+import { Outbox, type OutboxOptions } from "../src/outbox.ts";
 
 /** A writer that takes at most `step` bytes per write, like a busy socket. */
 class PartialWriter {
@@ -58,6 +58,35 @@ Deno.test("a peer that stops reading overflows its own outbox, once", async () =
   assert.equal(outbox.open, false);
   assert.equal(outbox.pendingBytes, 0, "the queue is given back");
   assert.equal(outbox.send(chunk), false);
+});
+
+Deno.test("an owner object can be the options: its methods are called on it", async () => {
+  // As a session is: the object that owns the outbox is its options, with no closures.
+  class Owner implements OutboxOptions {
+    readonly sendQueueLimit = 100;
+    overflows = 0;
+    errors: unknown[] = [];
+    onSendQueueOverflow(): void {
+      this.overflows++;
+    }
+    onWriteError(error: unknown): void {
+      this.errors.push(error);
+    }
+  }
+  const overflowing = new Owner();
+  const stalled = new Outbox(new StalledWriter(), overflowing);
+  for (let i = 0; i < 5; i++) stalled.send(new Uint8Array(40));
+  assert.equal(overflowing.overflows, 1);
+
+  const failing = new Owner();
+  const broken = new Outbox(
+    { write: () => Promise.reject(new Deno.errors.BrokenPipe("gone")) },
+    failing,
+  );
+  broken.send(new Uint8Array([1]));
+  await broken.idle();
+  assert.equal(failing.errors.length, 1);
+  assert.ok(failing.errors[0] instanceof Deno.errors.BrokenPipe);
 });
 
 Deno.test("a failed write is reported once and the outbox closes", async () => {
