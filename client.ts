@@ -17,11 +17,13 @@
  * @module
  */
 
+import { sleep } from "./src/async.ts";
 import { colorWanted } from "./src/colors.ts";
+import { connectionFailure, describeNetworkError as describe } from "./src/errors.ts";
 import { CommandError } from "./src/flags.ts";
-import { LINE_TOO_LONG, LineReader } from "./src/line_reader.ts";
-import { formatPeer } from "./src/log.ts";
-import { type ByteWriter, writeAll } from "./src/outbox.ts";
+import { type ByteWriter, closeQuietly, writeAll } from "./src/net/io.ts";
+import { LINE_TOO_LONG, LineReader } from "./src/net/line_reader.ts";
+import { formatPeer } from "./src/net/peer.ts";
 import { ChatView } from "./src/terminal/chat_view.ts";
 import { type Key, KeyDecoder } from "./src/terminal/keys.ts";
 import { RawTerminal } from "./src/terminal/raw_terminal.ts";
@@ -99,7 +101,7 @@ async function runLineClient(options: ClientOptions, io: ClientIO): Promise<numb
   const onSignal = () => (quitting ? Deno.exit(130) : void leave());
   Deno.addSignalListener("SIGINT", onSignal);
   try {
-    if (options.name) await writeAll(conn, encoder.encode(`/nick ${options.name}\n`));
+    await writeAll(conn, encoder.encode(firstLine(options)));
     // A failed send means the server is gone, which the screen pump reports.
     // The keyboard pump may still be waiting on stdin: the caller exits the process.
     pumpToServer(io.input, conn, leave).catch(() => {});
@@ -108,15 +110,11 @@ async function runLineClient(options: ClientOptions, io: ClientIO): Promise<numb
     await say(io.status, `connection to ${target} closed by the server\n`);
     return 1;
   } catch (error) {
-    if (quitting && isConnectionError(error)) return 0;
+    if (quitting && connectionFailure(error) !== "error") return 0;
     throw new ClientError(`connection to ${target} lost: ${describe(error)}`);
   } finally {
     Deno.removeSignalListener("SIGINT", onSignal);
-    try {
-      conn.close();
-    } catch {
-      // already closed
-    }
+    closeQuietly(conn);
   }
 }
 
@@ -208,7 +206,7 @@ async function runTerminalClient(options: ClientOptions): Promise<number> {
         }; /help for commands, Ctrl-D leaves`,
       ),
     );
-    if (options.name) send([`/nick ${options.name}`]);
+    send([firstLine(options).slice(0, -1)]);
     // Ends with stdin; the process exits without awaiting it (a pending stdin read cannot be cancelled).
     readKeys(onKeys).catch(() => {}).then(() => leaving.signal.aborted || leave());
     for (;;) {
@@ -321,29 +319,6 @@ async function reconnect(
   }
 }
 
-/** Resolves true after `ms`, or false as soon as `signal` aborts. */
-function sleep(ms: number, signal: AbortSignal): Promise<boolean> {
-  if (signal.aborted) return Promise.resolve(false);
-  return new Promise((resolve) => {
-    const done = (value: boolean) => {
-      clearTimeout(timer);
-      signal.removeEventListener("abort", onAbort);
-      resolve(value);
-    };
-    const onAbort = () => done(false);
-    const timer = setTimeout(() => done(true), ms);
-    signal.addEventListener("abort", onAbort, { once: true });
-  });
-}
-
-function closeQuietly(conn: Deno.Conn | null): void {
-  try {
-    conn?.close();
-  } catch {
-    // already closed
-  }
-}
-
 async function connect(options: ClientOptions): Promise<Deno.Conn> {
   const target = formatPeer({ hostname: options.host, port: options.port });
   try {
@@ -415,25 +390,19 @@ async function pumpToServer(
   }
 }
 
+/**
+ * What the client sends first: `/nick NAME`, or an empty line (which the
+ * server ignores). Either tells a parley server at once that this is a line
+ * client, so it greets without waiting for the first-bytes deadline (SPEC §2).
+ */
+function firstLine(options: ClientOptions): string {
+  return options.name ? `/nick ${options.name}\n` : "\n";
+}
+
 function stdio(): ClientIO {
   return { input: Deno.stdin, output: Deno.stdout, status: Deno.stderr };
 }
 
 function say(writer: ByteWriter, text: string): Promise<void> {
   return writeAll(writer, encoder.encode(text));
-}
-
-function isConnectionError(error: unknown): boolean {
-  return error instanceof Deno.errors.ConnectionReset || error instanceof Deno.errors.BrokenPipe ||
-    error instanceof Deno.errors.BadResource || error instanceof Deno.errors.Interrupted;
-}
-
-function describe(error: unknown): string {
-  if (error instanceof Deno.errors.ConnectionRefused) {
-    return "connection refused (is the server running?)";
-  }
-  if (error instanceof Deno.errors.ConnectionReset) return "connection reset";
-  if (error instanceof Deno.errors.TimedOut) return "timed out";
-  if (error instanceof Deno.errors.NotFound) return "unknown host";
-  return error instanceof Error ? error.message : String(error);
 }

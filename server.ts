@@ -1,7 +1,7 @@
 /**
- * The parley server: an accept loop that admits connections and runs one
- * {@linkcode Session} per client, plus the limits that keep it fair and the
- * shutdown that ends it politely.
+ * The parley server: an accept loop that admits each connection and runs a
+ * session for it, one {@linkcode Chat} shared by all, the limits that keep it
+ * fair and the shutdown that ends it politely.
  *
  * ```ts
  * const listener = Deno.listen({ port: 0 });
@@ -12,13 +12,32 @@
  * await server.finished;
  * ```
  *
+ * The parts, in the order a connection meets them: {@linkcode acceptLoop}
+ * (accept with back-off), {@linkcode Admission} (limits), the TLS handshake, a
+ * {@linkcode LineSession} over a {@linkcode Connection}; and, at the end, the
+ * shutdown in one fixed order: stop accepting → tell everyone → flush with a
+ * deadline → close → wait for every handler.
+ *
  * @module
  */
 
-import { encodeLine, Hub } from "./src/hub.ts";
-import { formatPeer, type Logger, type Peer, peerOf } from "./src/log.ts";
-import { formatError, formatNotice } from "./src/protocol.ts";
-import { Session } from "./src/session.ts";
+import { settlesWithin, sleep } from "./src/async.ts";
+import { Chat } from "./src/core/chat.ts";
+import { connectionFailure, errorText } from "./src/errors.ts";
+import { encodeLine, errorLine, refusalText } from "./src/front/line.ts";
+import { LineSession } from "./src/front/line_session.ts";
+import type { Logger } from "./src/log.ts";
+import { Admission, type Refusal } from "./src/net/admission.ts";
+import { Connection, type ConnectionLimits } from "./src/net/connection.ts";
+import { closeQuietly, writeAll } from "./src/net/io.ts";
+import { WriteScheduler } from "./src/net/outbox.ts";
+import { formatPeer, type Peer, peerOf } from "./src/net/peer.ts";
+import {
+  chatPortNotice,
+  classifyFirstBytes,
+  httpReply,
+  SNIFF_TIMEOUT_MS,
+} from "./src/net/sniff.ts";
 
 /** Server settings; every limit has a default (see {@linkcode SERVER_DEFAULTS}). */
 export interface ServeOptions {
@@ -59,8 +78,25 @@ export interface ServeOptions {
  */
 export const SERVER_V8_FLAGS = "--max-semi-space-size=8";
 
+/** Every limit of a server, as numbers (see {@linkcode ServeOptions} for their meaning). */
+export type ServerLimits = Required<
+  Pick<
+    ServeOptions,
+    | "maxLine"
+    | "maxClients"
+    | "maxPerIp"
+    | "rate"
+    | "burst"
+    | "sendQueue"
+    | "idleTimeout"
+    | "history"
+    | "maxRooms"
+    | "closeGrace"
+  >
+>;
+
 /** The defaults of every limit. */
-export const SERVER_DEFAULTS = {
+export const SERVER_DEFAULTS: Readonly<ServerLimits> = {
   maxLine: 4096,
   maxClients: 10_000,
   maxPerIp: 32,
@@ -71,7 +107,7 @@ export const SERVER_DEFAULTS = {
   history: 50,
   maxRooms: 1000,
   closeGrace: 2000,
-} as const;
+};
 
 /** A running server. */
 export interface Server {
@@ -83,110 +119,193 @@ export interface Server {
   readonly finished: Promise<void>;
 }
 
-const ACCEPT_BACKOFF_MIN = 5;
 const LOG_FLUSH_LIMIT_MS = 1000;
-const ACCEPT_BACKOFF_MAX = 1000;
 
 /**
  * Serves chat on a bound listener until `options.signal` aborts. The caller
  * owns binding (so tests can use port 0); the server owns the listener after.
  */
 export function serve(listener: Deno.Listener, options: ServeOptions): Server {
-  const settings = { ...SERVER_DEFAULTS, ...withoutUndefined(options) };
-  const { log, signal } = options;
-  const hub = new Hub<Session>({ history: settings.history, maxRooms: settings.maxRooms });
-  const context = {
-    hub,
-    log,
-    limits: {
+  const server = new ChatServer(listener, options);
+  return {
+    addr: listener.addr as Deno.NetAddr,
+    get online() {
+      return server.chat.online;
+    },
+    finished: server.run(),
+  };
+}
+
+/** One server's state: the chat, the connections, the limits. */
+class ChatServer {
+  readonly chat: Chat;
+  readonly #listener: Deno.Listener;
+  readonly #log: Logger;
+  readonly #signal: AbortSignal | undefined;
+  readonly #tls: boolean;
+  readonly #settings: ServerLimits;
+  readonly #limits: ConnectionLimits;
+  readonly #scheduler = new WriteScheduler();
+  readonly #admission: Admission;
+  /** Sessions running now: told at shutdown, swept for idleness. */
+  readonly #sessions = new Set<LineSession>();
+  /** Connections not yet in a session (TLS handshake, being refused): closed at shutdown. */
+  readonly #joining = new Set<Deno.Conn>();
+  /** Handlers running, from accept until their connection is closed. */
+  #handlers = 0;
+  /** Set during shutdown: called when the last handler is done. */
+  #onLastHandler: (() => void) | null = null;
+  readonly #stopAccepting = new AbortController();
+
+  constructor(listener: Deno.Listener, options: ServeOptions) {
+    this.#listener = listener;
+    this.#log = options.log;
+    this.#signal = options.signal;
+    this.#tls = options.tls ?? false;
+    const settings: ServerLimits = this.#settings = {
+      ...SERVER_DEFAULTS,
+      ...withoutUndefined(limitsOf(options)),
+    };
+    this.#limits = {
       maxLine: settings.maxLine,
       rate: settings.rate,
       burst: settings.burst,
       sendQueue: settings.sendQueue,
       closeGrace: settings.closeGrace,
-    },
-  };
-  /** Connections per address, counted from accept to close (refused ones too, while open). */
-  const perAddress = new Map<string, number>();
-  /** Connections not yet in a session (TLS handshake, being refused): closed at shutdown. */
-  const joining = new Set<Deno.Conn>();
-  /** Connections from accept until their handler is done (refused and handshaking ones too). */
-  let connections = 0;
-  /** Set during shutdown: called when the last handler is done. */
-  let onLastConnectionGone: (() => void) | null = null;
-  const addr = listener.addr as Deno.NetAddr;
-  const stopAccepting = new AbortController();
+    };
+    this.#admission = new Admission(settings);
+    this.chat = new Chat({ history: settings.history, maxRooms: settings.maxRooms });
+  }
 
-  async function acceptLoop(): Promise<void> {
-    let backoff = 0;
-    while (!stopAccepting.signal.aborted) {
-      let conn: Deno.Conn;
-      try {
-        conn = await listener.accept();
-        backoff = 0;
-      } catch (error) {
-        if (stopAccepting.signal.aborted || error instanceof Deno.errors.BadResource) return;
-        // One connection that died while it waited to be accepted: nothing to wait for.
-        if (isConnectionGone(error)) continue;
-        // Out of descriptors and friends: the iterator form would end here; keep serving.
-        backoff = Math.min(Math.max(backoff * 2, ACCEPT_BACKOFF_MIN), ACCEPT_BACKOFF_MAX);
-        log.error(`accept failed: ${errorText(error)}; retrying in ${backoff} ms`);
-        await sleep(backoff, stopAccepting.signal);
-        continue;
-      }
-      // Nothing per connection to track it by: its handler counts itself in `connections`.
-      void handle(conn);
+  /** Serves until the signal aborts, then shuts down; resolves when all is closed. */
+  async run(): Promise<void> {
+    const log = this.#log;
+    log.event({ event: "listening", address: this.#listener.addr as Deno.NetAddr, tls: this.#tls });
+    const idleTimeout = this.#settings.idleTimeout;
+    const idleTimer = idleTimeout > 0
+      ? setInterval(() => this.#sweepIdle(), Math.min(1000, idleTimeout * 250))
+      : undefined;
+    const stop = () => {
+      this.#stopAccepting.abort();
+      closeQuietly(this.#listener);
+    };
+    if (this.#signal?.aborted) stop();
+    this.#signal?.addEventListener("abort", stop, { once: true });
+    try {
+      await acceptLoop(this.#listener, {
+        signal: this.#stopAccepting.signal,
+        log,
+        onConnection: (conn) => void this.#handle(conn),
+      });
+    } finally {
+      stop();
+      clearInterval(idleTimer);
+      this.#signal?.removeEventListener("abort", stop);
     }
+    await this.#shutdown();
+  }
+
+  /** Stop accepting (done) → tell everyone → flush with a deadline → close → wait for every handler. */
+  async #shutdown(): Promise<void> {
+    const log = this.#log;
+    log.event({
+      event: "shutdown",
+      reason: reasonText(this.#signal?.reason),
+      online: this.chat.online,
+    });
+    for (const conn of this.#joining) closeQuietly(conn);
+    for (const session of this.#sessions) session.stop("shutdown");
+    if (this.#handlers > 0) await new Promise<void>((resolve) => this.#onLastHandler = resolve);
+    log.event({ event: "stopped" });
+    // The console may not be taking output (a paused terminal, a pipe nobody reads): not forever.
+    await settlesWithin(log.sink.flush(), LOG_FLUSH_LIMIT_MS);
   }
 
   /** One connection, from accept to close. Never throws. */
-  async function handle(conn: Deno.Conn): Promise<void> {
+  async #handle(conn: Deno.Conn): Promise<void> {
     const peer = peerOf(conn.remoteAddr);
-    joining.add(conn);
-    connections++;
-    const fromAddress = (perAddress.get(peer.hostname) ?? 0) + 1;
-    perAddress.set(peer.hostname, fromAddress);
+    this.#handlers++;
+    this.#joining.add(conn);
+    const refusal = this.#admission.admit(peer.hostname);
+    let session: LineSession | null = null;
     try {
       configure(conn);
-      if (connections > settings.maxClients) {
-        return await refuse(
-          conn,
-          peer,
-          `server full (${settings.maxClients} clients); try again later`,
-        );
+      if (refusal) return await this.#refuse(conn, peer, refusal);
+      if (!(await this.#handshake(conn, peer))) return;
+      const connection = new Connection(conn, peer, {
+        limits: this.#limits,
+        scheduler: this.#scheduler,
+      });
+      const first = await connection.peek(SNIFF_TIMEOUT_MS, decided);
+      const kind = classifyFirstBytes(first);
+      if (kind !== "line" && kind !== "undecided") {
+        return await this.#turnAway(conn, peer, kind, first);
       }
-      if (settings.maxPerIp > 0 && fromAddress > settings.maxPerIp) {
-        return await refuse(
-          conn,
-          peer,
-          `too many connections from ${peer.hostname} (at most ${settings.maxPerIp})`,
-        );
-      }
-      if (!(await handshake(conn, peer))) return;
-      joining.delete(conn);
-      await new Session(conn, peer, context).run();
+      session = new LineSession(connection, {
+        chat: this.chat,
+        log: this.#log,
+        maxLine: this.#limits.maxLine,
+      });
+      this.#joining.delete(conn);
+      this.#sessions.add(session);
+      await session.run();
     } catch (error) {
       // A bug, not the client: it costs this connection, never the server.
-      log.error(`connection from ${formatPeer(peer)} failed: ${errorText(error)}`);
+      this.#log.event({
+        event: "error",
+        message: `connection from ${formatPeer(peer)} failed: ${errorText(error)}`,
+      });
       closeQuietly(conn);
     } finally {
-      joining.delete(conn);
-      connections--;
-      const left = perAddress.get(peer.hostname)! - 1;
-      if (left === 0) perAddress.delete(peer.hostname);
-      else perAddress.set(peer.hostname, left);
-      if (connections === 0) onLastConnectionGone?.();
+      this.#joining.delete(conn);
+      if (session) this.#sessions.delete(session);
+      this.#admission.release(peer.hostname);
+      if (--this.#handlers === 0) this.#onLastHandler?.();
     }
   }
 
   /** Tells a client why it cannot join, logs it, and closes. */
-  async function refuse(conn: Deno.Conn, peer: Peer, reason: string): Promise<void> {
-    log.refused(peer, reason, hub.online);
+  async #refuse(conn: Deno.Conn, peer: Peer, refusal: Refusal): Promise<void> {
+    const reason = refusalText(refusal);
+    this.#log.event({ event: "refused", peer, reason, online: this.chat.online });
     try {
-      await conn.write(encodeLine(formatError(reason)));
+      await conn.write(encodeLine(errorLine(reason)));
       await conn.closeWrite();
     } catch {
       // the client is already gone; nothing to tell
+    } finally {
+      closeQuietly(conn);
+    }
+  }
+
+  /**
+   * A client of another protocol on the chat port: told what this port is
+   * (HTTP), or dropped (TLS, IRC until it has a front end). Nothing of it
+   * reaches a room; the log says what it was.
+   */
+  async #turnAway(
+    conn: Deno.Conn,
+    peer: Peer,
+    kind: "tls" | "http" | "irc",
+    first: Uint8Array,
+  ): Promise<void> {
+    const reason = {
+      tls: "TLS client on a plain port",
+      http: "HTTP request on the chat port",
+      irc: "IRC client on the line port (this server has no IRC front end)",
+    }[kind];
+    this.#log.event({ event: "refused", peer, reason, online: this.chat.online });
+    try {
+      if (kind === "http") {
+        const local = conn.localAddr as Deno.NetAddr;
+        const notice = chatPortNotice(peerOf(local).hostname, local.port);
+        await writeAll(conn, httpReply(notice, { request: first }));
+      } else if (kind === "irc") {
+        await writeAll(conn, new TextEncoder().encode(`ERROR :${reason}\r\n`));
+      }
+      if (kind !== "tls") await conn.closeWrite();
+    } catch {
+      // gone already
     } finally {
       closeQuietly(conn);
     }
@@ -200,65 +319,73 @@ export function serve(listener: Deno.Listener, options: ServeOptions): Server {
    * finishes keeps counting against --max-per-ip and --max-clients until its
    * peer goes away, which bounds what one address can hold.
    */
-  async function handshake(conn: Deno.Conn, peer: Peer): Promise<boolean> {
+  async #handshake(conn: Deno.Conn, peer: Peer): Promise<boolean> {
     if (!("handshake" in conn)) return true;
     try {
       await (conn as Deno.TlsConn).handshake();
       return true;
     } catch (error) {
-      if (!stopAccepting.signal.aborted) {
-        log.refused(peer, `TLS handshake failed: ${errorText(error)}`, hub.online);
+      if (!this.#stopAccepting.signal.aborted) {
+        this.#log.event({
+          event: "refused",
+          peer,
+          reason: `TLS handshake failed: ${errorText(error)}`,
+          online: this.chat.online,
+        });
       }
       closeQuietly(conn);
       return false;
     }
   }
 
-  function sweepIdle(): void {
-    const cutoff = Date.now() - settings.idleTimeout * 1000;
-    for (const session of hub.members()) {
-      if (session.lastActive < cutoff) {
-        session.end("idle", "", formatNotice(`disconnected: idle for ${settings.idleTimeout} s`));
-      }
+  #sweepIdle(): void {
+    const idleTimeout = this.#settings.idleTimeout;
+    const cutoff = Date.now() - idleTimeout * 1000;
+    for (const session of this.#sessions) {
+      if (session.connection.lastActive < cutoff) session.stop("idle", idleTimeout);
     }
   }
+}
 
-  async function run(): Promise<void> {
-    log.listening(addr, options.tls ?? false);
-    const idleTimer = settings.idleTimeout > 0
-      ? setInterval(sweepIdle, Math.min(1000, settings.idleTimeout * 250))
-      : undefined;
-    const stop = () => {
-      stopAccepting.abort();
-      closeQuietly(listener);
-    };
-    if (signal?.aborted) stop();
-    signal?.addEventListener("abort", stop, { once: true });
+const ACCEPT_BACKOFF_MIN = 5;
+const ACCEPT_BACKOFF_MAX = 1000;
+
+/**
+ * Accepts connections until `signal` aborts or the listener is closed,
+ * handing each to `onConnection`. Accept errors (out of descriptors and the
+ * like) are logged and retried with back-off from 5 ms to 1 s: the `for await`
+ * form would end there, and the server must keep serving.
+ */
+export async function acceptLoop(
+  listener: Deno.Listener,
+  options: { signal: AbortSignal; log: Logger; onConnection: (conn: Deno.Conn) => void },
+): Promise<void> {
+  const { signal, log } = options;
+  let backoff = 0;
+  while (!signal.aborted) {
+    let conn: Deno.Conn;
     try {
-      await acceptLoop();
-    } finally {
-      stop();
-      clearInterval(idleTimer);
-      signal?.removeEventListener("abort", stop);
+      conn = await listener.accept();
+      backoff = 0;
+    } catch (error) {
+      if (signal.aborted || error instanceof Deno.errors.BadResource) return;
+      // One connection that died while it waited to be accepted: nothing to wait for.
+      if (connectionFailure(error) === "reset") continue;
+      backoff = Math.min(Math.max(backoff * 2, ACCEPT_BACKOFF_MIN), ACCEPT_BACKOFF_MAX);
+      log.event({
+        event: "error",
+        message: `accept failed: ${errorText(error)}; retrying in ${backoff} ms`,
+      });
+      await sleep(backoff, signal);
+      continue;
     }
-    log.shutdown(reasonText(signal?.reason), hub.online);
-    for (const conn of joining) closeQuietly(conn);
-    for (const session of [...hub.members()]) {
-      session.end("shutdown", "", formatNotice("server shutting down"));
-    }
-    if (connections > 0) await new Promise<void>((resolve) => onLastConnectionGone = resolve);
-    log.stopped();
-    // The console may not be taking output (a paused terminal, a pipe nobody reads): not forever.
-    await withinTime(log.sink.flush(), LOG_FLUSH_LIMIT_MS);
+    options.onConnection(conn);
   }
+}
 
-  return {
-    addr,
-    get online() {
-      return hub.online;
-    },
-    finished: run(),
-  };
+/** Whether the first bytes tell what a connection is (else wait for more, up to the deadline). */
+function decided(bytes: Uint8Array): boolean {
+  return bytes.length > 0 && classifyFirstBytes(bytes) !== "undecided";
 }
 
 function configure(conn: Deno.Conn): void {
@@ -272,49 +399,14 @@ function configure(conn: Deno.Conn): void {
   }
 }
 
-function closeQuietly(resource: { close(): void }): void {
-  try {
-    resource.close();
-  } catch {
-    // already closed
-  }
-}
-
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    const timer = setTimeout(done, ms);
-    signal.addEventListener("abort", done, { once: true });
-    function done() {
-      clearTimeout(timer);
-      signal.removeEventListener("abort", done);
-      resolve();
-    }
-  });
-}
-
-function isConnectionGone(error: unknown): boolean {
-  return error instanceof Deno.errors.ConnectionAborted ||
-    error instanceof Deno.errors.ConnectionReset || error instanceof Deno.errors.NotConnected;
-}
-
-/** Waits for `promise`, or `ms` milliseconds, whichever comes first. */
-async function withinTime(promise: Promise<void>, ms: number): Promise<void> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  await Promise.race([promise, new Promise<void>((resolve) => timer = setTimeout(resolve, ms))]);
-  clearTimeout(timer);
-}
-
-function errorText(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
-}
-
 function reasonText(reason: unknown): string {
   if (reason === undefined) return "stopped";
-  return typeof reason === "string"
-    ? reason
-    : reason instanceof Error
-    ? reason.message
-    : String(reason);
+  return typeof reason === "string" ? reason : errorText(reason);
+}
+
+function limitsOf(options: ServeOptions): Partial<ServerLimits> {
+  const { log: _log, signal: _signal, tls: _tls, ...limits } = options;
+  return limits;
 }
 
 function withoutUndefined<T extends object>(object: T): Partial<T> {

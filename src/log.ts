@@ -1,7 +1,7 @@
 /**
- * The server console: one line per event, as text (timestamped, coloured on a
- * terminal) or as JSON lines, written through a buffer so that logging every
- * message never limits throughput.
+ * The server console: one line per {@linkcode LogEvent}, written by one of two
+ * formatters, text (timestamped, coloured on a terminal) or JSON lines, through
+ * a buffer so that logging every message never limits throughput.
  *
  * Everything that reaches a log line from a client (nicks, room names, message
  * text, quit reasons) has already been cleaned, so no client can forge a line.
@@ -9,31 +9,10 @@
  * @module
  */
 
-import { type Palette, palette } from "./colors.ts";
-import { type ByteWriter, writeAll } from "./outbox.ts";
-
-/** Where a connection comes from. */
-export interface Peer {
-  readonly hostname: string;
-  readonly port: number;
-}
-
-/**
- * The peer of a connection. An IPv4 client of a dual-stack (`::`) listener
- * appears as `::ffff:a.b.c.d`; it is shown and counted as plain `a.b.c.d`.
- */
-export function peerOf(address: Deno.Addr): Peer {
-  const { hostname, port } = address as Deno.NetAddr;
-  const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(hostname);
-  return { hostname: mapped ? mapped[1] : hostname, port };
-}
-
-/** `IP:PORT`, or `[IPv6]:PORT`. */
-export function formatPeer(peer: Peer): string {
-  return peer.hostname.includes(":")
-    ? `[${peer.hostname}]:${peer.port}`
-    : `${peer.hostname}:${peer.port}`;
-}
+import { type Palette, palette, type Style } from "./colors.ts";
+import type { QuitReason } from "./core/events.ts";
+import { type ByteWriter, writeAll } from "./net/io.ts";
+import { formatPeer, type Peer } from "./net/peer.ts";
 
 /** Where log lines go. */
 export interface LogSink {
@@ -47,29 +26,42 @@ export interface LoggerOptions {
   format?: "text" | "json";
   /** Colour text output (only sensible on a terminal). */
   color?: boolean;
-  /** Include message text; off keeps conversations out of the log. */
+  /** Include what users wrote (messages, quit reasons); off keeps conversations out of the log. */
   messageText?: boolean;
 }
 
-/** Why a connection ended, as logged and as the room is told. */
-export type DisconnectReason =
-  | "quit"
-  | "closed"
-  | "reset"
-  | "idle"
-  | "send queue exceeded"
-  | "shutdown"
-  | "error";
+/** Why a connection ended, as logged. */
+export type DisconnectReason = QuitReason;
 
-/** Facts about a finished session, for its disconnect line. */
-export interface SessionSummary {
-  nick: string;
-  reason: DisconnectReason;
-  detail?: string;
-  seconds: number;
-  messages: number;
-  online: number;
-}
+/** Something the console reports. */
+export type LogEvent =
+  /** The server accepts connections at `address`. */
+  | { event: "listening"; address: Peer; tls: boolean }
+  | { event: "connect"; peer: Peer; nick: string; online: number }
+  /** A room message (`action` for `/me`). */
+  | { event: "message"; peer: Peer; nick: string; room: string; text: string; action?: boolean }
+  | { event: "private"; peer: Peer; nick: string; to: string; text: string }
+  | { event: "nick"; peer: Peer; from: string; to: string }
+  /** A member moved from one room to another. */
+  | { event: "join"; peer: Peer; nick: string; from: string; room: string }
+  /** A connection turned away before it joined (server full, per-address limit, …). */
+  | { event: "refused"; peer: Peer; reason: string; online: number }
+  | {
+    event: "disconnect";
+    peer: Peer;
+    nick: string;
+    reason: DisconnectReason;
+    /** What the user gave with `/quit`, or what went wrong. */
+    detail?: string;
+    seconds: number;
+    messages: number;
+    online: number;
+  }
+  /** Something went wrong that is not one client's business (accept failures, …). */
+  | { event: "error"; message: string }
+  | { event: "shutdown"; reason: string; online: number }
+  /** The server has closed every connection and stopped. */
+  | { event: "stopped" };
 
 /** Writes server events to a sink as text or JSON lines. */
 export class Logger {
@@ -87,156 +79,98 @@ export class Logger {
     this.#c = palette(!this.#json && (options.color ?? false));
   }
 
-  /** The server is accepting connections at `address`. */
-  listening(address: Peer, tls: boolean): void {
-    if (this.#json) {
-      return this.#record({ event: "listening", addr: address.hostname, port: address.port, tls });
+  /** Writes one event. */
+  event(event: LogEvent): void {
+    if (this.#json) this.#writeJson(event);
+    else this.#writeText(event);
+  }
+
+  #writeText(event: LogEvent): void {
+    const c = this.#c;
+    const peer = (p: Peer) => c.cyan(formatPeer(p));
+    const said = (text: string) => this.#text ? "  " + text : "";
+    switch (event.event) {
+      case "listening":
+        return this.#line(
+          "listening",
+          c.green,
+          `${c.bold(formatPeer(event.address))}${event.tls ? "  (tls)" : ""}`,
+        );
+      case "connect":
+        return this.#line(
+          "connect",
+          c.green,
+          `${peer(event.peer)}  ${event.nick}  online=${event.online}`,
+        );
+      case "message":
+        return this.#line(
+          event.action ? "action" : "message",
+          identity,
+          `${peer(event.peer)}  ${event.nick}  #${event.room}${said(event.text)}`,
+        );
+      case "private":
+        return this.#line(
+          "private",
+          identity,
+          `${peer(event.peer)}  ${event.nick}  -> ${event.to}${said(event.text)}`,
+        );
+      case "nick":
+        return this.#line("nick", c.blue, `${peer(event.peer)}  ${event.from} -> ${event.to}`);
+      case "join":
+        return this.#line(
+          "join",
+          c.blue,
+          `${peer(event.peer)}  ${event.nick}  #${event.from} -> #${event.room}`,
+        );
+      case "refused":
+        return this.#line(
+          "refused",
+          c.red,
+          `${peer(event.peer)}  reason="${event.reason}"  online=${event.online}`,
+        );
+      case "disconnect": {
+        const why = event.detail ? `${event.reason}: ${event.detail}` : event.reason;
+        return this.#line(
+          "disconnect",
+          c.yellow,
+          `${peer(event.peer)}  ${event.nick}  reason="${why}"  session=${
+            round(event.seconds)
+          }s  messages=${event.messages}  online=${event.online}`,
+        );
+      }
+      case "error":
+        return this.#line("error", c.red, event.message);
+      case "shutdown":
+        return this.#line("shutdown", c.yellow, `reason=${event.reason}  online=${event.online}`);
+      case "stopped":
+        return this.#line("stopped", c.yellow, "");
     }
-    this.#line(
-      "listening",
-      this.#c.green,
-      `${this.#c.bold(formatPeer(address))}${tls ? "  (tls)" : ""}`,
-    );
   }
 
-  connect(peer: Peer, nick: string, online: number): void {
-    if (this.#json) {
-      return this.#record({ event: "connect", addr: peer.hostname, port: peer.port, nick, online });
+  #writeJson(event: LogEvent): void {
+    const record: Record<string, unknown> = { ts: this.#timestamp(true) };
+    for (const [field, value] of Object.entries(event)) {
+      if (value === undefined || value === "" && field === "detail") continue;
+      if (field === "peer" || field === "address") {
+        record.addr = (value as Peer).hostname;
+        record.port = (value as Peer).port;
+      } else if (field === "text" && !this.#text) {
+        continue;
+      } else if (field === "seconds") {
+        record.seconds = round(value as number);
+      } else if (field === "action") {
+        if (value) record.event = "action";
+      } else {
+        record[field] = value;
+      }
     }
-    this.#line("connect", this.#c.green, `${this.#peer(peer)}  ${nick}  online=${online}`);
+    this.sink.write(JSON.stringify(record) + "\n");
   }
 
-  /** A room message (`action` for `/me`). */
-  message(peer: Peer, nick: string, room: string, text: string, action = false): void {
-    const event = action ? "action" : "message";
-    if (this.#json) {
-      const record: Record<string, unknown> = {
-        event,
-        addr: peer.hostname,
-        port: peer.port,
-        nick,
-        room,
-      };
-      if (this.#text) record.text = text;
-      return this.#record(record);
-    }
-    this.#line(
-      event,
-      identity,
-      `${this.#peer(peer)}  ${nick}  #${room}${this.#text ? "  " + text : ""}`,
-    );
-  }
-
-  /** A private message from `nick` to `to`. */
-  private(peer: Peer, nick: string, to: string, text: string): void {
-    if (this.#json) {
-      const record: Record<string, unknown> = {
-        event: "private",
-        addr: peer.hostname,
-        port: peer.port,
-        nick,
-        to,
-      };
-      if (this.#text) record.text = text;
-      return this.#record(record);
-    }
-    this.#line(
-      "private",
-      identity,
-      `${this.#peer(peer)}  ${nick}  -> ${to}${this.#text ? "  " + text : ""}`,
-    );
-  }
-
-  nick(peer: Peer, from: string, to: string): void {
-    if (this.#json) {
-      return this.#record({ event: "nick", addr: peer.hostname, port: peer.port, nick: to, from });
-    }
-    this.#line("nick", this.#c.blue, `${this.#peer(peer)}  ${from} -> ${to}`);
-  }
-
-  /** A member moved from one room to another. */
-  join(peer: Peer, nick: string, from: string, to: string): void {
-    if (this.#json) {
-      return this.#record({
-        event: "join",
-        addr: peer.hostname,
-        port: peer.port,
-        nick,
-        from,
-        room: to,
-      });
-    }
-    this.#line("join", this.#c.blue, `${this.#peer(peer)}  ${nick}  #${from} -> #${to}`);
-  }
-
-  /** A connection turned away before it joined (server full, per-address limit). */
-  refused(peer: Peer, reason: string, online: number): void {
-    if (this.#json) {
-      return this.#record({
-        event: "refused",
-        addr: peer.hostname,
-        port: peer.port,
-        reason,
-        online,
-      });
-    }
-    this.#line("refused", this.#c.red, `${this.#peer(peer)}  reason="${reason}"  online=${online}`);
-  }
-
-  disconnect(peer: Peer, summary: SessionSummary): void {
-    const { nick, reason, detail, seconds, messages, online } = summary;
-    if (this.#json) {
-      const record: Record<string, unknown> = {
-        event: "disconnect",
-        addr: peer.hostname,
-        port: peer.port,
-        nick,
-        reason,
-      };
-      if (detail) record.detail = detail;
-      Object.assign(record, { seconds: round(seconds), messages, online });
-      return this.#record(record);
-    }
-    const why = detail ? `${reason}: ${detail}` : reason;
-    this.#line(
-      "disconnect",
-      this.#c.yellow,
-      `${this.#peer(peer)}  ${nick}  reason="${why}"  session=${
-        round(seconds)
-      }s  messages=${messages}  online=${online}`,
-    );
-  }
-
-  /** Something went wrong that is not one client's business (accept failures, …). */
-  error(message: string): void {
-    if (this.#json) return this.#record({ event: "error", message });
-    this.#line("error", this.#c.red, message);
-  }
-
-  /** Shutdown has begun. */
-  shutdown(reason: string, online: number): void {
-    if (this.#json) return this.#record({ event: "shutdown", reason, online });
-    this.#line("shutdown", this.#c.yellow, `reason=${reason}  online=${online}`);
-  }
-
-  /** The server has closed every connection and stopped. */
-  stopped(): void {
-    if (this.#json) return this.#record({ event: "stopped" });
-    this.#line("stopped", this.#c.yellow, "");
-  }
-
-  #peer(peer: Peer): string {
-    return this.#c.cyan(formatPeer(peer));
-  }
-
-  #line(event: string, style: (text: string) => string, detail: string): void {
+  #line(event: string, style: Style, detail: string): void {
     const stamp = this.#c.dim(this.#timestamp(false));
     const tail = detail ? `  ${detail}` : "";
     this.sink.write(`${stamp}  ${style(detail ? event.padEnd(10) : event)}${tail}\n`);
-  }
-
-  #record(record: Record<string, unknown>): void {
-    this.sink.write(JSON.stringify({ ts: this.#timestamp(true), ...record }) + "\n");
   }
 
   /** Formatting a date costs more than the rest of a log line: reuse it within a millisecond. */

@@ -24,8 +24,9 @@ function random(seed: number): () => number {
 }
 
 const encoder = new TextEncoder();
-/** Every line a parley server sends starts with one of these kinds. */
-const WELL_FORMED = /^(<[^\s<>]+> |\* [^\s*]+ |\*[^\s*]+\* |-> \*[^\s*]+\* |\*\*\* |!!! )/;
+/** Every line a parley server sends starts with one of these kinds (replayed ones with a time). */
+const WELL_FORMED =
+  /^(\[(\d\d-\d\d )?\d\d:\d\d\] )?(<[^\s<>]+> |\* [^\s*]+ |\*[^\s*]+\* |-> \*[^\s*]+\* |\*\*\* |!!! )/;
 // deno-lint-ignore no-control-regex -- looking for control characters is the point
 const UNSAFE = /[\x00-\x08\x0a-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]/;
 

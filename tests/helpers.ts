@@ -92,6 +92,11 @@ export class TestClient {
   readonly lines: string[] = [];
   /** Resolves when the server closes the connection (or it fails). */
   readonly closed: Promise<void>;
+  /**
+   * Telnet commands the server sent (it answers a telnet client's negotiation),
+   * taken out of the stream before lines are split: each as its bytes.
+   */
+  readonly telnetCommands: number[][] = [];
   #cursor = 0;
   #isClosed = false;
 
@@ -119,6 +124,9 @@ export class TestClient {
     options: { tls?: boolean } = {},
   ): Promise<TestClient> {
     const client = options.tls ? await TestClient.connectTls(port) : await TestClient.connect(port);
+    // An empty line says "line client" at once, as `parley client` does: no wait for the
+    // server's first-bytes deadline (SPEC §2). The server ignores it as a message.
+    client.send("");
     await client.expect(/^\*\*\* welcome to parley, you are /);
     await client.expect(/online/); // the second welcome line
     if (nick) {
@@ -192,12 +200,12 @@ export class TestClient {
   async #pump(): Promise<void> {
     const decoder = new TextDecoder();
     const buffer = new Uint8Array(64 * 1024);
+    const telnet = new TelnetCommands();
     let partial = "";
     try {
       for (let n = await this.conn.read(buffer); n !== null; n = await this.conn.read(buffer)) {
-        const parts = (partial + decoder.decode(buffer.subarray(0, n), { stream: true })).split(
-          "\n",
-        );
+        const text = telnet.strip(buffer.subarray(0, n), this.telnetCommands);
+        const parts = (partial + decoder.decode(text, { stream: true })).split("\n");
         partial = parts.pop()!;
         this.lines.push(...parts);
       }
@@ -211,6 +219,47 @@ export class TestClient {
   #tail(): string {
     return this.lines.slice(-15).map((line) => `  | ${line}`).join("\n");
   }
+}
+
+/**
+ * Takes telnet commands (`IAC x` or `IAC WILL|WONT|DO|DONT opt`) out of a byte
+ * stream, across reads. A parley server's text never holds 0xFF (it is valid
+ * UTF-8), so every 0xFF from it starts a telnet command.
+ */
+class TelnetCommands {
+  #command: number[] | null = null;
+
+  strip(bytes: Uint8Array, into: number[][]): Uint8Array {
+    if (this.#command === null && !bytes.includes(0xff)) return bytes;
+    const data: number[] = [];
+    for (const byte of bytes) {
+      const command = this.#command;
+      if (command === null) {
+        if (byte === 0xff) this.#command = [byte];
+        else data.push(byte);
+        continue;
+      }
+      command.push(byte);
+      const needs = command[1] >= 0xfb && command[1] <= 0xfe ? 3 : 2;
+      if (command.length === needs) {
+        into.push(command);
+        this.#command = null;
+      }
+    }
+    return Uint8Array.from(data);
+  }
+}
+
+/**
+ * A connection that never reads. It sends one empty line first (the server
+ * ignores it as a message) so that it is greeted and in the lobby at once,
+ * like a client that has said something, instead of after the server's
+ * first-bytes wait (SPEC §2).
+ */
+export async function connectStalled(port: number, hostname = "127.0.0.1"): Promise<Deno.TcpConn> {
+  const conn = await Deno.connect({ hostname, port });
+  await conn.write(new Uint8Array([0x0a]));
+  return conn;
 }
 
 /** The output of a finished CLI run. */

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { LINE_TOO_LONG, LineReader } from "../src/line_reader.ts";
+import { LINE_TOO_LONG, LineReader } from "../src/net/line_reader.ts";
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();

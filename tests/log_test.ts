@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
-import { BufferedSink, formatPeer, Logger, MemorySink, peerOf } from "../src/log.ts";
+import { BufferedSink, Logger, MemorySink } from "../src/log.ts";
+import { formatPeer, peerOf } from "../src/net/peer.ts";
 
 const peer = { hostname: "127.0.0.1", port: 50123 };
 const peer6 = { hostname: "::1", port: 50124 };
@@ -7,9 +8,17 @@ const peer6 = { hostname: "::1", port: 50124 };
 Deno.test("text log lines carry IP:PORT, nick, room and text", () => {
   const sink = new MemorySink();
   const log = new Logger(sink);
-  log.connect(peer, "guest-1", 3);
-  log.message(peer, "guest-1", "lobby", "hello 你好");
-  log.disconnect(peer6, { nick: "bob", reason: "quit", seconds: 12.34, messages: 5, online: 2 });
+  log.event({ event: "connect", peer, nick: "guest-1", online: 3 });
+  log.event({ event: "message", peer, nick: "guest-1", room: "lobby", text: "hello 你好" });
+  log.event({
+    event: "disconnect",
+    peer: peer6,
+    nick: "bob",
+    reason: "quit",
+    seconds: 12.34,
+    messages: 5,
+    online: 2,
+  });
   assert.match(
     sink.lines[0],
     /^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{3}  connect +127\.0\.0\.1:50123  guest-1  online=3$/,
@@ -25,8 +34,14 @@ Deno.test("text log lines carry IP:PORT, nick, room and text", () => {
 Deno.test("JSON log lines are one object each with ts, event, addr, port, nick", () => {
   const sink = new MemorySink();
   const log = new Logger(sink, { format: "json" });
-  log.connect(peer, "guest-1", 1);
-  log.message(peer, "guest-1", "lobby", 'quote " and \\ backslash');
+  log.event({ event: "connect", peer, nick: "guest-1", online: 1 });
+  log.event({
+    event: "message",
+    peer,
+    nick: "guest-1",
+    room: "lobby",
+    text: 'quote " and \\ backslash',
+  });
   const records = sink.lines.map((line) => JSON.parse(line));
   assert.deepEqual(Object.keys(records[0]), ["ts", "event", "addr", "port", "nick", "online"]);
   assert.equal(records[0].event, "connect");
@@ -37,15 +52,27 @@ Deno.test("JSON log lines are one object each with ts, event, addr, port, nick",
 
 Deno.test("message text can be kept out of the log", () => {
   const sink = new MemorySink();
-  new Logger(sink, { messageText: false }).message(peer, "a", "lobby", "secret");
-  new Logger(sink, { messageText: false, format: "json" }).private(peer, "a", "b", "secret");
+  new Logger(sink, { messageText: false }).event({
+    event: "message",
+    peer,
+    nick: "a",
+    room: "lobby",
+    text: "secret",
+  });
+  new Logger(sink, { messageText: false, format: "json" }).event({
+    event: "private",
+    peer,
+    nick: "a",
+    to: "b",
+    text: "secret",
+  });
   assert.ok(sink.lines.every((line) => !line.includes("secret")), sink.lines.join("\n"));
   assert.equal(sink.lines.length, 2, "the events are still logged");
 });
 
 Deno.test("colour is used only when asked", () => {
   const sink = new MemorySink();
-  new Logger(sink, { color: true }).connect(peer, "a", 1);
+  new Logger(sink, { color: true }).event({ event: "connect", peer, nick: "a", online: 1 });
   assert.ok(sink.lines[0].includes("\x1b["));
 });
 

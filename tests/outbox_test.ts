@@ -1,5 +1,7 @@
 import assert from "node:assert/strict";
-import { Outbox, type OutboxOptions } from "../src/outbox.ts";
+import { Outbox, type OutboxOptions, WriteScheduler } from "../src/net/outbox.ts";
+
+const scheduler = new WriteScheduler();
 
 /** A writer that takes at most `step` bytes per write, like a busy socket. */
 class PartialWriter {
@@ -25,7 +27,7 @@ class StalledWriter {
 
 Deno.test("partial writes are retried until every byte is out, in order", async () => {
   const writer = new PartialWriter(3);
-  const outbox = new Outbox(writer, { sendQueueLimit: 1024 });
+  const outbox = new Outbox(writer, { sendQueueLimit: 1024 }, scheduler);
   outbox.send(new Uint8Array([1, 2, 3, 4, 5]));
   outbox.send(new Uint8Array([6, 7]));
   await outbox.idle();
@@ -35,7 +37,7 @@ Deno.test("partial writes are retried until every byte is out, in order", async 
 
 Deno.test("everything sent in one turn goes out in a single write", async () => {
   const writer = new PartialWriter(1 << 20);
-  const outbox = new Outbox(writer, { sendQueueLimit: 1 << 20 });
+  const outbox = new Outbox(writer, { sendQueueLimit: 1 << 20 }, scheduler);
   for (let i = 0; i < 100; i++) outbox.send(new Uint8Array([i]));
   await outbox.idle();
   assert.equal(writer.writes, 1);
@@ -48,7 +50,7 @@ Deno.test("a peer that stops reading overflows its own outbox, once", async () =
   const outbox = new Outbox(writer, {
     sendQueueLimit: 1000,
     onSendQueueOverflow: () => overflows++,
-  });
+  }, scheduler);
   const chunk = new Uint8Array(100);
   let accepted = 0;
   for (let i = 0; i < 50; i++) if (outbox.send(chunk)) accepted++;
@@ -74,7 +76,7 @@ Deno.test("an owner object can be the options: its methods are called on it", as
     }
   }
   const overflowing = new Owner();
-  const stalled = new Outbox(new StalledWriter(), overflowing);
+  const stalled = new Outbox(new StalledWriter(), overflowing, scheduler);
   for (let i = 0; i < 5; i++) stalled.send(new Uint8Array(40));
   assert.equal(overflowing.overflows, 1);
 
@@ -82,6 +84,7 @@ Deno.test("an owner object can be the options: its methods are called on it", as
   const broken = new Outbox(
     { write: () => Promise.reject(new Deno.errors.BrokenPipe("gone")) },
     failing,
+    scheduler,
   );
   broken.send(new Uint8Array([1]));
   await broken.idle();
@@ -94,7 +97,7 @@ Deno.test("a failed write is reported once and the outbox closes", async () => {
   const outbox = new Outbox({ write: () => Promise.reject(new Deno.errors.BrokenPipe("gone")) }, {
     sendQueueLimit: 1000,
     onWriteError: (error) => errors.push(error),
-  });
+  }, scheduler);
   outbox.send(new Uint8Array([1]));
   await outbox.idle();
   assert.equal(errors.length, 1);
@@ -103,13 +106,13 @@ Deno.test("a failed write is reported once and the outbox closes", async () => {
 });
 
 Deno.test("idle resolves at once when nothing is queued", async () => {
-  const outbox = new Outbox(new PartialWriter(10), { sendQueueLimit: 10 });
+  const outbox = new Outbox(new PartialWriter(10), { sendQueueLimit: 10 }, scheduler);
   await outbox.idle();
 });
 
 Deno.test("many queued arrays are joined into few writes of bounded size, bytes in order", async () => {
   const writer = new PartialWriter(1 << 30);
-  const outbox = new Outbox(writer, { sendQueueLimit: 1 << 30 });
+  const outbox = new Outbox(writer, { sendQueueLimit: 1 << 30 }, scheduler);
   const expected: number[] = [];
   for (let i = 0; i < 3000; i++) {
     const chunk = new Uint8Array(100).fill(i % 251);
@@ -123,7 +126,7 @@ Deno.test("many queued arrays are joined into few writes of bounded size, bytes 
 
 Deno.test("a partial write of a joined buffer continues where it stopped", async () => {
   const writer = new PartialWriter(7);
-  const outbox = new Outbox(writer, { sendQueueLimit: 1 << 20 });
+  const outbox = new Outbox(writer, { sendQueueLimit: 1 << 20 }, scheduler);
   const expected: number[] = [];
   for (let i = 0; i < 50; i++) {
     const chunk = Uint8Array.from({ length: 13 }, (_, j) => (i * 13 + j) % 256);
@@ -135,24 +138,29 @@ Deno.test("a partial write of a joined buffer continues where it stopped", async
 });
 
 Deno.test("writes in flight are capped across outboxes; the rest wait their turn and lose nothing", async () => {
+  const scheduler = new WriteScheduler();
   let inFlight = 0;
   let most = 0;
   const releases: (() => void)[] = [];
   const received = new Map<number, number>();
   const outboxes = Array.from({ length: 3000 }, (_, i) =>
-    new Outbox({
-      write(bytes) {
-        inFlight++;
-        most = Math.max(most, inFlight);
-        return new Promise((resolve) =>
-          releases.push(() => {
-            inFlight--;
-            received.set(i, (received.get(i) ?? 0) + bytes.length);
-            resolve(bytes.length);
-          })
-        );
+    new Outbox(
+      {
+        write(bytes) {
+          inFlight++;
+          most = Math.max(most, inFlight);
+          return new Promise((resolve) =>
+            releases.push(() => {
+              inFlight--;
+              received.set(i, (received.get(i) ?? 0) + bytes.length);
+              resolve(bytes.length);
+            })
+          );
+        },
       },
-    }, { sendQueueLimit: 1 << 20 }));
+      { sendQueueLimit: 1 << 20 },
+      scheduler,
+    ));
   for (const outbox of outboxes) outbox.send(new Uint8Array(10));
   for (const outbox of outboxes) outbox.send(new Uint8Array(5)); // joins the first write of each
   await Promise.resolve();
@@ -167,14 +175,15 @@ Deno.test("writes in flight are capped across outboxes; the rest wait their turn
 });
 
 Deno.test("peers that never read cannot hold the write slots: others get through after about a second", async () => {
+  const scheduler = new WriteScheduler();
   const stalled = Array.from(
     { length: 1100 },
-    () => new Outbox(new StalledWriter(), { sendQueueLimit: 1 << 20 }),
+    () => new Outbox(new StalledWriter(), { sendQueueLimit: 1 << 20 }, scheduler),
   );
   for (const outbox of stalled) outbox.send(new Uint8Array(10));
   await Promise.resolve();
   const writer = new PartialWriter(1 << 20);
-  const healthy = new Outbox(writer, { sendQueueLimit: 1 << 20 });
+  const healthy = new Outbox(writer, { sendQueueLimit: 1 << 20 }, scheduler);
   healthy.send(new Uint8Array([1, 2, 3]));
   const started = performance.now();
   // The slot timer does not hold the process open (a server's sockets do): this test must.

@@ -1,6 +1,7 @@
 /** Rooms and history over real sockets. */
 
 import assert from "node:assert/strict";
+import { historyTime } from "../src/front/line.ts";
 import { delay, startServer, TestClient } from "./helpers.ts";
 
 Deno.test("rooms are isolated: messages, actions and notices stay in their room", async () => {
@@ -92,7 +93,11 @@ Deno.test("a late joiner gets the room's recent messages between two notices; th
 
     const late = await TestClient.connect(server.port);
     await late.expect("*** last 3 messages in #lobby:");
-    assert.deepEqual(late.take().slice(0, 4), [
+    const replay = late.take().slice(0, 4);
+    // Replayed lines carry the time they were said, in the server's local time.
+    const saidAt = new RegExp(`^\\[${historyTime(Date.now(), Date.now())}\\] `);
+    assert.ok(replay.slice(0, 3).every((line) => saidAt.test(line)), replay.join("\n"));
+    assert.deepEqual(replay.map((line) => line.replace(saidAt, "")), [
       "<alice> message 4",
       "<alice> message 5",
       "* alice is done",
@@ -110,7 +115,7 @@ Deno.test("a late joiner gets the room's recent messages between two notices; th
     devJoiner.send("/join dev");
     await devJoiner.expect("*** you are now in #dev (2 here)");
     await devJoiner.expect("*** last message in #dev:");
-    await devJoiner.expect("<alice> in dev");
+    await devJoiner.expect(/^\[[\d: -]+\] <alice> in dev$/);
     devJoiner.close();
   } finally {
     alice.close();
@@ -150,7 +155,7 @@ Deno.test("the room cap refuses new rooms with a clear error; a room that emptie
     await bob.expect("!!! too many rooms (at most 2); join an existing one (/rooms)");
     bob.send("/join FIRST");
     await bob.expect("*** you are now in #first (2 here)");
-    await bob.expect("<alice> said in first");
+    await bob.expect(/^\[[\d: -]+\] <alice> said in first$/);
 
     alice.send("/join lobby");
     await alice.expect(/you are now in #lobby/);

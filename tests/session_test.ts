@@ -1,9 +1,12 @@
-/** One session against a scripted connection, for orderings a real socket cannot pin down. */
+/** One line session against a scripted connection, for orderings a real socket cannot pin down. */
 
 import assert from "node:assert/strict";
-import { Hub, type Member, type Room } from "../src/hub.ts";
+import { Chat, LOBBY, type Renderer } from "../src/core/chat.ts";
+import { lineRenderer } from "../src/front/line.ts";
+import { LineSession } from "../src/front/line_session.ts";
 import { Logger, MemorySink } from "../src/log.ts";
-import { Session } from "../src/session.ts";
+import { Connection } from "../src/net/connection.ts";
+import { WriteScheduler } from "../src/net/outbox.ts";
 
 /** A connection whose reads the test answers one at a time. */
 class ScriptedConn {
@@ -42,9 +45,8 @@ class ScriptedConn {
 }
 
 /** Someone else in the lobby, recording what reaches them. */
-class Listener implements Member {
-  nick = "";
-  room!: Room;
+class Listener {
+  readonly renderer: Renderer = lineRenderer;
   readonly heard: string[] = [];
   send(bytes: Uint8Array): void {
     this.heard.push(new TextDecoder().decode(bytes));
@@ -57,26 +59,24 @@ async function until(check: () => boolean): Promise<void> {
 }
 
 Deno.test("a line that arrives after the session was ended from outside is not carried out", async () => {
-  const hub = new Hub<Session>();
+  const chat = new Chat();
   const listener = new Listener();
-  hub.add(listener as unknown as Session);
+  const other = await chat.enterAsGuest(listener);
+  await chat.apply(other, { kind: "join", room: LOBBY, move: false });
   const log = new MemorySink();
   const conn = new ScriptedConn();
   const limits = { maxLine: 4096, rate: 0, burst: 1, sendQueue: 1 << 20, closeGrace: 100 };
-  const session = new Session(
+  const connection = new Connection(
     conn as unknown as Deno.Conn,
     { hostname: "127.0.0.1", port: 40000 },
-    {
-      hub,
-      log: new Logger(log),
-      limits,
-    },
+    { limits, scheduler: new WriteScheduler() },
   );
+  const session = new LineSession(connection, { chat, log: new Logger(log), maxLine: 4096 });
   const running = session.run();
   await until(() => conn.reading);
   conn.deliver("before the end\n");
   await until(() => conn.reading);
-  session.end("idle", "", "*** disconnected: idle");
+  session.stop("idle", 1);
   conn.deliver("after the end\n"); // already in flight when the session ended
   await running;
   const heard = listener.heard.join("");

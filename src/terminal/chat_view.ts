@@ -8,6 +8,8 @@
  * @module
  */
 
+import { LOBBY } from "../core/chat.ts";
+import { parseServerLine } from "../front/line.ts";
 import { hasContent } from "../text.ts";
 import { nickColor } from "../colors.ts";
 import type { Key } from "./keys.ts";
@@ -36,11 +38,7 @@ export interface KeyOutcome {
   leave: string | null;
 }
 
-const WELCOME = /^\*\*\* welcome to parley, you are (\S+)$/;
-const RENAMED = /^\*\*\* you are now (\S+)$/;
-const JOINED = /^\*\*\* you are now in #(\S+) \(/;
 const ACTION_COMMAND = /^\/me\s+(.*\S)\s*$/is;
-const LOBBY = "lobby";
 
 /** The interactive client's screen: input line at the bottom, chat above it. */
 export class ChatView {
@@ -193,14 +191,20 @@ export class ChatView {
   /** Follows the server's notices about who and where we are. */
   #learn(line: string): void {
     if (!line.startsWith("*** ")) return;
-    let match: RegExpExecArray | null;
-    if ((match = WELCOME.exec(line))) {
-      this.#nick = match[1];
-      this.#room = LOBBY;
-    } else if ((match = JOINED.exec(line))) {
-      this.#room = match[1];
-    } else if ((match = RENAMED.exec(line))) {
-      this.#nick = this.#wantedNick = match[1];
+    const parsed = parseServerLine(line);
+    if (parsed.kind !== "notice" || parsed.meaning === null) return;
+    const meaning = parsed.meaning;
+    switch (meaning.about) {
+      case "welcome":
+        this.#nick = meaning.nick;
+        this.#room = LOBBY;
+        return;
+      case "moved":
+        this.#room = meaning.room;
+        return;
+      case "renamed":
+        this.#nick = this.#wantedNick = meaning.nick;
+        return;
     }
   }
 

@@ -14,6 +14,7 @@
  */
 
 import { nickColor, palette } from "../colors.ts";
+import { parseServerLine, type ServerLine } from "../front/line.ts";
 import { displayWidth, graphemeWidth } from "./width.ts";
 
 /** Erase from the cursor to the end of the line. */
@@ -25,11 +26,6 @@ export function formatTime(date: Date): string {
   return `${pad(date.getHours())}:${pad(date.getMinutes())}`;
 }
 
-const MESSAGE = /^<([^>\s]+)> (.*)$/s;
-const PRIVATE = /^\*([^*\s]+)\* (.*)$/s;
-const PRIVATE_SENT = /^-> \*([^*\s]+)\* (.*)$/s;
-const ACTION = /^\* (\S+) (.*)$/s;
-
 /** How to style chat lines. */
 export interface StyleOptions {
   /** Colours and bold on; off gives the lines exactly as received. */
@@ -39,36 +35,60 @@ export interface StyleOptions {
 }
 
 /**
- * Styles one chat line by its kind (SPEC §2): nicks in their own colours,
- * private messages bold, notices (`***`) cyan, errors (`!!!`) red, lines from
- * the client itself (`--`) yellow. Without colour, the line as it is.
+ * Styles one chat line by its kind (SPEC §2, read by the line protocol's own
+ * parser): nicks in their own colours, private messages bold, notices (`***`)
+ * cyan, errors (`!!!`) red, lines from the client itself (`--`) yellow.
+ * Without colour, the line as it is.
  */
 export function styleLine(line: string, options: StyleOptions): string {
   if (!options.color) return line;
-  const style = palette(true);
-  const nick = (name: string) => nickColor(name, true)(name);
-  let match: RegExpExecArray | null;
-  if (line.startsWith("*** ")) return style.cyan(line);
-  if (line.startsWith("!!! ")) return style.bold(style.red(line));
-  if (line.startsWith("-- ")) return style.yellow(line);
-  if ((match = MESSAGE.exec(line))) {
-    const [, from, text] = match;
-    const mentioned = options.ownNick && from !== options.ownNick &&
-      text.toLowerCase().includes(options.ownNick.toLowerCase());
-    return `<${nick(from)}> ${mentioned ? style.bold(text) : text}`;
-  }
-  if ((match = PRIVATE_SENT.exec(line))) {
-    return `${style.dim("->")} *${nick(match[1])}* ${match[2]}`;
-  }
-  if ((match = PRIVATE.exec(line))) return style.bold(`*${nick(match[1])}* ${match[2]}`);
-  if ((match = ACTION.exec(line))) return `* ${nick(match[1])} ${match[2]}`;
-  return line;
+  if (line.startsWith("-- ")) return palette(true).yellow(line);
+  return styleParsed(parseServerLine(line), line, options);
 }
 
-/** A chat line as shown: `HH:MM ` (dim) and the styled line. */
+function styleParsed(parsed: ServerLine, line: string, options: StyleOptions): string {
+  const style = palette(true);
+  const nick = (name: string) => nickColor(name, true)(name);
+  switch (parsed.kind) {
+    case "notice":
+      return style.cyan(line);
+    case "error":
+      return style.bold(style.red(line));
+    case "message": {
+      const own = options.ownNick;
+      const mentioned = own && parsed.nick !== own &&
+        parsed.text.toLowerCase().includes(own.toLowerCase());
+      return `<${nick(parsed.nick)}> ${mentioned ? style.bold(parsed.text) : parsed.text}`;
+    }
+    case "private-sent":
+      return `${style.dim("->")} *${nick(parsed.nick)}* ${parsed.text}`;
+    case "private":
+      return style.bold(`*${nick(parsed.nick)}* ${parsed.text}`);
+    case "action":
+      return `* ${nick(parsed.nick)} ${parsed.text}`;
+    case "history":
+      return styleParsed(parsed.line, historyBody(line), options);
+    case "other":
+      return line;
+  }
+}
+
+/** `<alice> hello` of a history line `[07:12] <alice> hello`. */
+function historyBody(line: string): string {
+  return line.slice(line.indexOf("] ") + 2);
+}
+
+/**
+ * A chat line as shown: the time (dim) and the styled line. The time is when
+ * it arrived, or for a replayed line the time it was said (`[07:12] <a> hi`
+ * shows as `07:12 <a> hi`).
+ */
 export function formatChatLine(line: string, time: Date, options: StyleOptions): string {
-  const stamp = formatTime(time);
-  return `${options.color ? palette(true).dim(stamp) : stamp} ${styleLine(line, options)}`;
+  const parsed = line.startsWith("[") ? parseServerLine(line) : null;
+  const history = parsed?.kind === "history" ? parsed : null;
+  const stamp = history ? history.time : formatTime(time);
+  const body = history ? historyBody(line) : line;
+  return `${options.color ? palette(true).dim(stamp) : stamp} ${styleLine(body, options)}`;
 }
 
 /**

@@ -16,17 +16,29 @@
  * no promise, closure or allocation per message; several queued arrays are
  * joined into a pooled buffer rather than a new one.
  *
+ * The outboxes of one server share a {@linkcode WriteScheduler}: it batches
+ * their flushes into one microtask, caps the writes in flight and keeps the
+ * pool of join buffers. `serve` creates it; each outbox is handed it.
+ *
+ * An outbox's states:
+ *
+ * ```
+ * IDLE --send--> SCHEDULED --flush, slot free--> WRITING --written, nothing queued--> IDLE
+ *                    ^  |                           |
+ *                    |  +--no slot: waits its turn  +--written, more queued: next write
+ *                    +------------------------------+   (or back of the line when others wait)
+ * ```
+ *
  * @module
  */
 
-/** Where an outbox writes: a `Deno.Conn`, or anything with the same `write`. */
-export interface ByteWriter {
-  write(bytes: Uint8Array): Promise<number>;
-}
+import type { ByteWriter } from "./io.ts";
+
+export type { ByteWriter } from "./io.ts";
 
 /**
  * An outbox's limit, and whom it tells that it cannot go on: a plain object, or
- * the owner itself (a session is its outbox's options, which saves it a
+ * the owner itself (a connection is its outbox's options, which saves it a
  * closure or two per connection).
  */
 export interface OutboxOptions {
@@ -44,20 +56,10 @@ const JOIN_BUFFER_BYTES = 64 * 1024;
 const SMALL_JOIN_BYTES = 16 * 1024;
 /** Pooled buffers kept for reuse; beyond this, returned ones are left to the GC. */
 const POOL_KEEP = 256;
-const pool: Uint8Array[] = [];
 
 const IDLE = 0;
 const SCHEDULED = 1;
 const WRITING = 2;
-
-/** Outboxes with bytes waiting for the next flush, all flushed by one microtask. */
-let toFlush: Outbox[] = [];
-
-function flushAll(): void {
-  const outboxes = toFlush;
-  toFlush = [];
-  for (const outbox of outboxes) outbox.flush();
-}
 
 /**
  * Most writes in flight at once, over all outboxes. Deno's cost per write
@@ -78,63 +80,100 @@ const MAX_WRITES_IN_FLIGHT = 1024;
  * and the slots still held from two epochs back are given up.
  */
 const STALLED_WRITE_MS = 1000;
-let slotsHeld = 0;
-let epoch = 0;
-let heldThisEpoch = 0;
-let heldLastEpoch = 0;
-let waiting: Outbox[] = [];
-let waitingHead = 0;
-let epochTimer: ReturnType<typeof setTimeout> | undefined;
 
-/** Takes a write slot if one is free; returns its epoch, or -1. */
-function takeSlot(): number {
-  if (slotsHeld >= MAX_WRITES_IN_FLIGHT) return -1;
-  slotsHeld++;
-  heldThisEpoch++;
-  return epoch;
-}
+/**
+ * The writing side shared by a server's outboxes: one microtask flushes every
+ * outbox that got bytes in the same turn, at most {@linkcode MAX_WRITES_IN_FLIGHT}
+ * writes run at once (the rest wait in order), and join buffers are pooled.
+ */
+export class WriteScheduler {
+  /** Outboxes with bytes waiting for the next flush, all flushed by one microtask. */
+  #toFlush: Outbox[] = [];
+  #slotsHeld = 0;
+  #epoch = 0;
+  #heldThisEpoch = 0;
+  #heldLastEpoch = 0;
+  #waiting: Outbox[] = [];
+  #waitingHead = 0;
+  #epochTimer: ReturnType<typeof setTimeout> | undefined;
+  readonly #pool: Uint8Array[] = [];
 
-/** Gives back a slot taken in `slotEpoch`, unless it was already given up as stalled. */
-function releaseSlot(slotEpoch: number): void {
-  if (slotEpoch === epoch) heldThisEpoch--;
-  else if (slotEpoch === epoch - 1) heldLastEpoch--;
-  else return;
-  slotsHeld--;
-}
-
-/** Waits for a slot: first in, first served. */
-function waitForSlot(outbox: Outbox): void {
-  waiting.push(outbox);
-  if (epochTimer === undefined) {
-    epochTimer = setTimeout(nextEpoch, STALLED_WRITE_MS);
-    Deno.unrefTimer(epochTimer);
+  /** Outboxes waiting for a write slot. */
+  get waiting(): number {
+    return this.#waiting.length - this.#waitingHead;
   }
-}
 
-function nextEpoch(): void {
-  epochTimer = undefined;
-  slotsHeld -= heldLastEpoch;
-  heldLastEpoch = heldThisEpoch;
-  heldThisEpoch = 0;
-  epoch++;
-  startWaiting();
-  if (waitingHead < waiting.length) {
-    epochTimer = setTimeout(nextEpoch, STALLED_WRITE_MS);
-    Deno.unrefTimer(epochTimer);
+  /** Flushes `outbox` with the others of this turn. */
+  schedule(outbox: Outbox): void {
+    if (this.#toFlush.push(outbox) === 1) queueMicrotask(this.#flushAll);
   }
-}
 
-function startWaiting(): void {
-  while (slotsHeld < MAX_WRITES_IN_FLIGHT && waitingHead < waiting.length) {
-    waiting[waitingHead++].flush();
+  #flushAll = (): void => {
+    const outboxes = this.#toFlush;
+    this.#toFlush = [];
+    for (const outbox of outboxes) outbox.flush();
+  };
+
+  /** Takes a write slot if one is free; returns its epoch, or -1. */
+  takeSlot(): number {
+    if (this.#slotsHeld >= MAX_WRITES_IN_FLIGHT) return -1;
+    this.#slotsHeld++;
+    this.#heldThisEpoch++;
+    return this.#epoch;
   }
-  if (waitingHead === waiting.length) {
-    waiting = [];
-    waitingHead = 0;
-  } else if (waitingHead > 4096 && waitingHead * 2 > waiting.length) {
-    waiting = waiting.slice(waitingHead);
-    waitingHead = 0;
+
+  /** Gives back a slot taken in `slotEpoch`, unless it was already given up as stalled. */
+  releaseSlot(slotEpoch: number): void {
+    if (slotEpoch === this.#epoch) this.#heldThisEpoch--;
+    else if (slotEpoch === this.#epoch - 1) this.#heldLastEpoch--;
+    else return;
+    this.#slotsHeld--;
   }
+
+  /** Waits for a slot: first in, first served. */
+  waitForSlot(outbox: Outbox): void {
+    this.#waiting.push(outbox);
+    if (this.#epochTimer === undefined) this.#armEpochTimer();
+  }
+
+  /** Starts the outboxes waiting for a slot, as many as there are free slots. */
+  startWaiting(): void {
+    while (this.#slotsHeld < MAX_WRITES_IN_FLIGHT && this.#waitingHead < this.#waiting.length) {
+      this.#waiting[this.#waitingHead++].flush();
+    }
+    if (this.#waitingHead === this.#waiting.length) {
+      this.#waiting = [];
+      this.#waitingHead = 0;
+    } else if (this.#waitingHead > 4096 && this.#waitingHead * 2 > this.#waiting.length) {
+      this.#waiting = this.#waiting.slice(this.#waitingHead);
+      this.#waitingHead = 0;
+    }
+  }
+
+  /** A pooled join buffer of {@linkcode JOIN_BUFFER_BYTES}. */
+  takeBuffer(): Uint8Array {
+    return this.#pool.pop() ?? new Uint8Array(JOIN_BUFFER_BYTES);
+  }
+
+  /** Gives a join buffer back once its bytes are written. */
+  returnBuffer(buffer: Uint8Array): void {
+    if (this.#pool.length < POOL_KEEP) this.#pool.push(buffer);
+  }
+
+  #armEpochTimer(): void {
+    this.#epochTimer = setTimeout(this.#nextEpoch, STALLED_WRITE_MS);
+    Deno.unrefTimer(this.#epochTimer);
+  }
+
+  #nextEpoch = (): void => {
+    this.#epochTimer = undefined;
+    this.#slotsHeld -= this.#heldLastEpoch;
+    this.#heldLastEpoch = this.#heldThisEpoch;
+    this.#heldThisEpoch = 0;
+    this.#epoch++;
+    this.startWaiting();
+    if (this.waiting > 0) this.#armEpochTimer();
+  };
 }
 
 /** A bounded queue of bytes for one peer, drained by a single writer. */
@@ -157,12 +196,15 @@ export class Outbox {
   /** Set when the outbox gave up (overflow or failed write): nothing more is written. */
   #closedByFailure = false;
   #idleWaiters: (() => void)[] | null = null;
-  /** The epoch of the write slot this outbox holds (see {@linkcode takeSlot}). */
+  /** The epoch of the write slot this outbox holds (see {@linkcode WriteScheduler.takeSlot}). */
   #slotEpoch = -1;
 
-  constructor(writer: ByteWriter, options: OutboxOptions) {
+  readonly #scheduler: WriteScheduler;
+
+  constructor(writer: ByteWriter, options: OutboxOptions, scheduler: WriteScheduler) {
     this.#writer = writer;
     this.#options = options;
+    this.#scheduler = scheduler;
   }
 
   /** Bytes accepted but not yet written (0 once the outbox gave up: none will be). */
@@ -203,7 +245,7 @@ export class Outbox {
     this.#queuedBytes += bytes.length;
     if (this.#state === IDLE) {
       this.#state = SCHEDULED;
-      if (toFlush.push(this) === 1) queueMicrotask(flushAll);
+      this.#scheduler.schedule(this);
     }
     return true;
   }
@@ -226,10 +268,10 @@ export class Outbox {
 
   #writeNext(): void {
     if (this.#queuedBytes === 0) return this.#becomeIdle();
-    this.#slotEpoch = takeSlot();
+    this.#slotEpoch = this.#scheduler.takeSlot();
     if (this.#slotEpoch === -1) {
       this.#state = SCHEDULED;
-      waitForSlot(this);
+      this.#scheduler.waitForSlot(this);
       return;
     }
     this.#state = WRITING;
@@ -253,7 +295,7 @@ export class Outbox {
 
   /** Copies queued arrays into a pooled buffer, as many as fit (the last one maybe in part). */
   #join(queue: Uint8Array[]): Uint8Array {
-    const buffer = pool.pop() ?? new Uint8Array(JOIN_BUFFER_BYTES);
+    const buffer = this.#scheduler.takeBuffer();
     let filled = 0;
     let taken = 0;
     while (taken < queue.length && filled < buffer.length) {
@@ -284,16 +326,17 @@ export class Outbox {
     }
     this.#inFlight = null;
     this.#releasePooled();
-    releaseSlot(this.#slotEpoch);
-    if (waitingHead < waiting.length) {
+    const scheduler = this.#scheduler;
+    scheduler.releaseSlot(this.#slotEpoch);
+    if (scheduler.waiting > 0) {
       // Others are waiting for a turn: this outbox goes to the back of the line.
       if (this.#queuedBytes > 0) {
         this.#state = SCHEDULED;
-        waitForSlot(this);
+        scheduler.waitForSlot(this);
       } else {
         this.#becomeIdle();
       }
-      startWaiting();
+      scheduler.startWaiting();
     } else {
       this.#writeNext();
     }
@@ -302,12 +345,12 @@ export class Outbox {
   #failed = (error: unknown): void => {
     this.#inFlight = null;
     this.#releasePooled();
-    releaseSlot(this.#slotEpoch);
+    this.#scheduler.releaseSlot(this.#slotEpoch);
     const first = !this.#closedByFailure;
     this.#fail();
     this.#becomeIdle();
     if (first) this.#options.onWriteError?.(error);
-    startWaiting();
+    this.#scheduler.startWaiting();
   };
 
   #fail(): void {
@@ -320,7 +363,7 @@ export class Outbox {
 
   #releasePooled(): void {
     if (this.#pooled === null) return;
-    if (pool.length < POOL_KEEP) pool.push(this.#pooled);
+    this.#scheduler.returnBuffer(this.#pooled);
     this.#pooled = null;
   }
 
@@ -341,12 +384,4 @@ function joinAll(chunks: Uint8Array[], totalBytes: number): Uint8Array {
     offset += chunk.length;
   }
   return joined;
-}
-
-/** Writes all of `bytes`: `Deno.Conn.write` may write only part of them. */
-export async function writeAll(writer: ByteWriter, bytes: Uint8Array): Promise<void> {
-  let written = 0;
-  while (written < bytes.length) {
-    written += await writer.write(written === 0 ? bytes : bytes.subarray(written));
-  }
 }

@@ -1,0 +1,206 @@
+/**
+ * `parley server`: flags → a bound listener, the console and the signals →
+ * {@linkcode serve}, until SIGINT or SIGTERM.
+ *
+ * @module
+ */
+
+import { serve, SERVER_DEFAULTS } from "../../server.ts";
+import { colorWanted } from "../colors.ts";
+import { errorText } from "../errors.ts";
+import {
+  invalidValue,
+  parseFlags,
+  parseHost,
+  parseInteger,
+  parseNumber,
+  parsePort,
+  parseSize,
+  UsageError,
+} from "../flags.ts";
+import { BufferedSink, Logger } from "../log.ts";
+import { formatPeer } from "../net/peer.ts";
+import { DEFAULT_PORT, readPem, StartError } from "./start.ts";
+
+/** `parley server --help`. */
+export const SERVER_HELP = `Usage: parley server [options]
+
+Runs a chat server. The console shows every connection, message and disconnection.
+Stop it with Ctrl-C (or SIGTERM): clients are told, output is flushed, exit code 0.
+
+Options:
+  --host HOST            address to listen on (default 0.0.0.0, all IPv4 interfaces; :: for IPv6)
+  --port PORT            port (default ${DEFAULT_PORT}; 0 picks a free one, shown in the first log line)
+  --max-line BYTES       longest line accepted (default ${SERVER_DEFAULTS.maxLine})
+  --max-clients N        most clients at once (default ${SERVER_DEFAULTS.maxClients})
+  --max-per-ip N         most clients from one address (default ${SERVER_DEFAULTS.maxPerIp}; 0 = no limit)
+  --rate N               lines per second per client (default ${SERVER_DEFAULTS.rate}; 0 = no flood control)
+  --burst N              lines a client may send at once (default ${SERVER_DEFAULTS.burst})
+  --send-queue BYTES     output waiting for a client before it is dropped (default 1M)
+  --idle-timeout SECONDS disconnect clients silent this long (default 0 = never)
+  --history N            messages per room replayed to newcomers (default ${SERVER_DEFAULTS.history}; 0 = off)
+  --max-rooms N          most rooms at once (default ${SERVER_DEFAULTS.maxRooms})
+  --log text|json        console format (default text)
+  --no-log-text          keep message text out of the console (privacy)
+  --tls-cert FILE        serve TLS with this certificate (PEM) ...
+  --tls-key FILE         ... and this private key (PEM)
+  -h, --help             this help
+
+Sizes take k, M and G suffixes (64k, 1M).
+`;
+
+/**
+ * Signals of one name this close together are copies of one keypress: a
+ * terminal's Ctrl-C signals the whole process group, and `deno task` forwards
+ * it to its child again. A second signal after this long means "now".
+ */
+const SIGNAL_COPY_MS = 250;
+
+/** Runs `parley server ARGS`; returns the exit code. */
+export async function serverCommand(args: string[]): Promise<number> {
+  const { values } = parseFlags(args, {
+    host: { type: "string" },
+    port: { type: "string" },
+    "max-line": { type: "string" },
+    "max-clients": { type: "string" },
+    "max-per-ip": { type: "string" },
+    rate: { type: "string" },
+    burst: { type: "string" },
+    "send-queue": { type: "string" },
+    "idle-timeout": { type: "string" },
+    history: { type: "string" },
+    "max-rooms": { type: "string" },
+    log: { type: "string" },
+    "no-log-text": { type: "boolean" },
+    "tls-cert": { type: "string" },
+    "tls-key": { type: "string" },
+    help: { type: "boolean", short: "h" },
+  });
+  if (values.help) {
+    console.log(SERVER_HELP.trimEnd());
+    return 0;
+  }
+
+  const optional = <T>(value: string | undefined, parse: (value: string) => T) =>
+    value === undefined ? undefined : parse(value);
+  const format = values.log ?? "text";
+  if (format !== "text" && format !== "json") {
+    throw invalidValue("log", format, "text or json");
+  }
+  if (Boolean(values["tls-cert"]) !== Boolean(values["tls-key"])) {
+    throw new UsageError("--tls-cert and --tls-key go together");
+  }
+  const hostname = optional(values.host, (v) => parseHost("host", v)) ?? "0.0.0.0";
+  const port = optional(values.port, (v) => parsePort("port", v)) ?? DEFAULT_PORT;
+  const limits = {
+    maxLine: optional(values["max-line"], (v) => parseSize("max-line", v)),
+    maxClients: optional(values["max-clients"], (v) => parseInteger("max-clients", v, 1)),
+    maxPerIp: optional(
+      values["max-per-ip"],
+      (v) => parseInteger("max-per-ip", v, { min: 0, note: "0 = no limit" }),
+    ),
+    rate: optional(values.rate, (v) => parseNumber("rate", v, { note: "0 = no flood control" })),
+    burst: optional(values.burst, (v) => parseInteger("burst", v, 1)),
+    sendQueue: optional(values["send-queue"], (v) => parseSize("send-queue", v, 1024)),
+    idleTimeout: optional(
+      values["idle-timeout"],
+      (v) => parseNumber("idle-timeout", v, { note: "0 = never" }),
+    ),
+    history: optional(values.history, (v) => parseInteger("history", v, { note: "0 = off" })),
+    maxRooms: optional(values["max-rooms"], (v) => parseInteger("max-rooms", v, 1)),
+  };
+
+  const tls = values["tls-cert"]
+    ? {
+      cert: readPem("--tls-cert", values["tls-cert"]),
+      key: readPem("--tls-key", values["tls-key"]!),
+    }
+    : null;
+  const listener = listen(hostname, port, tls);
+  const log = new Logger(new BufferedSink(Deno.stdout), {
+    format,
+    color: colorWanted(Deno.stdout),
+    messageText: !values["no-log-text"],
+  });
+  warnAboutFileLimit(limits.maxClients ?? SERVER_DEFAULTS.maxClients);
+
+  const controller = new AbortController();
+  const removeSignals = onStopSignals(controller);
+  try {
+    await serve(listener, { log, signal: controller.signal, tls: tls !== null, ...limits })
+      .finished;
+  } finally {
+    removeSignals();
+  }
+  return 0;
+}
+
+/**
+ * SIGINT and SIGTERM abort `controller` (a graceful shutdown); a second one,
+ * not a copy of the first (see {@linkcode SIGNAL_COPY_MS}), exits at once
+ * with 130 or 143. Returns what removes the listeners.
+ */
+function onStopSignals(controller: AbortController): () => void {
+  let firstAt = 0;
+  const listeners = (["SIGINT", "SIGTERM"] as const).map((name) => {
+    const handler = () => {
+      const now = performance.now();
+      if (!controller.signal.aborted) {
+        firstAt = now;
+        return controller.abort(name);
+      }
+      if (now - firstAt >= SIGNAL_COPY_MS) Deno.exit(name === "SIGINT" ? 130 : 143);
+    };
+    Deno.addSignalListener(name, handler);
+    return () => Deno.removeSignalListener(name, handler);
+  });
+  return () => {
+    for (const remove of listeners) remove();
+  };
+}
+
+function listen(
+  hostname: string,
+  port: number,
+  tls: { cert: string; key: string } | null,
+): Deno.Listener {
+  const where = formatPeer({ hostname, port });
+  try {
+    return tls ? Deno.listenTls({ hostname, port, ...tls }) : Deno.listen({ hostname, port });
+  } catch (error) {
+    if (error instanceof Deno.errors.AddrInUse) {
+      throw new StartError(`cannot listen on ${where}: address already in use`);
+    }
+    if (error instanceof Deno.errors.PermissionDenied) {
+      throw new StartError(
+        `cannot listen on ${where}: permission denied (ports below 1024 need privileges)`,
+      );
+    }
+    if (error instanceof Deno.errors.AddrNotAvailable) {
+      throw new StartError(`cannot listen on ${where}: no such address on this machine`);
+    }
+    if (tls && error instanceof Deno.errors.InvalidData) {
+      throw new StartError(
+        `cannot use --tls-cert/--tls-key: ${error.message} (expected PEM files)`,
+      );
+    }
+    throw new StartError(`cannot listen on ${where}: ${errorText(error)}`);
+  }
+}
+
+/** Thousands of clients need thousands of descriptors; say so before they fail. */
+function warnAboutFileLimit(maxClients: number): void {
+  let limits: string;
+  try {
+    limits = Deno.readTextFileSync("/proc/self/limits");
+  } catch {
+    return; // not Linux: nothing cheap to check
+  }
+  const soft = Number(/^Max open files\s+(\d+)/m.exec(limits)?.[1]);
+  if (soft > 0 && soft < maxClients + 64) {
+    console.error(
+      `parley server: warning: this process may open only ${soft} files, fewer than --max-clients ${maxClients}; ` +
+        `raise it with 'ulimit -n' or lower --max-clients`,
+    );
+  }
+}

@@ -1,0 +1,121 @@
+/**
+ * What happens in the chat, as data: the events the {@linkcode Chat} publishes
+ * and every front end renders in its own protocol (a line client sees
+ * `<alice> hi`, an IRC client `:alice!alice@parley PRIVMSG #lobby :hi`).
+ * Events carry no protocol and no prose, so they can be stored (history) and
+ * sent between servers as they are.
+ *
+ * Every event says when it happened (`time`, ms since the epoch) and where it
+ * came from (`origin`, the id of the member whose action it was): it is
+ * delivered to everyone concerned except its origin, which gets a reply instead.
+ * Room events carry the room's sequence number, which orders a room's events.
+ *
+ * @module
+ */
+
+/** Milliseconds since the epoch, as `Date.now()` gives them; injected so tests can set time. */
+export type Clock = () => number;
+
+/** The real clock. */
+export const systemClock: Clock = Date.now;
+
+/** Why a member left the chat. */
+export type QuitReason =
+  | "quit"
+  | "closed"
+  | "reset"
+  | "idle"
+  | "send queue exceeded"
+  | "send queue stalled"
+  | "shutdown"
+  | "error";
+
+interface Happening {
+  /** When it happened (ms since the epoch). */
+  time: number;
+  /** The member it came from (a member id); nobody's for the server's own. */
+  origin: string;
+}
+
+interface InRoom extends Happening {
+  /** The room's display name. */
+  room: string;
+  /** The room's sequence number of this event: 1, 2, 3, … */
+  seq: number;
+}
+
+/** Someone said something in a room (`action` for `/me`). */
+export interface MessageEvent extends InRoom {
+  kind: "message";
+  nick: string;
+  /** The sender's user name (IRC's `user` part; the nick for line clients). */
+  user: string;
+  text: string;
+  action: boolean;
+}
+
+/** Someone entered a room. */
+export interface JoinedEvent extends InRoom {
+  kind: "joined";
+  nick: string;
+  user: string;
+}
+
+/** Someone left a room but stays in the chat. */
+export interface LeftEvent extends InRoom {
+  kind: "left";
+  nick: string;
+  user: string;
+  /** `moved`: went to another room (`to`); `part`: left it (`text` is the reason given). */
+  how: "moved" | "part";
+  to?: string;
+  text?: string;
+}
+
+/** Someone's topic for a room. */
+export interface TopicEvent extends InRoom {
+  kind: "topic";
+  nick: string;
+  user: string;
+  text: string;
+}
+
+/** Someone changed nick; everyone sharing a room with them is told once. */
+export interface RenamedEvent extends Happening {
+  kind: "renamed";
+  /** The rooms the member is in. */
+  rooms: string[];
+  nick: string;
+  user: string;
+  to: string;
+}
+
+/** Someone left the chat; everyone sharing a room with them is told once. */
+export interface QuitEvent extends Happening {
+  kind: "quit";
+  rooms: string[];
+  nick: string;
+  user: string;
+  reason: QuitReason;
+  /** The reason given with `/quit`, or what went wrong. */
+  detail: string;
+}
+
+/** A private message, to one nick. */
+export interface PrivateEvent extends Happening {
+  kind: "private";
+  to: string;
+  nick: string;
+  user: string;
+  text: string;
+  action: boolean;
+}
+
+/** An event that belongs to one room, in the room's order. */
+export type RoomEvent = MessageEvent | JoinedEvent | LeftEvent | TopicEvent;
+
+/** An event about one member, for everyone who shares a room with them. */
+export type MemberEvent = RenamedEvent | QuitEvent;
+
+/** Anything that happens in the chat. */
+export type ChatEvent = RoomEvent | MemberEvent | PrivateEvent;

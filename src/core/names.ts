@@ -1,0 +1,44 @@
+/**
+ * Names in the chat: what a nickname or a room name may be, and the key under
+ * which names are compared. Protocol-neutral: problems are codes, and each
+ * front end words them.
+ *
+ * @module
+ */
+
+/** Longest nickname, in characters. */
+export const MAX_NICK = 24;
+/** Longest room name, in characters (without IRC's `#`). */
+export const MAX_ROOM = 24;
+
+/** Why a name cannot be used. */
+export type NameProblem = "empty" | "too-long" | "bad-characters";
+
+const NAME = /^[\p{L}\p{M}\p{N}_.\-]+$/u;
+
+/** Why `nick` cannot be a nickname, or null when it is well formed. */
+export function nickProblem(nick: string): NameProblem | null {
+  return nameProblem(nick, MAX_NICK);
+}
+
+/** Why `room` cannot be a room name, or null when it is well formed. */
+export function roomProblem(room: string): NameProblem | null {
+  return nameProblem(room, MAX_ROOM);
+}
+
+function nameProblem(name: string, max: number): NameProblem | null {
+  const length = [...name].length;
+  if (length === 0) return "empty";
+  if (length > max) return "too-long";
+  if (!NAME.test(name)) return "bad-characters";
+  return null;
+}
+
+/**
+ * The key under which names are compared: Unicode-normalised (NFC) and
+ * case-folded (upper then lower case, so that `Straße` and `STRASSE`, or
+ * `ΟΔΟΣ` and `οδοσ`, are the same name).
+ */
+export function nameKey(name: string): string {
+  return name.normalize("NFC").toUpperCase().toLowerCase();
+}

@@ -1,0 +1,289 @@
+/**
+ * A line client's session: the glue between one {@linkcode Connection} and
+ * the {@linkcode Chat} for clients that speak the line protocol (nc, telnet,
+ * `parley client`). It parses each line, carries it out through the chat,
+ * answers in the line protocol's words and logs it. A line client is always
+ * in exactly one room, its current one: it starts in the lobby and `/join`
+ * moves it.
+ *
+ * Room messages go through the chat's fast path (`say`), batched until the
+ * end of the read; everything else is a command the chat answers. While the
+ * session enters a room, events for it are held back until the room's history
+ * has been sent, so nobody takes a live line for an old one or misses one.
+ *
+ * @module
+ */
+
+import { type Chat, type ChatMember, type ChatRoom, type Endpoint, LOBBY } from "../core/chat.ts";
+import type { Replies } from "../core/commands.ts";
+import type { Logger } from "../log.ts";
+import type { Connection, LineHandler } from "../net/connection.ts";
+import { LINE_TOO_LONG } from "../net/line_reader.ts";
+import { cleanText, hasContent } from "../text.ts";
+import {
+  encodeLine,
+  errorLine,
+  HELP,
+  HISTORY_END_TEXT,
+  historyLine,
+  historyStartText,
+  lineRenderer,
+  movedText,
+  noticeLine,
+  onlineText,
+  parseLine,
+  privateSentLine,
+  problemText,
+  renamedText,
+  roomsText,
+  unknownCommandText,
+  usageText,
+  welcomeText,
+  whoText,
+} from "./line.ts";
+
+const SLASH = 0x2f;
+
+/** What a line session needs from the server around it. */
+export interface LineSessionContext {
+  chat: Chat;
+  log: Logger;
+  /** Longest line, for the "line too long" error. */
+  maxLine: number;
+}
+
+/** One line client, from greeting to goodbye. */
+export class LineSession implements Endpoint, LineHandler {
+  readonly renderer = lineRenderer;
+  readonly connection: Connection;
+  readonly #chat: Chat;
+  readonly #log: Logger;
+  readonly #maxLine: number;
+  #member: ChatMember | null = null;
+  #room: ChatRoom | null = null;
+  #messages = 0;
+  readonly #startedAt = performance.now();
+  /** Events held back while a room's history is on its way; null when none are. */
+  #held: Uint8Array[] | null = null;
+
+  constructor(connection: Connection, context: LineSessionContext) {
+    this.connection = connection;
+    this.#chat = context.chat;
+    this.#log = context.log;
+    this.#maxLine = context.maxLine;
+  }
+
+  /** The nick, once in the chat. */
+  get nick(): string {
+    return this.#member?.nick ?? "";
+  }
+
+  /** Events for this member (the chat calls it); held back while a room's history is sent. */
+  send(bytes: Uint8Array): void {
+    if (this.#held !== null) this.#held.push(bytes);
+    else this.connection.send(bytes);
+  }
+
+  /** Greets the client, serves it until it leaves, then takes it out of the chat. Never throws. */
+  async run(): Promise<void> {
+    const chat = this.#chat;
+    const connection = this.connection;
+    try {
+      this.#held = [];
+      const member = this.#member = await chat.enterAsGuest(this);
+      const joined = await chat.apply(member, { kind: "join", room: LOBBY, move: false });
+      if (joined.kind === "joined") {
+        this.#room = chat.findRoom(joined.room.name) ?? null;
+        this.#notice(welcomeText(member.nick));
+        this.#notice(onlineText(chat.online, joined.room));
+        this.#replay(joined);
+      }
+      this.#release();
+      this.#log.event({
+        event: "connect",
+        peer: connection.peer,
+        nick: member.nick,
+        online: chat.online,
+      });
+      await connection.run(this, { telnet: true });
+    } finally {
+      this.#release();
+      const reason = connection.reason;
+      if (this.#member) {
+        chat.leave(this.#member, {
+          reason,
+          detail: connection.detail,
+          announce: reason !== "shutdown",
+        });
+      }
+      const online = chat.online;
+      await connection.close();
+      if (this.#member) {
+        this.#log.event({
+          event: "disconnect",
+          peer: connection.peer,
+          nick: this.#member.nick,
+          reason,
+          detail: connection.detail || undefined,
+          seconds: (performance.now() - this.#startedAt) / 1000,
+          messages: this.#messages,
+          online,
+        });
+      }
+    }
+  }
+
+  /** Ends the session from outside: the client is told why. */
+  stop(reason: "idle" | "shutdown", idleSeconds = 0): void {
+    const notice = reason === "idle"
+      ? `disconnected: idle for ${idleSeconds} s`
+      : "server shutting down";
+    this.connection.end(reason, { notice: encodeLine(noticeLine(notice)) });
+  }
+
+  /** One framed line from the client. */
+  line(line: Uint8Array | typeof LINE_TOO_LONG): void | Promise<void> {
+    if (line === LINE_TOO_LONG) {
+      this.#chat.flush();
+      return this.#error(`line too long (over ${this.#maxLine} bytes); it was dropped`);
+    }
+    const text = cleanText(line);
+    if (text.charCodeAt(0) !== SLASH) return this.#say(text, false);
+    return this.#command(text);
+  }
+
+  /** The read's lines are done: its room messages go out together. */
+  endOfRead(): void {
+    this.#chat.flush();
+  }
+
+  #say(text: string, action: boolean): void {
+    if (!hasContent(text)) return;
+    const member = this.#member!;
+    const room = this.#room!;
+    const problem = this.#chat.say(member, room, text, action);
+    if (problem) return this.#error(problemText(problem));
+    this.#messages++;
+    this.#log.event({
+      event: "message",
+      peer: this.connection.peer,
+      nick: member.nick,
+      room: room.name,
+      text,
+      action,
+    });
+  }
+
+  async #command(text: string): Promise<void> {
+    const chat = this.#chat;
+    const member = this.#member!;
+    const peer = this.connection.peer;
+    const command = parseLine(text);
+    switch (command.kind) {
+      case "say":
+        this.#say(command.text, false);
+        return chat.flush();
+      case "me":
+        this.#say(command.text, true);
+        return chat.flush();
+      case "msg": {
+        const reply = await chat.apply(member, {
+          kind: "private",
+          nick: command.nick,
+          text: command.text,
+          action: false,
+        });
+        if (reply.kind === "refused") return this.#error(problemText(reply.problem));
+        this.#reply(privateSentLine(reply.to, reply.text, reply.action));
+        this.#messages++;
+        return this.#log.event({
+          event: "private",
+          peer,
+          nick: member.nick,
+          to: reply.to,
+          text: reply.text,
+        });
+      }
+      case "nick": {
+        const reply = await chat.apply(member, { kind: "nick", nick: command.nick });
+        if (reply.kind === "refused") return this.#error(problemText(reply.problem));
+        if (reply.kind === "unchanged") return this.#notice(`you are already ${reply.nick}`);
+        this.#notice(renamedText(reply.to));
+        return this.#log.event({ event: "nick", peer, from: reply.from, to: reply.to });
+      }
+      case "who": {
+        const reply = await chat.apply(member, { kind: "who", room: this.#room!.name });
+        if (reply.kind === "refused") return this.#error(problemText(reply.problem));
+        return this.#notice(whoText(reply.room, reply.nicks, reply.online));
+      }
+      case "join": {
+        this.#held = [];
+        try {
+          const reply = await chat.apply(member, { kind: "join", room: command.room, move: true });
+          if (reply.kind === "refused") return this.#error(problemText(reply.problem));
+          const from = this.#room!.name;
+          this.#room = chat.findRoom(reply.room.name) ?? this.#room;
+          this.#notice(movedText(reply.room));
+          this.#replay(reply);
+          return this.#log.event({
+            event: "join",
+            peer,
+            nick: member.nick,
+            from,
+            room: reply.room.name,
+          });
+        } finally {
+          this.#release();
+        }
+      }
+      case "rooms": {
+        const reply = await chat.apply(member, { kind: "rooms" });
+        return this.#notice(roomsText(reply.rooms));
+      }
+      case "quit":
+        return this.connection.end("quit", {
+          detail: command.reason,
+          notice: encodeLine(noticeLine("bye")),
+        });
+      case "help":
+        for (const line of HELP) this.#notice(line);
+        return;
+      case "usage":
+        return this.#error(usageText(command.form));
+      case "unknown":
+        return this.#error(unknownCommandText(command.name));
+    }
+  }
+
+  /** A room's history, between its two notices, each line with the time it was said. */
+  #replay(joined: Extract<Replies["join"], { kind: "joined" }>): void {
+    const { history, room } = joined;
+    if (history.length === 0) return;
+    const now = Date.now();
+    let text = "";
+    for (const event of history) text += historyLine(event, now) + "\n";
+    this.#notice(historyStartText(history.length, room.name));
+    this.connection.send(new TextEncoder().encode(text));
+    this.#notice(HISTORY_END_TEXT);
+  }
+
+  /** Sends what was held back while entering a room. */
+  #release(): void {
+    const held = this.#held;
+    if (held === null) return;
+    this.#held = null;
+    for (const bytes of held) this.connection.send(bytes);
+  }
+
+  #notice(text: string): void {
+    this.#reply(noticeLine(text));
+  }
+
+  #error(text: string): void {
+    this.#reply(errorLine(text));
+  }
+
+  #reply(line: string): void {
+    this.connection.send(encodeLine(line));
+  }
+}

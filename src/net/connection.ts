@@ -1,0 +1,340 @@
+/**
+ * One client connection, whatever protocol it speaks: the read loop with line
+ * framing, flood control and telnet filtering, the outbox that is the only
+ * writer to the socket, the idle clock, and the polite close. It knows no
+ * protocol: each framed line goes to a {@linkcode LineHandler} (a front end's
+ * session), which may take its time over a command (the next line waits).
+ *
+ * How a connection ends:
+ *
+ * ```
+ * reading ──peer closes (EOF)────────────► "closed"  ─┐
+ *    │  ──read fails (RST, …)────────────► "reset"…  ─┤
+ *    │  ──end(reason, { notice? })───────► reason    ─┼─► run() returns ─► close():
+ *    │     (idle, shutdown, quit, a full               │   queued output gets `closeGrace` ms,
+ *    │      send queue, a failed write)                │   then FIN (all sent) or close
+ * ```
+ *
+ * `end` without a notice closes the socket at once (the pending read stops);
+ * with one, the notice is queued and the connection closes after the grace.
+ *
+ * @module
+ */
+
+import { valueWithin } from "../async.ts";
+import type { QuitReason } from "../core/events.ts";
+import { connectionFailure, errorText } from "../errors.ts";
+import { closeQuietly } from "./io.ts";
+import { LINE_TOO_LONG, LineReader } from "./line_reader.ts";
+import { Outbox, type OutboxOptions, type WriteScheduler } from "./outbox.ts";
+import type { Peer } from "./peer.ts";
+import { TokenBucket } from "./rate_limit.ts";
+import { TelnetFilter } from "./telnet.ts";
+
+/** The limits a connection enforces. */
+export interface ConnectionLimits {
+  /** Longest line in bytes. */
+  maxLine: number;
+  /** Lines per second (0 = no flood control). */
+  rate: number;
+  /** Lines that may come at once before `rate` applies. */
+  burst: number;
+  /** Most bytes waiting to be sent to this client before it is dropped. */
+  sendQueue: number;
+  /** How long to try to deliver final lines (bye, shutdown notice) before closing (ms). */
+  closeGrace: number;
+}
+
+/** Who takes a connection's lines: a front end's session. */
+export interface LineHandler {
+  /**
+   * One framed line (a view valid only during the call: decode it at once),
+   * or {@linkcode LINE_TOO_LONG}. A returned promise holds the next line back
+   * until it settles.
+   */
+  line(line: Uint8Array | typeof LINE_TOO_LONG): void | Promise<void>;
+  /** The lines of one read are done (or the connection waits): send what was batched. */
+  endOfRead(): void;
+}
+
+/** How a connection ends (see {@linkcode Connection.end}). */
+export interface EndOptions {
+  /** What went wrong or what the user said, for the log. */
+  detail?: string;
+  /** Bytes to send before closing (the protocol's "bye" or "shutting down"). */
+  notice?: Uint8Array;
+}
+
+const MIN_READ = 256;
+const MAX_READ = 64 * 1024;
+const EMPTY = new Uint8Array(0);
+const TIMED_OUT = Symbol("timed out");
+
+/** A client connection from accept to close. */
+export class Connection implements OutboxOptions {
+  readonly peer: Peer;
+  /** `Date.now()` of the last bytes received, for idle timeouts. */
+  lastActive = Date.now();
+  /** For the outbox, which takes the connection as its options. */
+  readonly sendQueueLimit: number;
+  readonly #conn: Deno.Conn;
+  readonly #limits: ConnectionLimits;
+  readonly #outbox: Outbox;
+  readonly #reader: LineReader;
+  readonly #bucket: TokenBucket | null;
+  #telnet: TelnetFilter | null = null;
+  #buffer: Uint8Array = new Uint8Array(MIN_READ);
+  /** A read started by {@linkcode peek} and not yet taken by the read loop. */
+  #pendingRead: Promise<number | null> | null = null;
+  /** Bytes read by {@linkcode peek}, handed to the read loop first. */
+  #peeked: Uint8Array = EMPTY;
+  #peerClosed = false;
+  #ending = false;
+  #reason: QuitReason = "closed";
+  #detail = "";
+  #closing: Promise<void> | null = null;
+  #connClosed = false;
+  /** Set while the read loop waits for flood-control tokens: wakes it. */
+  #wakeThrottled: (() => void) | null = null;
+
+  constructor(
+    conn: Deno.Conn,
+    peer: Peer,
+    options: { limits: ConnectionLimits; scheduler: WriteScheduler },
+  ) {
+    this.#conn = conn;
+    this.peer = peer;
+    this.#limits = options.limits;
+    this.sendQueueLimit = options.limits.sendQueue;
+    this.#reader = new LineReader(options.limits.maxLine);
+    this.#bucket = options.limits.rate > 0
+      ? new TokenBucket(options.limits.rate, options.limits.burst)
+      : null;
+    this.#outbox = new Outbox(conn, this, options.scheduler);
+  }
+
+  /** Why the connection ended (or is ending), and the detail for the log. */
+  get reason(): QuitReason {
+    return this.#reason;
+  }
+
+  get detail(): string {
+    return this.#detail;
+  }
+
+  /** True once the connection is ending: no more lines are carried out. */
+  get ending(): boolean {
+    return this.#ending;
+  }
+
+  /** Queues bytes for the client (never blocks). */
+  send(bytes: Uint8Array): void {
+    this.#outbox.send(bytes);
+  }
+
+  /** The outbox's report: this client fell too far behind. */
+  onSendQueueOverflow(): void {
+    this.end("send queue exceeded");
+  }
+
+  /** The outbox's report: a write to this client failed. */
+  onWriteError(error: unknown): void {
+    const [reason, detail] = endOfFailure(error);
+    this.end(reason, { detail });
+  }
+
+  /**
+   * Reads what the client sends first, for at most `waitMs`, until `enough`
+   * says what has arrived decides the matter. Returns those bytes; the read
+   * loop carries them out first, so nothing is lost.
+   */
+  async peek(waitMs: number, enough: (bytes: Uint8Array) => boolean): Promise<Uint8Array> {
+    const deadline = performance.now() + waitMs;
+    let collected = EMPTY;
+    try {
+      while (!enough(collected) && !this.#peerClosed) {
+        const left = deadline - performance.now();
+        if (left <= 0) break;
+        this.#pendingRead ??= this.#conn.read(this.#buffer);
+        const count = await valueWithin(this.#pendingRead, left, TIMED_OUT);
+        if (count === TIMED_OUT) break;
+        this.#pendingRead = null;
+        if (count === null) {
+          this.#peerClosed = true;
+          break;
+        }
+        const joined = new Uint8Array(collected.length + count);
+        joined.set(collected);
+        joined.set(this.#buffer.subarray(0, count), collected.length);
+        collected = joined;
+        this.lastActive = Date.now();
+      }
+    } catch {
+      // The read failed (reset): the read loop meets the same failure and says so.
+    }
+    this.#peeked = collected;
+    return collected;
+  }
+
+  /**
+   * The read loop: reads, frames lines and hands them to `handler` until the
+   * client leaves or the connection is ended. With `telnet`, telnet commands
+   * are taken out of the stream (and answered) before framing. Never throws.
+   */
+  async run(handler: LineHandler, options: { telnet?: boolean } = {}): Promise<void> {
+    const reader = this.#reader;
+    let bytes: Uint8Array | null = this.#peeked.length > 0 ? this.#peeked : null;
+    this.#peeked = EMPTY;
+    try {
+      while (!this.#ending) {
+        let count = 0;
+        if (bytes === null) {
+          if (this.#peerClosed) return await this.#finish(handler);
+          const read = this.#pendingRead ?? this.#conn.read(this.#buffer);
+          this.#pendingRead = null;
+          const result = await read;
+          if (this.#ending) return; // ended from outside while reading: what arrived is not carried out
+          if (result === null) return await this.#finish(handler);
+          this.lastActive = Date.now();
+          count = result;
+          bytes = this.#buffer.subarray(0, count);
+        }
+        if (options.telnet) bytes = this.#filterTelnet(bytes);
+        reader.push(bytes);
+        bytes = null;
+        for (let line = reader.next(); line !== null; line = reader.next()) {
+          if (!this.#takeToken() && !(await this.#waitForToken(handler))) return;
+          if (this.#ending) return;
+          const pending = handler.line(line);
+          if (pending !== undefined) {
+            await pending;
+            if (this.#ending) return;
+          }
+        }
+        handler.endOfRead();
+        if (count > 0) this.#buffer = resized(this.#buffer, count);
+      }
+    } catch (error) {
+      if (!this.#ending) [this.#reason, this.#detail] = endOfFailure(error);
+    } finally {
+      this.#ending = true;
+      handler.endOfRead(); // lines already read still go out, whatever ended the connection
+    }
+  }
+
+  /**
+   * Ends the connection from outside (idle, shutdown, quit, a failed send).
+   * With a `notice`, it is queued and the connection closes once queued output
+   * is out or the close grace has passed; without one it closes at once.
+   * Either way the read loop stops. Only the first call counts.
+   */
+  end(reason: QuitReason, options: EndOptions = {}): void {
+    if (this.#ending) return;
+    this.#ending = true;
+    this.#reason = reason;
+    this.#detail = options.detail ?? "";
+    this.#wakeThrottled?.();
+    if (options.notice === undefined) return this.#closeConn();
+    this.#outbox.send(options.notice);
+    void this.close();
+  }
+
+  /**
+   * Gives queued output up to the close grace to leave, then closes the
+   * socket (with a FIN when everything went out). Resolves when closed;
+   * every call returns the same promise.
+   */
+  close(): Promise<void> {
+    return this.#closing ??= this.#flushAndClose();
+  }
+
+  /** The client closed its side: an unfinished last line still counts. */
+  async #finish(handler: LineHandler): Promise<void> {
+    const last = this.#reader.finish();
+    if (last !== null && (this.#takeToken() || await this.#waitForToken(handler))) {
+      await handler.line(last);
+    }
+  }
+
+  #filterTelnet(bytes: Uint8Array): Uint8Array {
+    if (this.#telnet === null) {
+      if (!bytes.includes(0xff)) return bytes;
+      this.#telnet = new TelnetFilter();
+    }
+    const data = this.#telnet.filter(bytes);
+    const replies = this.#telnet.takeReplies();
+    if (replies !== null) this.#outbox.send(replies);
+    return data;
+  }
+
+  /** Flood control: true when this line may go now (or there is no flood control). */
+  #takeToken(): boolean {
+    return this.#bucket === null || this.#bucket.take();
+  }
+
+  /**
+   * Out of tokens: stops reading this client (TCP pushes back on the sender)
+   * until a token is back, then takes it. False when the connection ended meanwhile.
+   */
+  async #waitForToken(handler: LineHandler): Promise<boolean> {
+    const bucket = this.#bucket!;
+    handler.endOfRead();
+    for (let wait = bucket.wait(); wait > 0 && !this.#ending; wait = bucket.wait()) {
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(wake, wait);
+        // end() wakes the loop at once: a low --rate must not delay shutdown or idle.
+        this.#wakeThrottled = wake;
+        function wake() {
+          clearTimeout(timer);
+          resolve();
+        }
+      });
+      this.#wakeThrottled = null;
+    }
+    return !this.#ending && bucket.take();
+  }
+
+  async #flushAndClose(): Promise<void> {
+    this.#outbox.close();
+    const flushed = await valueWithin(
+      this.#outbox.idle().then(() => true),
+      this.#limits.closeGrace,
+      false,
+    );
+    // A polite FIN only when everything went out: closeWrite waits for a pending write, and
+    // a write to a peer that stopped reading never finishes. close() ends that write too.
+    if (flushed && !this.#connClosed) await this.#conn.closeWrite().catch(() => {});
+    this.#closeConn();
+  }
+
+  #closeConn(): void {
+    if (this.#connClosed) return;
+    this.#connClosed = true;
+    closeQuietly(this.#conn);
+  }
+}
+
+/** How a failed read or write ends a connection, with its detail for the log. */
+export function endOfFailure(error: unknown): [QuitReason, string] {
+  switch (connectionFailure(error)) {
+    case "reset":
+      return ["reset", ""];
+    case "timed out":
+      return ["reset", "timed out"];
+    case "closed":
+      return ["closed", ""];
+    case "error":
+      return ["error", errorText(error)];
+  }
+}
+
+/** A read that filled the buffer asks for a bigger one; small reads give memory back. */
+function resized(buffer: Uint8Array, lastRead: number): Uint8Array {
+  if (lastRead === buffer.length && buffer.length < MAX_READ) {
+    return new Uint8Array(buffer.length * 2);
+  }
+  if (lastRead < buffer.length / 8 && buffer.length > MIN_READ) {
+    return new Uint8Array(buffer.length / 2);
+  }
+  return buffer;
+}

@@ -1,0 +1,44 @@
+/** Admission and flood control as units: counts, limits, and a token bucket on a test clock. */
+
+import assert from "node:assert/strict";
+import { Admission } from "../src/net/admission.ts";
+import { TokenBucket } from "../src/net/rate_limit.ts";
+
+Deno.test("admission: the total and per-address limits, counted until release", () => {
+  const admission = new Admission({ maxClients: 3, maxPerIp: 2 });
+  assert.equal(admission.admit("10.0.0.1"), null);
+  assert.equal(admission.admit("10.0.0.1"), null);
+  assert.deepEqual(admission.admit("10.0.0.1"), {
+    code: "per-address",
+    address: "10.0.0.1",
+    max: 2,
+  });
+  assert.deepEqual(admission.admit("10.0.0.2"), { code: "full", max: 3 }, "refused ones count too");
+  admission.release("10.0.0.1");
+  admission.release("10.0.0.2");
+  assert.equal(admission.count, 2);
+  assert.equal(admission.admit("10.0.0.3"), null);
+  for (const address of ["10.0.0.1", "10.0.0.1", "10.0.0.3"]) admission.release(address);
+  assert.equal(admission.count, 0);
+  assert.equal(admission.admit("10.0.0.1"), null, "an address that left may come back");
+});
+
+Deno.test("admission: max-per-ip 0 means no per-address limit", () => {
+  const admission = new Admission({ maxClients: 100, maxPerIp: 0 });
+  for (let i = 0; i < 100; i++) assert.equal(admission.admit("::1"), null);
+  assert.equal(admission.admit("::1")?.code, "full");
+});
+
+Deno.test("token bucket: a burst, then the rate, on an injected clock", () => {
+  const bucket = new TokenBucket(10, 3, 0);
+  assert.ok(bucket.take(0) && bucket.take(0) && bucket.take(0), "the burst");
+  assert.equal(bucket.take(0), false);
+  assert.equal(bucket.wait(0), 100, "one token per 100 ms at 10/s");
+  assert.equal(bucket.wait(40), 60);
+  assert.ok(bucket.take(100));
+  assert.equal(bucket.take(150), false);
+  assert.ok(bucket.take(10_000));
+  assert.ok(bucket.take(10_000) && bucket.take(10_000), "refills up to the burst, no more");
+  assert.equal(bucket.take(10_000), false);
+  assert.throws(() => new TokenBucket(0, 1), RangeError);
+});
