@@ -17,10 +17,11 @@
  * @module
  */
 
-import { sleep } from "./src/async.ts";
+import { sleep, valueWithin } from "./src/async.ts";
 import { colorWanted } from "./src/colors.ts";
 import { connectionFailure, describeNetworkError as describe } from "./src/errors.ts";
 import { CommandError } from "./src/flags.ts";
+import { parseServerLine } from "./src/front/line.ts";
 import { type ByteWriter, closeQuietly, writeAll } from "./src/net/io.ts";
 import { LINE_TOO_LONG, LineReader } from "./src/net/line_reader.ts";
 import { formatPeer } from "./src/net/peer.ts";
@@ -60,6 +61,8 @@ export class ClientError extends CommandError {
   override name = "ClientError";
 }
 
+/** `/quit` or its alias `/exit`, with or without a reason: the explicit way to leave. */
+const QUIT_COMMAND = /^\/(quit|exit)(\s|$)/i;
 /** Longest line shown from the server; a parley server sends much shorter ones. */
 const MAX_INCOMING_LINE = 64 * 1024;
 const encoder = new TextEncoder();
@@ -102,14 +105,33 @@ async function runLineClient(options: ClientOptions, io: ClientIO): Promise<numb
   Deno.addSignalListener("SIGINT", onSignal);
   try {
     await writeAll(conn, encoder.encode(firstLine(options)));
+    const nickAnswer = Promise.withResolvers<string | null>();
+    const screen = pumpToScreen(conn, io.output, (line) => {
+      const answer = answerToNick(line, options.name);
+      if (answer !== undefined) nickAnswer.resolve(answer);
+    });
+    if (options.name) {
+      // A script that asked for a name must not post under another: wait for the answer.
+      const answer = await Promise.race([
+        valueWithin(nickAnswer.promise, NICK_ANSWER_MS, undefined),
+        screen.then(() => undefined),
+      ]);
+      if (typeof answer === "string") {
+        throw new ClientError(`cannot join as ${options.name}: ${answer}`);
+      }
+      if (answer === undefined && !quitting) {
+        await say(io.status, `no answer to /nick ${options.name} from ${target}; going on\n`);
+      }
+    }
     // A failed send means the server is gone, which the screen pump reports.
     // The keyboard pump may still be waiting on stdin: the caller exits the process.
     pumpToServer(io.input, conn, leave).catch(() => {});
-    await pumpToScreen(conn, io.output);
+    await screen;
     if (quitting) return 0;
     await say(io.status, `connection to ${target} closed by the server\n`);
     return 1;
   } catch (error) {
+    if (error instanceof ClientError) throw error;
     if (quitting && connectionFailure(error) !== "error") return 0;
     throw new ClientError(`connection to ${target} lost: ${describe(error)}`);
   } finally {
@@ -222,9 +244,8 @@ async function runTerminalClient(options: ClientOptions): Promise<number> {
       if (leaving.signal.aborted) return 0;
       const why = failure === null ? "closed by the server" : `lost: ${describe(failure)}`;
       if (!options.reconnect) {
-        terminal.restore(view.clear());
-        if (failure !== null) throw new ClientError(`connection to ${target} ${why}`);
-        console.error(`connection to ${target} ${why}`);
+        // Said like every status line (time, `--`), above the input line, which then goes.
+        terminal.write(view.status(`connection to ${target} ${why}`));
         return 1;
       }
       terminal.write(view.status(`connection to ${target} ${why}`));
@@ -337,23 +358,47 @@ async function connect(options: ClientOptions): Promise<Deno.Conn> {
   }
 }
 
-/** Server → screen, line by line, cleaned; resolves when the server closes. */
-async function pumpToScreen(conn: Deno.Conn, output: ByteWriter): Promise<void> {
+/** Server → screen, line by line, cleaned, each also shown to `onLine`; resolves when the server closes. */
+async function pumpToScreen(
+  conn: Deno.Conn,
+  output: ByteWriter,
+  onLine: (line: string) => void,
+): Promise<void> {
   const reader = new LineReader(MAX_INCOMING_LINE);
   const buffer = new Uint8Array(16 * 1024);
   for (let count = await conn.read(buffer); count !== null; count = await conn.read(buffer)) {
     reader.push(buffer.subarray(0, count));
     let text = "";
     for (let line = reader.next(); line !== null; line = reader.next()) {
-      if (line !== LINE_TOO_LONG) text += cleanText(line) + "\n";
+      if (line === LINE_TOO_LONG) continue;
+      const cleaned = cleanText(line);
+      onLine(cleaned);
+      text += cleaned + "\n";
     }
     if (text) await writeAll(output, encoder.encode(text));
   }
 }
 
+/** How long a piped client with `--name` waits for the server to answer its `/nick`. */
+const NICK_ANSWER_MS = 5000;
+
 /**
- * Keyboard (or pipe) → server. Each read's lines go out in one write. `exit`
- * and `/quit` leave; so does the end of input, after everything before it.
+ * What a server line says about our `/nick NAME`: null when we have the name,
+ * the server's words when it refused it, undefined when the line is about
+ * something else.
+ */
+function answerToNick(line: string, name: string | undefined): string | null | undefined {
+  if (!name) return undefined;
+  const parsed = parseServerLine(line);
+  if (parsed.kind === "error") return parsed.text;
+  if (parsed.kind === "notice" && parsed.meaning?.about === "renamed") return null;
+  return undefined;
+}
+
+/**
+ * Pipe → server. Each read's lines go out in one write. Every line is a
+ * message (even `exit`): only `/quit` (or `/exit`), or the end of input after
+ * everything before it, leaves.
  */
 async function pumpToServer(
   input: ClientIO["input"],
@@ -378,10 +423,9 @@ async function pumpToServer(
     }
     let text = "";
     for (const typed of lines) {
-      const command = typed.trim().toLowerCase();
-      if (command === "exit" || /^\/(quit|exit)(\s|$)/.test(command)) {
+      if (QUIT_COMMAND.test(typed.trim())) {
         if (text) await writeAll(conn, encoder.encode(text));
-        return leave(command === "exit" ? "/quit" : typed.trim());
+        return leave(typed.trim());
       }
       text += typed + "\n";
     }

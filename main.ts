@@ -52,9 +52,8 @@ export async function main(args: string[]): Promise<number> {
       case "-V":
       case "version":
         return print(`parley ${VERSION}\n`);
-      case undefined:
-        console.error(`parley: missing command (see 'parley --help')`);
-        return 2;
+      case undefined: // no command: say what there is
+        return print(MAIN_HELP);
       default:
         console.error(`parley: unknown command '${command}' (see 'parley --help')`);
         return 2;

@@ -46,12 +46,21 @@ export type LogEvent =
   | { event: "join"; peer: Peer; nick: string; from: string; room: string }
   /** A connection turned away before it joined (server full, per-address limit, …). */
   | { event: "refused"; peer: Peer; reason: string; online: number }
+  /**
+   * Something a client asked for was refused: an unknown command (by name only), a
+   * line too long, a nick taken. `why` is written by the front end and holds no user text
+   * beyond names.
+   */
+  | { event: "rejected"; peer: Peer; nick: string; why: string }
   | {
     event: "disconnect";
     peer: Peer;
     nick: string;
     reason: DisconnectReason;
-    /** What the user gave with `/quit`, or what went wrong. */
+    /**
+     * What the user gave with `/quit` (user text: left out with `messageText` off),
+     * or what went wrong.
+     */
     detail?: string;
     seconds: number;
     messages: number;
@@ -87,7 +96,8 @@ export class Logger {
 
   #writeText(event: LogEvent): void {
     const c = this.#c;
-    const peer = (p: Peer) => c.cyan(formatPeer(p));
+    // Padded to the longest IPv4 peer, so that the nick column lines up.
+    const peer = (p: Peer) => c.cyan(formatPeer(p).padEnd(PEER_WIDTH));
     const said = (text: string) => this.#text ? "  " + text : "";
     switch (event.event) {
       case "listening":
@@ -128,8 +138,11 @@ export class Logger {
           c.red,
           `${peer(event.peer)}  reason="${event.reason}"  online=${event.online}`,
         );
+      case "rejected":
+        return this.#line("rejected", c.red, `${peer(event.peer)}  ${event.nick}  ${event.why}`);
       case "disconnect": {
-        const why = event.detail ? `${event.reason}: ${event.detail}` : event.reason;
+        const detail = this.#detail(event);
+        const why = detail ? `${event.reason}: ${detail}` : event.reason;
         return this.#line(
           "disconnect",
           c.yellow,
@@ -147,10 +160,16 @@ export class Logger {
     }
   }
 
+  /** A disconnect's detail, unless it is what the user wrote and text is kept out. */
+  #detail(event: Extract<LogEvent, { event: "disconnect" }>): string {
+    return event.reason === "quit" && !this.#text ? "" : event.detail ?? "";
+  }
+
   #writeJson(event: LogEvent): void {
     const record: Record<string, unknown> = { ts: this.#timestamp(true) };
     for (const [field, value] of Object.entries(event)) {
-      if (value === undefined || value === "" && field === "detail") continue;
+      if (value === undefined) continue;
+      if (field === "detail" && event.event === "disconnect" && !this.#detail(event)) continue;
       if (field === "peer" || field === "address") {
         record.addr = (value as Peer).hostname;
         record.port = (value as Peer).port;
@@ -183,6 +202,9 @@ export class Logger {
     return this.#stamp;
   }
 }
+
+/** The longest IPv4 peer, `255.255.255.255:65535`. */
+const PEER_WIDTH = 21;
 
 function identity(text: string): string {
   return text;

@@ -21,12 +21,12 @@ Deno.test("text log lines carry IP:PORT, nick, room and text", () => {
   });
   assert.match(
     sink.lines[0],
-    /^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{3}  connect +127\.0\.0\.1:50123  guest-1  online=3$/,
+    /^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{3}  connect +127\.0\.0\.1:50123 +guest-1  online=3$/,
   );
-  assert.match(sink.lines[1], /  message +127\.0\.0\.1:50123  guest-1  #lobby  hello 你好$/);
+  assert.match(sink.lines[1], /  message +127\.0\.0\.1:50123 +guest-1  #lobby  hello 你好$/);
   assert.match(
     sink.lines[2],
-    /  disconnect  \[::1\]:50124  bob  reason="quit"  session=12\.3s  messages=5  online=2$/,
+    /  disconnect  \[::1\]:50124 +bob  reason="quit"  session=12\.3s  messages=5  online=2$/,
   );
   assert.ok(sink.lines.every((line) => !line.includes("\x1b")), "no colour unless asked");
 });

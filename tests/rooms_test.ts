@@ -48,9 +48,9 @@ Deno.test("rooms are isolated: messages, actions and notices stay in their room"
     await server.close();
   }
   const log = server.log.lines.join("\n");
-  assert.match(log, /message +127\.0\.0\.1:\d+  carol  #dev  dev only/);
-  assert.match(log, /action +127\.0\.0\.1:\d+  carol  #dev  deploys/);
-  assert.match(log, /join +127\.0\.0\.1:\d+  carol  #lobby -> #dev/);
+  assert.match(log, /message +127\.0\.0\.1:\d+ +carol  #dev  dev only/);
+  assert.match(log, /action +127\.0\.0\.1:\d+ +carol  #dev  deploys/);
+  assert.match(log, /join +127\.0\.0\.1:\d+ +carol  #lobby -> #dev/);
 });
 
 Deno.test("/who is per room; /rooms lists rooms with counts; empty rooms disappear", async () => {

@@ -45,16 +45,16 @@ Deno.test({
       const where = `127.0.0.1:${client.localPort}`;
       assert.match(
         log,
-        new RegExp(`connect +${where}  ${nicks[i]}  online=\\d`),
+        new RegExp(`connect +${where} +${nicks[i]}  online=\\d`),
         `connect of ${where}`,
       );
       assert.ok(
-        log.includes(`message     ${where}  ${nicks[i]}  #lobby  ${texts[i]}`),
+        log.includes(`message     ${where.padEnd(21)}  ${nicks[i]}  #lobby  ${texts[i]}`),
         `message of ${where}`,
       );
       assert.match(
         log,
-        new RegExp(`disconnect  ${where}  ${nicks[i]}  reason="closed"`),
+        new RegExp(`disconnect  ${where} +${nicks[i]}  reason="closed"`),
         `disconnect of ${where}`,
       );
     }
@@ -100,7 +100,7 @@ Deno.test("/nick: validated, unique regardless of case, announced", async () => 
   bob.close();
   await server.close();
   assert.ok(
-    server.log.lines.some((line) => / nick +127\.0\.0\.1:\d+  guest-\d+ -> Bob$/.test(line)),
+    server.log.lines.some((line) => / nick +127\.0\.0\.1:\d+ +guest-\d+ -> Bob$/.test(line)),
   );
 });
 

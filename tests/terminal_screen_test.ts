@@ -308,7 +308,7 @@ Deno.test("chat view: own echo for text, //text and /me; none for other commands
 Deno.test("chat view: exit, /quit, /quit REASON, Ctrl-C and Ctrl-D leave", () => {
   const cases: [Key[], string][] = [
     [[type("exit"), key("enter")], "/quit"],
-    [[type(" EXIT "), key("enter")], "/quit"],
+    [[type("EXIT "), key("enter")], "/quit"],
     [[type("/quit"), key("enter")], "/quit"],
     [[type("/quit gotta go"), key("enter")], "/quit gotta go"],
     [[type("/exit"), key("enter")], "/exit"],
@@ -323,6 +323,8 @@ Deno.test("chat view: exit, /quit, /quit REASON, Ctrl-C and Ctrl-D leave", () =>
     assert.equal(leave, line, JSON.stringify(keys));
   }
   assert.equal(setUp().press(type("x"), key("eof")).leave, null, "Ctrl-D on non-empty deletes");
+  // A space first says the word instead (SPEC §5: `exit` leaves, and the word can still be sent).
+  assert.deepEqual(setUp().press(type(" exit"), key("enter")), { send: [" exit"], leave: null });
   // A paste that contains /quit sends the lines before it, then leaves.
   const pasted = setUp().press({ type: "paste", text: "one\n/quit\nthree\n" });
   assert.deepEqual(pasted, { send: ["one"], leave: "/quit" });

@@ -110,13 +110,14 @@ export async function serverCommand(args: string[]): Promise<number> {
     maxRooms: optional(values["max-rooms"], (v) => parseInteger("max-rooms", v, 1)),
   };
 
+  const tlsFiles = `--tls-cert ${values["tls-cert"]} and --tls-key ${values["tls-key"]}`;
   const tls = values["tls-cert"]
     ? {
       cert: readPem("--tls-cert", values["tls-cert"]),
       key: readPem("--tls-key", values["tls-key"]!),
     }
     : null;
-  const listener = listen(hostname, port, tls);
+  const listener = listen(hostname, port, tls && { ...tls, files: tlsFiles });
   const log = new Logger(new BufferedSink(Deno.stdout), {
     format,
     color: colorWanted(Deno.stdout),
@@ -162,12 +163,19 @@ function onStopSignals(controller: AbortController): () => void {
 function listen(
   hostname: string,
   port: number,
-  tls: { cert: string; key: string } | null,
+  tls: { cert: string; key: string; files: string } | null,
 ): Deno.Listener {
   const where = formatPeer({ hostname, port });
   try {
-    return tls ? Deno.listenTls({ hostname, port, ...tls }) : Deno.listen({ hostname, port });
+    return tls
+      ? Deno.listenTls({ hostname, port, cert: tls.cert, key: tls.key })
+      : Deno.listen({ hostname, port });
   } catch (error) {
+    if (tls && /KeyMismatch|keys may not be consistent/i.test(errorText(error))) {
+      throw new StartError(
+        `${tls.files} do not belong together: the key is not the certificate's private key`,
+      );
+    }
     if (error instanceof Deno.errors.AddrInUse) {
       throw new StartError(`cannot listen on ${where}: address already in use`);
     }

@@ -166,7 +166,9 @@ export function problemText(problem: Problem): string {
 export function refusalText(refusal: Refusal): string {
   switch (refusal.code) {
     case "full":
-      return `server full (${refusal.max} clients); try again later`;
+      return `server full (${refusal.max} ${
+        refusal.max === 1 ? "client" : "clients"
+      }); try again later`;
     case "per-address":
       return `too many connections from ${refusal.address} (at most ${refusal.max})`;
   }
@@ -195,6 +197,11 @@ export function onlineText(online: number, room: { name: string; size: number })
 /** The notice after `/nick`. */
 export function renamedText(nick: string): string {
   return `you are now ${nick}`;
+}
+
+/** The notice after `/nick` of the nick one has. */
+export function alreadyText(nick: string): string {
+  return `you are already ${nick}`;
 }
 
 /** The notice after `/join`. */
@@ -333,7 +340,7 @@ const PRIVATE_SENT = /^-> \*([^*\s]+)\* (.*)$/s;
 const ACTION = /^\* (\S+) (.*)$/s;
 const HISTORY = /^\[((?:\d\d-\d\d )?\d\d:\d\d)\] (.*)$/s;
 const WELCOME = /^welcome to parley, you are (\S+)$/;
-const RENAMED = /^you are now (\S+)$/;
+const RENAMED = /^you are (?:now|already) (\S+)$/;
 const MOVED = /^you are now in #(\S+) \(\d+ here\)$/;
 const HISTORY_START = /^last (?:message|\d+ messages) in #\S+:$/;
 

@@ -21,6 +21,7 @@ import type { Connection, LineHandler } from "../net/connection.ts";
 import { LINE_TOO_LONG } from "../net/line_reader.ts";
 import { cleanText, hasContent } from "../text.ts";
 import {
+  alreadyText,
   encodeLine,
   errorLine,
   HELP,
@@ -145,6 +146,7 @@ export class LineSession implements Endpoint, LineHandler {
   line(line: Uint8Array | typeof LINE_TOO_LONG): void | Promise<void> {
     if (line === LINE_TOO_LONG) {
       this.#chat.flush();
+      this.#rejected(`line too long (over ${this.#maxLine} bytes)`);
       return this.#error(`line too long (over ${this.#maxLine} bytes); it was dropped`);
     }
     const text = cleanText(line);
@@ -206,8 +208,17 @@ export class LineSession implements Endpoint, LineHandler {
       }
       case "nick": {
         const reply = await chat.apply(member, { kind: "nick", nick: command.nick });
-        if (reply.kind === "refused") return this.#error(problemText(reply.problem));
-        if (reply.kind === "unchanged") return this.#notice(`you are already ${reply.nick}`);
+        if (reply.kind === "refused") {
+          // A taken nick is a name; an invalid one may be any text, so only its fault is logged.
+          const problem = reply.problem;
+          this.#rejected(
+            problem.code === "nick-taken"
+              ? `nick ${problem.nick}: taken`
+              : `nick: ${problem.code === "nick-invalid" ? problem.why : problem.code}`,
+          );
+          return this.#error(problemText(problem));
+        }
+        if (reply.kind === "unchanged") return this.#notice(alreadyText(reply.nick));
         this.#notice(renamedText(reply.to));
         return this.#log.event({ event: "nick", peer, from: reply.from, to: reply.to });
       }
@@ -251,6 +262,8 @@ export class LineSession implements Endpoint, LineHandler {
       case "usage":
         return this.#error(usageText(command.form));
       case "unknown":
+        // By name only: a mistyped command may carry a password (`/identfy secret`).
+        this.#rejected(`unknown command /${[...command.name].slice(0, 32).join("")}`);
         return this.#error(unknownCommandText(command.name));
     }
   }
@@ -265,6 +278,15 @@ export class LineSession implements Endpoint, LineHandler {
     this.#notice(historyStartText(history.length, room.name));
     this.connection.send(new TextEncoder().encode(text));
     this.#notice(HISTORY_END_TEXT);
+  }
+
+  #rejected(why: string): void {
+    this.#log.event({
+      event: "rejected",
+      peer: this.connection.peer,
+      nick: this.#member?.nick ?? "",
+      why,
+    });
   }
 
   /** Sends what was held back while entering a room. */

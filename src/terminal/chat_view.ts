@@ -38,6 +38,8 @@ export interface KeyOutcome {
   leave: string | null;
 }
 
+/** `/quit` or its alias `/exit`, with or without a reason. */
+const QUIT = /^\/(quit|exit)(\s|$)/i;
 const ACTION_COMMAND = /^\/me\s+(.*\S)\s*$/is;
 
 /** The interactive client's screen: input line at the bottom, chat above it. */
@@ -163,9 +165,9 @@ export class ChatView {
     let leave: string | null = null;
     for (const line of lines) {
       if (!hasContent(line)) continue;
-      const command = line.trim().toLowerCase();
-      if (command === "exit" || /^\/(quit|exit)(\s|$)/.test(command)) {
-        leave = command === "exit" ? "/quit" : line.trim();
+      // `exit` leaves; ` exit` (a space first) says the word.
+      if (line.trimEnd().toLowerCase() === "exit" || QUIT.test(line.trim())) {
+        leave = QUIT.test(line.trim()) ? line.trim() : "/quit";
         break;
       }
       if (!this.#online) {
