@@ -1,8 +1,9 @@
 /**
  * `parley bench` once its flags are parsed: one run against a server (a given
- * `--target`, or a parley server the bench starts and stops), or the whole
- * suite of `deno task bench`. Results go to stdout, as text or one JSON
- * object; the progress bar and per-scenario notes go to stderr.
+ * `--target`, or a parley server the bench starts and stops) when a flag of a
+ * single run is given, else the scenario suite (what `deno task bench` runs).
+ * Results go to stdout, as text or one JSON object; the progress bar and
+ * per-scenario notes go to stderr.
  *
  * @module
  */
@@ -12,34 +13,46 @@ import {
   parseHostPort,
   parseInteger,
   parseNumber,
+  parsePort,
   parseSize,
   UsageError,
 } from "../flags.ts";
+import { SERVER_DEFAULTS, SERVER_V8_FLAGS } from "../../server.ts";
 import { MAX_SENDERS, PAYLOAD_MIN_SIZE } from "./payload.ts";
-import { formatCount, formatReport, formatSuiteTable, ProgressBar } from "./report.ts";
-import { type BenchOptions, type BenchReport, runBench } from "./run.ts";
-import { type BenchServer, startParley, stopAll } from "./servers.ts";
+import {
+  formatCount,
+  formatReport,
+  formatSuiteTable,
+  type Outcome,
+  ProgressBar,
+} from "./report.ts";
+import { type BenchOptions, checkFileLimit, runBench } from "./run.ts";
+import { type BenchServer, describeParley, startParley, stopAll } from "./servers.ts";
 import { parleyLimits, runSuite, SCENARIOS } from "./suite.ts";
 
 export { BenchError } from "./servers.ts";
 
 /** One run, as the flags describe it. */
 export interface BenchRunOptions
-  extends Omit<BenchOptions, "host" | "port" | "onProgress" | "connectConcurrency"> {
+  extends Omit<BenchOptions, "host" | "port" | "onProgress" | "connectMode" | "connector"> {
   /** The server to measure; without it the bench starts its own parley server. */
   target?: { host: string; port: number };
+  /** The port of the bench's own parley server (default: a free one). */
+  port?: number;
   /** Print one JSON object instead of the summary. */
   json?: boolean;
 }
 
 /** Runs one bench and prints its report; returns the exit code. */
 export async function runBenchCommand(options: BenchRunOptions): Promise<number> {
-  const { target, json, ...load } = options;
+  const { target, json, port, ...load } = options;
   let server: BenchServer | undefined;
   const progress = new ProgressBar();
   const removeSignals = stopServersOnSignal(progress);
   try {
-    if (!target) server = await startParley(parleyLimits(load));
+    const limits = { ...parleyLimits(load), port };
+    checkFileLimit(load.clients + load.idle + load.stalled);
+    if (!target) server = await startParley(limits);
     const report = await runBench({
       ...load,
       host: target?.host ?? server!.host,
@@ -50,7 +63,8 @@ export async function runBenchCommand(options: BenchRunOptions): Promise<number>
     const logBytes = server?.logBytes();
     progress.clear();
     const measured = server
-      ? `parley started by the bench, log ${formatCount(logBytes ?? 0)} bytes`
+      ? `parley started by the bench as ${describeParley({ ...limits, port: server.port })}, ` +
+        `log ${formatCount(logBytes ?? 0)} bytes`
       : options.serverPid !== undefined
       ? `server pid ${options.serverPid}`
       : "server not measured: give --server-pid for its CPU and memory";
@@ -74,43 +88,74 @@ export interface SuiteCommandOptions {
 /** The scenario names, for checking `--scenarios`. */
 export const SCENARIO_NAMES: readonly string[] = SCENARIOS.map((scenario) => scenario.name);
 
-export const BENCH_HELP = `Usage: parley bench [options]
-       parley bench --suite [--scenarios LIST] [--no-ncat] [--json]
+export const BENCH_HELP = `Usage: parley bench [--suite] [--scenarios LIST] [--no-ncat] [--json]
+       parley bench [--target HOST:PORT | --port P] [--clients N] [--messages M] … [--json]
 
 Drives a line-based chat server with many clients over real sockets and reports
-deliveries per second, lines lost or altered, latency (p50, p90, p99, max),
-connect time and, for a server it started or one named by --server-pid, the
-server's CPU seconds and peak memory. Without --target it starts its own parley
-server on a free loopback port (flood control and per-address limit off, console
-to a log file) and stops it afterwards. Works against any server that relays a
-line as '<name> line', ncat -l --chat included.
+deliveries per second, lines lost or altered, readers the server disconnected,
+latency (p50, p90, p99, max), connect time and, for a server it started or one
+named by --server-pid, the server's CPU seconds and peak memory. Works against
+any server that relays a line as '<name> line', ncat -l --chat included.
 
-Options:
+Without any flag of a single run (below) it runs the scenario suite, as
+'deno task bench' does: every scenario against parley and, when ncat is
+installed, ncat -l --chat, then a side-by-side table. With one, it is a
+single run. Without --target the bench starts its own parley server on
+127.0.0.1 as users run it ('deno run -A main.ts server' with its defaults,
+--send-queue and --max-line included, except --rate 0 --max-per-ip 0 and
+--max-clients enough for the run), its console to a log file, and stops it
+afterwards.
+
+Suite:
+  --suite              run the suite (the default without single-run flags)
+  --scenarios LIST     only these (${SCENARIO_NAMES.join(",")})
+  --no-ncat            measure parley only
+
+Single run:
   --target HOST:PORT   the server to measure (default: start a parley server)
+  --port P             the port of the bench's own parley server (default: a free one)
   --clients N          clients that talk, each also reading everything (default 10)
   --messages M         messages each talker sends (default 100)
   --rate R             messages per second per talker; 0 = as fast as possible (default 0)
-  --size BYTES         payload bytes per message, at least ${PAYLOAD_MIN_SIZE} (default 64)
+  --size BYTES         payload bytes per message, ${PAYLOAD_MIN_SIZE} to ${SERVER_DEFAULTS.maxLine} without --target (default 64)
   --idle K             extra clients that only listen (default 0)
   --stalled K          extra clients that connect and never read (default 0)
   --server-pid PID     measure this process's CPU and peak memory (with --target)
   --time-limit SECONDS hard limit for the run (default 120); a server that stops
                        delivering is reported as stuck after a few seconds
+
+Both:
   --json               print one JSON object instead of the summary
-  --suite              run the benchmark scenarios against parley and, when ncat is
-                       installed, ncat -l --chat, and print a side-by-side table
-  --scenarios LIST     with --suite: only these (${SCENARIO_NAMES.join(",")})
-  --no-ncat            with --suite: measure parley only
   -h, --help           this help
+
+Status of a run: complete (every payload arrived, no reader cut), cut (the
+server disconnected reading clients; a stalled client being cut is reported
+apart and does not count), lost, stuck, timeout. Each client needs a file
+descriptor ('ulimit -n').
 
 Exit code 0 when a report was printed (whatever it says), 1 when the bench
 could not run (no server, too few file descriptors), 2 for wrong usage.
 `;
 
+/** Flags that make `parley bench` a single run instead of the suite. */
+const RUN_FLAGS = [
+  "target",
+  "port",
+  "clients",
+  "messages",
+  "rate",
+  "size",
+  "idle",
+  "stalled",
+  "server-pid",
+  "time-limit",
+] as const;
+
 /** `parley bench ARGS`: parses the flags and runs one bench or the suite; returns the exit code. */
 export async function benchCommand(args: string[]): Promise<number> {
   const { values } = parseFlags(args, {
     target: { type: "string" },
+    port: { type: "string" },
     clients: { type: "string" },
     messages: { type: "string" },
     rate: { type: "string" },
@@ -129,21 +174,10 @@ export async function benchCommand(args: string[]): Promise<number> {
     console.log(BENCH_HELP.trimEnd());
     return 0;
   }
-  const runFlags = [
-    "target",
-    "clients",
-    "messages",
-    "rate",
-    "size",
-    "idle",
-    "stalled",
-    "server-pid",
-    "time-limit",
-  ] as const;
-  if (values.suite) {
-    const extra = runFlags.find((flag) => values[flag] !== undefined);
-    if (extra) {
-      throw new UsageError(`--${extra} does not go with --suite (it runs fixed scenarios)`);
+  const runFlag = RUN_FLAGS.find((flag) => values[flag] !== undefined);
+  if (runFlag === undefined || values.suite) {
+    if (runFlag !== undefined) {
+      throw new UsageError(`--${runFlag} does not go with --suite (it runs fixed scenarios)`);
     }
     const only = values.scenarios?.split(",").map((name) => name.trim()).filter(Boolean);
     const unknown = only?.find((name) => !SCENARIO_NAMES.includes(name));
@@ -154,27 +188,45 @@ export async function benchCommand(args: string[]): Promise<number> {
     }
     return await runSuiteCommand({ only, ncat: !values["no-ncat"], json: values.json });
   }
-  if (values.scenarios !== undefined || values["no-ncat"]) {
-    throw new UsageError("--scenarios and --no-ncat go with --suite");
+  for (const flag of ["scenarios", "no-ncat"] as const) {
+    if (values[flag] !== undefined) {
+      throw new UsageError(
+        `--${flag} is for the suite and does not go with --${runFlag} (a single run)`,
+      );
+    }
   }
   let target: { host: string; port: number } | undefined;
   if (values.target !== undefined) {
-    const { host, port } = parseHostPort(values.target);
-    if (port === undefined || port === 0) {
-      throw new UsageError(`invalid value '${values.target}' for --target: expected HOST:PORT`);
+    const { host, port } = parseHostPort(values.target, { flag: "target", requirePort: true });
+    target = { host, port: port! };
+    if (values.port !== undefined) {
+      throw new UsageError(
+        "--port is for the bench's own parley server; --target names the server to measure",
+      );
     }
-    target = { host, port };
   } else if (values["server-pid"] !== undefined) {
     throw new UsageError("--server-pid goes with --target (a server the bench starts is measured)");
   }
   const optional = <T>(value: string | undefined, parse: (value: string) => T, fallback: T) =>
     value === undefined ? fallback : parse(value);
+  const size = optional(values.size, (v) => parseSize("size", v, PAYLOAD_MIN_SIZE), 64);
+  if (!target && size > SERVER_DEFAULTS.maxLine) {
+    throw new UsageError(
+      `invalid value '${values.size}' for --size: the bench's own parley server keeps its ` +
+        `default --max-line of ${SERVER_DEFAULTS.maxLine} bytes (use --target for another server)`,
+    );
+  }
   return await runBenchCommand({
     target,
+    port: optional(values.port, (v) => parsePort("port", v), undefined),
     clients: optional(values.clients, (v) => parseInteger("clients", v, 1, MAX_SENDERS), 10),
     messages: optional(values.messages, (v) => parseInteger("messages", v, 1, 1e9), 100),
-    rate: optional(values.rate, (v) => parseNumber("rate", v), 0),
-    size: optional(values.size, (v) => parseSize("size", v, PAYLOAD_MIN_SIZE), 64),
+    rate: optional(
+      values.rate,
+      (v) => parseNumber("rate", v, { note: "0 = as fast as possible" }),
+      0,
+    ),
+    size,
     idle: optional(values.idle, (v) => parseInteger("idle", v, 0), 0),
     stalled: optional(values.stalled, (v) => parseInteger("stalled", v, 0), 0),
     serverPid: optional(values["server-pid"], (v) => parseInteger("server-pid", v, 1), undefined),
@@ -201,8 +253,8 @@ export async function runSuiteCommand(options: SuiteCommandOptions): Promise<num
     only: options.only,
     ncat: options.ncat,
     progress,
-    onResult(scenario, server, outcome) {
-      note(`  ${scenario.name}/${server}: ${summarize(outcome)}`);
+    onResult(result, server, outcome) {
+      note(`  ${result.label}/${server}: ${summarize(outcome)}`);
     },
   }).finally(removeSignals);
   const loadAfter = loadAverage();
@@ -224,8 +276,18 @@ export async function runSuiteCommand(options: SuiteCommandOptions): Promise<num
     (machine.commit ? `, commit ${machine.commit}` : ""),
     `machine: ${machine.cpus} × ${machine.cpuModel}, Deno ${Deno.version.deno}, ` +
     `load average ${machine.loadBefore} before, ${loadAfter} after`,
+    `parley ran as \`${describeParley()}\` (plus --max-clients where a scenario needs more ` +
+    `than ${formatCount(SERVER_DEFAULTS.maxClients)}; the task runs with ` +
+    `--v8-flags=${SERVER_V8_FLAGS}): its defaults otherwise, --send-queue ` +
+    `${
+      SERVER_DEFAULTS.sendQueue / 1024 / 1024
+    } MiB and --max-line ${SERVER_DEFAULTS.maxLine} included`,
     "",
-    ...results.map((result) => `- ${result.name}: ${result.description}`),
+    ...results.map((result) =>
+      `- ${result.label}: ${result.description}` +
+      (result.target ? ` (target: ${result.target})` : "")
+    ),
+    "",
     "",
   ];
   print(header.join("\n") + formatSuiteTable(results));
@@ -251,19 +313,41 @@ function stopServersOnSignal(progress: ProgressBar): () => void {
   };
 }
 
-function summarize(outcome: Parameters<typeof flatten>[0]): string {
+function summarize(outcome: Outcome): string {
   if ("error" in outcome) return `error: ${outcome.error}`;
   if ("skipped" in outcome) return outcome.skipped;
+  if ("growth" in outcome) {
+    const levels = outcome.growth.levels.map((level) =>
+      `${formatCount(level.connections)}: ${level.rssMiB ?? "n/a"} MiB ` +
+      `(${level.kibPerConnection ?? "n/a"} KiB each)`
+    );
+    const skipped = outcome.growth.skipped.map((skip) =>
+      `${formatCount(skip.connections)} skipped`
+    );
+    return `base ${outcome.growth.baseRssMiB ?? "n/a"} MiB; ${[...levels, ...skipped].join(", ")}`;
+  }
   const r = outcome.report;
+  const lean = (outcome.lean ?? []).map((floor) => `, ${floor.reader} reader p99 ${floor.p99} ms`)
+    .join("");
+  const missing = (outcome.leanMissing ?? []).map((why) => ` (${why})`).join("");
   return `${r.status}, ${formatCount(r.delivered)} of ${formatCount(r.expected)} delivered, ` +
     `${formatCount(r.deliveriesPerSecond)}/s, p99 ${r.latencyMs?.p99 ?? "n/a"} ms, ` +
-    `lost ${formatCount(r.lost)}, altered ${formatCount(r.altered)}`;
+    `lost ${formatCount(r.lost)}, altered ${formatCount(r.altered)}, ` +
+    `readers cut ${formatCount(r.disconnected)}` +
+    (r.stalled > 0 ? `, stalled cut ${r.stalledCut ?? "unknown"}` : "") +
+    `, connect ${formatCount(r.connectMs)} ms` +
+    (r.server?.peakRssMiB != null ? `, peak RSS ${r.server.peakRssMiB} MiB` : "") +
+    lean + missing;
 }
 
-function flatten(
-  outcome: { report: BenchReport } | { error: string } | { skipped: string },
-): BenchReport | { error: string } | { skipped: string } {
-  return "report" in outcome ? outcome.report : outcome;
+/** An outcome as JSON: the report (with the lean floors) or growth itself, or why not. */
+function flatten(outcome: Outcome): unknown {
+  if ("report" in outcome) {
+    return outcome.lean === undefined
+      ? outcome.report
+      : { ...outcome.report, leanFloor: outcome.lean, leanFloorMissing: outcome.leanMissing };
+  }
+  return "growth" in outcome ? outcome.growth : outcome;
 }
 
 interface Machine {

@@ -24,9 +24,10 @@
  * when its line is `<name> ` followed by exactly one whole payload that
  * verifies and ends the line. A payload alone on its line is intact but
  * *unattributed*: ncat relays read chunks, and only the first line of a chunk
- * gets its `<userN> ` prefix. Every other marker belongs to an *altered*
- * payload: cut, or merged with bytes of another line. Lines without a marker
- * (notices, joins, welcome) are skipped.
+ * gets its `<userN> ` prefix. A line `[07:12] <name> PAYLOAD` is a room's
+ * history replayed to a newcomer: skipped, counted as replayed. Every other
+ * marker belongs to an *altered* payload: cut, or merged with bytes of another
+ * line. Lines without a marker (notices, joins, welcome) are skipped.
  *
  * @module
  */
@@ -62,6 +63,8 @@ const CR = 0x0d;
 const SPACE = 0x20;
 const LESS = 0x3c; // <
 const GREATER = 0x3e; // >
+const LEFT_BRACKET = 0x5b; // [
+const RIGHT_BRACKET = 0x5d; // ]
 const HEX_DIGITS = new TextEncoder().encode("0123456789abcdef");
 const HEX_VALUES = new Int8Array(256).fill(-1);
 for (let i = 0; i < 16; i++) HEX_VALUES[HEX_DIGITS[i]] = i;
@@ -220,6 +223,8 @@ export class PayloadScanner {
   echoes = 0;
   /** Probe messages seen. */
   probes = 0;
+  /** Payloads replayed from a room's history with their time (`[07:12] <name> …`): not counted. */
+  replayed = 0;
   /** When the last payload (intact or altered, not a probe) arrived, µs; 0 before any. */
   lastArrivalUs = 0;
   /** Send → receive time of intact payloads. */
@@ -307,6 +312,10 @@ export class PayloadScanner {
     const attributed = oneGreater && marker - start >= 3 && bytes[start] === LESS &&
       bytes[marker - 1] === SPACE && bytes[marker - 2] === GREATER;
     if ((!attributed && marker !== start) || fields.sender >= this.#senders) {
+      if (isReplay(bytes, start, marker)) {
+        this.replayed++;
+        return;
+      }
       this.altered++;
       this.lastArrivalUs = receiver.readAtUs;
       return;
@@ -331,6 +340,14 @@ export class PayloadScanner {
     if (!attributed) this.unattributed++;
     this.latency.record(receiver.readAtUs - fields.timeUs);
   }
+}
+
+/** Whether the line from `start` is `[TIME] <name> ` and then the payload at `marker`. */
+function isReplay(bytes: Uint8Array, start: number, marker: number): boolean {
+  if (bytes[start] !== LEFT_BRACKET) return false;
+  const close = bytes.indexOf(RIGHT_BRACKET, start);
+  return close !== -1 && close + 4 < marker && bytes[close + 1] === SPACE &&
+    bytes[close + 2] === LESS && bytes[marker - 2] === GREATER && bytes[marker - 1] === SPACE;
 }
 
 function isMarker(bytes: Uint8Array, at: number): boolean {

@@ -1,11 +1,13 @@
 /**
  * How bench results look: a readable summary of one run, a side-by-side table
- * of a suite (parley against ncat, with ratios), and a progress bar on stderr
- * when stderr is a terminal.
+ * of a suite (parley against ncat, with ratios) followed by the growth table,
+ * and a progress bar on stderr when stderr is a terminal.
  *
  * @module
  */
 
+import type { LeanFloor } from "./floor.ts";
+import type { GrowthReport } from "./growth.ts";
 import type { BenchProgress, BenchReport } from "./run.ts";
 
 const numberFormat = new Intl.NumberFormat("en-US");
@@ -46,8 +48,10 @@ export function formatReport(report: BenchReport, server: string): string {
   }
   if (report.duplicates > 0) lines.push(row("duplicates", formatCount(report.duplicates)));
   if (report.echoes > 0) lines.push(row("echoes", formatCount(report.echoes)));
-  if (report.disconnected > 0) lines.push(row("dropped", `${report.disconnected} clients`));
+  lines.push(row("readers cut", describeCut(report)));
+  if (report.stalled > 0) lines.push(row("stalled cut", describeStalledCut(report)));
   const latency = report.latencyMs;
+  const greeting = report.greetingMs;
   lines.push(
     row(
       "latency",
@@ -59,12 +63,40 @@ export function formatReport(report: BenchReport, server: string): string {
     ),
     row(
       "connect",
-      `${formatCount(report.connectMs)} ms (${formatCount(connections(report))} clients)`,
+      `${formatCount(report.connectMs)} ms until all ${
+        formatCount(connections(report))
+      } clients were greeted (${report.connectMode === "storm" ? "all at once" : "window rule"})` +
+        (greeting
+          ? `; greeting wait p50 ${ms(greeting.p50)}  p99 ${ms(greeting.p99)}  max ${
+            ms(greeting.max)
+          } ms`
+          : ""),
     ),
   );
+  if (report.slowConnects > 0) {
+    lines.push(
+      row("slow connect", `${report.slowConnects} took over 0.9 s (a full listen queue?)`),
+    );
+  }
   if (report.server) lines.push(row("server", describeProcess(report.server)));
   lines.push(row("bench", describeProcess(report.bench)));
   return lines.join("\n");
+}
+
+function describeCut(report: BenchReport): string {
+  if (report.disconnected === 0) return "none";
+  return `${formatCount(report.disconnected)} of ${
+    formatCount(report.clients + report.idle)
+  } reading clients disconnected by the server (${
+    formatCount(report.lostAtCutReaders)
+  } payloads missed by them)`;
+}
+
+function describeStalledCut(report: BenchReport): string {
+  if (report.stalledCut === null) return "unknown (the kernel does not say)";
+  return report.stalled === 1
+    ? (report.stalledCut > 0 ? "yes" : "no")
+    : `${report.stalledCut} of ${report.stalled}`;
 }
 
 function row(label: string, value: string): string {
@@ -74,7 +106,11 @@ function row(label: string, value: string): string {
 function describeStatus(report: BenchReport): string {
   switch (report.status) {
     case "complete":
-      return "complete: every payload arrived";
+      return "complete: every payload arrived and no reader was cut";
+    case "cut":
+      return `CUT: the server disconnected ${report.disconnected} reading client${
+        report.disconnected === 1 ? "" : "s"
+      }; it is alive, but their payloads never arrived`;
     case "lost":
       return "finished: the server is alive but some payloads never arrived";
     case "stuck":
@@ -99,23 +135,41 @@ function connections(report: BenchReport): number {
 }
 
 function ms(value: number): string {
-  return value < 10 ? value.toFixed(2) : value < 100 ? value.toFixed(1) : value.toFixed(0);
+  return value < 10
+    ? value.toFixed(2)
+    : value < 100
+    ? value.toFixed(1)
+    : value < 1000
+    ? value.toFixed(0)
+    : formatCount(value);
 }
 
 /** A run's result for one server: a report, an error, or not run (with why). */
-export type Outcome = { report: BenchReport } | { error: string } | { skipped: string };
+export type Outcome =
+  | { report: BenchReport; lean?: LeanFloor[]; leanMissing?: string[] }
+  | { growth: GrowthReport }
+  | { error: string }
+  | { skipped: string };
 
 /** One scenario's results, parley against ncat. */
 export interface ScenarioResult {
+  /** The scenario's name (as `--scenarios` takes it). */
   name: string;
+  /** How the table names this run: the name, or `scale (task)` for the second run of scale. */
+  label: string;
+  kind: "load" | "growth";
   description: string;
+  /** What the result is held against. */
+  target?: string;
+  /** How parley was started. */
+  parleyCommand: string;
   parley: Outcome;
   ncat: Outcome;
 }
 
 interface Metric {
   label: string;
-  value: (report: BenchReport) => number | string | null;
+  value: (report: BenchReport, lean?: LeanFloor[]) => number | string | null;
   /** Print the number this way; a ratio column is added for numeric metrics. */
   format?: (value: number) => string;
 }
@@ -133,12 +187,26 @@ const METRICS: Metric[] = [
   { label: "lost", value: (r) => r.lost, format: formatCount },
   { label: "altered", value: (r) => r.altered, format: formatCount },
   { label: "without sender", value: (r) => r.unattributed, format: formatCount },
+  { label: "readers cut", value: (r) => r.disconnected, format: formatCount },
+  {
+    label: "stalled client cut",
+    value: (r) =>
+      r.stalled === 0
+        ? "n/a"
+        : r.stalledCut === null
+        ? "unknown"
+        : r.stalled === 1
+        ? (r.stalledCut > 0 ? "yes" : "no")
+        : `${r.stalledCut} of ${r.stalled}`,
+  },
   { label: "deliveries/s", value: (r) => r.deliveriesPerSecond, format: formatCount },
   { label: "latency p50 ms", value: (r) => r.latencyMs?.p50 ?? null, format: ms },
   { label: "latency p90 ms", value: (r) => r.latencyMs?.p90 ?? null, format: ms },
   { label: "latency p99 ms", value: (r) => r.latencyMs?.p99 ?? null, format: ms },
   { label: "latency max ms", value: (r) => r.latencyMs?.max ?? null, format: ms },
   { label: "connect ms", value: (r) => r.connectMs, format: formatCount },
+  { label: "greeting p99 ms", value: (r) => r.greetingMs?.p99 ?? null, format: ms },
+  { label: "connects over 0.9 s", value: (r) => r.slowConnects, format: formatCount },
   {
     label: "server CPU s",
     value: (r) => r.server?.cpuSeconds ?? null,
@@ -162,13 +230,47 @@ const METRICS: Metric[] = [
 ];
 
 /** Metrics where a ratio says nothing (counts that should be zero). */
-const NO_RATIO = new Set(["lost", "altered", "without sender"]);
+const NO_RATIO = new Set([
+  "lost",
+  "altered",
+  "without sender",
+  "readers cut",
+  "connects over 0.9 s",
+]);
 
-/** The suite's side-by-side table, as Markdown (which reads fine on a terminal too). */
+/** Rows for the lean readers of the floor, after the bench's own latency rows. */
+const LEAN_AFTER = "latency max ms";
+
+function leanMetrics(readers: string[]): Metric[] {
+  return readers.flatMap((reader) =>
+    (["p50", "p99"] as const).map((key) => ({
+      label: `${reader} reader ${key} ms`,
+      value: (_: BenchReport, lean?: LeanFloor[]) =>
+        lean?.find((floor) => floor.reader === reader)?.[key] ?? null,
+      format: ms,
+    }))
+  );
+}
+
+/**
+ * The suite's side-by-side table, as Markdown (which reads fine on a terminal
+ * too), then a table per growth run.
+ */
 export function formatSuiteTable(results: ScenarioResult[]): string {
   const rows: string[][] = [["scenario", "metric", "parley", "ncat", "parley/ncat"]];
   for (const result of results) {
-    for (const metric of METRICS) {
+    if (result.kind === "growth") continue;
+    const readers = [
+      ...new Set(
+        [result.parley, result.ncat].flatMap((outcome) =>
+          "lean" in outcome ? (outcome.lean ?? []).map((floor) => floor.reader) : []
+        ),
+      ),
+    ];
+    const lean = leanMetrics(readers);
+    const at = METRICS.findIndex((metric) => metric.label === LEAN_AFTER) + 1;
+    const metrics = [...METRICS.slice(0, at), ...lean, ...METRICS.slice(at)];
+    for (const metric of metrics) {
       const parley = measured(result.parley, metric);
       const ncat = measured(result.ncat, metric);
       const ratio = typeof parley === "number" && typeof ncat === "number" &&
@@ -176,7 +278,7 @@ export function formatSuiteTable(results: ScenarioResult[]): string {
         ? (parley / ncat).toFixed(2)
         : "";
       rows.push([
-        metric === METRICS[0] ? result.name : "",
+        metric === metrics[0] ? result.label : "",
         metric.label,
         shown(parley, metric),
         shown(ncat, metric),
@@ -184,14 +286,89 @@ export function formatSuiteTable(results: ScenarioResult[]): string {
       ]);
     }
   }
-  return markdownTable(rows, [false, false, true, true, true]);
+  const tables = rows.length > 1 ? [markdownTable(rows, [false, false, true, true, true])] : [];
+  for (const result of results) {
+    if (result.kind === "growth") tables.push(formatGrowth(result));
+  }
+  return tables.join("\n\n");
 }
 
 /** A metric of an outcome; an error or skip is told in the first row, "n/a" after. */
 function measured(outcome: Outcome, metric: Metric): number | string | null {
-  if ("report" in outcome) return metric.value(outcome.report);
+  if ("report" in outcome) return metric.value(outcome.report, outcome.lean);
   if (metric !== METRICS[0]) return null;
-  return "error" in outcome ? `error: ${outcome.error}` : outcome.skipped;
+  return "error" in outcome
+    ? `error: ${outcome.error}`
+    : "skipped" in outcome
+    ? outcome.skipped
+    : null;
+}
+
+/** A growth run: one row per level, then what limited it. */
+export function formatGrowth(result: ScenarioResult): string {
+  const outcome = result.parley;
+  const title = `growth (parley: ${result.parleyCommand})`;
+  if (!("growth" in outcome)) {
+    const why = "error" in outcome
+      ? `error: ${outcome.error}`
+      : "skipped" in outcome
+      ? outcome.skipped
+      : "no result";
+    return `${title}: ${why}`;
+  }
+  const growth = outcome.growth;
+  const rows: string[][] = [[
+    "connections",
+    "server RSS MiB",
+    "KiB per connection",
+    "KiB per added connection",
+    "connect ms",
+    "delivered",
+    "readers cut",
+  ]];
+  const fixed = (value: number | null, digits: number) =>
+    value === null ? "n/a" : value.toFixed(digits);
+  rows.push(["0", fixed(growth.baseRssMiB, 1), "", "", "", "", ""]);
+  for (const level of growth.levels) {
+    rows.push([
+      formatCount(level.connections),
+      fixed(level.rssMiB, 1),
+      fixed(level.kibPerConnection, 1),
+      level.kibPerAddedConnection === null ? "" : fixed(level.kibPerAddedConnection, 1),
+      formatCount(level.connectMs),
+      `${formatCount(level.delivered)} / ${formatCount(level.expected)}`,
+      formatCount(level.disconnected),
+    ]);
+  }
+  const limits = growth.fileLimits;
+  const notes = [
+    `'ulimit -n': ${limits.bench === null ? "unknown" : formatCount(limits.bench)} for the bench, ${
+      limits.server === null ? "unknown" : formatCount(limits.server)
+    } for the server`,
+    `source addresses: ${
+      growth.sources.map((source) => `${source.address} ${formatCount(source.connections)}`)
+        .join(", ")
+    }`,
+    `server: ${describeProcess(growth.server)}`,
+    ...(growth.greetingMs
+      ? [
+        `greeting wait: p50 ${ms(growth.greetingMs.p50)}  p99 ${ms(growth.greetingMs.p99)}  max ${
+          ms(growth.greetingMs.max)
+        } ms`,
+      ]
+      : []),
+    ...(growth.slowConnects > 0 ? [`connects over 0.9 s: ${growth.slowConnects}`] : []),
+    ...growth.skipped.map((skip) =>
+      `${formatCount(skip.connections)} connections skipped: ${skip.reason}`
+    ),
+  ];
+  return [
+    `${title}`,
+    "",
+    markdownTable(rows, [true, true, true, true, true, true, true]),
+    "",
+    ...notes.map((note) => `- ${note}`),
+  ].join("\n");
 }
 
 function shown(value: number | string | null, metric: Metric): string {
@@ -247,9 +424,10 @@ export class ProgressBar {
     const width = 24;
     const full = Math.round(fraction * width);
     const bar = "#".repeat(full) + "-".repeat(width - full);
+    const unit = progress.phase === "connecting" ? "clients" : "deliveries";
     const text = `${this.#label}${this.#label ? "  " : ""}${progress.phase} [${bar}] ${
       (fraction * 100).toFixed(0).padStart(3)
-    }%  ${formatCount(progress.done)} / ${formatCount(progress.total)}`;
+    }%  ${formatCount(progress.done)} / ${formatCount(progress.total)} ${unit}`;
     this.#write(`\r\x1b[2K${text}`);
     this.#drawn = true;
   }

@@ -2,10 +2,10 @@
  * One bench run against a line-based chat server over real sockets.
  *
  * The run connects its clients (stalled ones first, then talkers, then idle
- * listeners) a few at a time: a connection counts as made once the server has
- * greeted it, so the run knows the server admitted it and a server with a
- * short listen backlog (ncat: 10) is not overrun. Then it lets each talker send
- * its messages, as fast as the server takes them or at a steady rate. Every
+ * listeners) by the window rule of {@linkcode Connector}, or all at once for
+ * the storm; a connection counts as made once the server has greeted it, so
+ * the run knows the server admitted it. Then it lets each talker send its
+ * messages, as fast as the server takes them or at a steady rate. Every
  * reading client scans what it gets with one shared {@linkcode PayloadScanner}.
  *
  * The run never hangs. It ends when every expected payload has arrived, or:
@@ -13,14 +13,30 @@
  *   or everything was sent, nothing arrived for a while, and a probe message
  *   sent then did not get through either (the server stopped delivering; ncat
  *   does this when one client stops reading);
- * - `lost`: everything was sent and the probe got through, but some payloads
- *   never will (the server dropped them);
+ * - `cut`: the server disconnected reading clients (talkers or listeners) and
+ *   is otherwise alive: the payloads they missed count as lost. A stalled
+ *   client being cut is the slow-reader defence working and does not count;
+ *   it is reported on its own;
+ * - `lost`: everything was sent and the probe got through, nobody who reads
+ *   was cut, but some payloads never will arrive (the server dropped them);
  * - `timeout`: the hard `timeLimit` passed while payloads were still arriving.
  *
  * @module
  */
 
-import { nowMicros, PayloadEncoder, PayloadScanner, PROBE_SEQ, type Receiver } from "./payload.ts";
+import { type ClientState, ReadingClient, receive, StalledClient, writeAll } from "./clients.ts";
+import {
+  closeQuietly,
+  ConnectError,
+  type ConnectMode,
+  Connector,
+  type ConnectorOptions,
+  formatAddress,
+  SILENT_GRACE,
+  tcpStates,
+} from "./connect.ts";
+import type { LatencyHistogram } from "./histogram.ts";
+import { nowMicros, PayloadEncoder, PayloadScanner, PROBE_SEQ } from "./payload.ts";
 import { BenchError, type CpuTime, cpuTime, openFileLimit, peakRssMiB } from "./servers.ts";
 
 /** The load a run puts on a server. */
@@ -52,23 +68,26 @@ export interface BenchOptions extends Load {
    * With everything sent, the quiet period and the probe's wait share it (ms).
    */
   stallTimeout?: number;
-  /** Connections being opened at once. */
-  connectConcurrency?: number;
+  /** How connections are paced (default "window"; see {@linkcode Connector}). */
+  connectMode?: ConnectMode;
+  /** Source addresses (for tests: fewer connections per address). */
+  connector?: ConnectorOptions;
   /** Called about ten times a second while the run goes on. */
   onProgress?: (progress: BenchProgress) => void;
 }
 
 /** Where a run is, for a progress bar. */
 export interface BenchProgress {
-  phase: "connecting" | "sending";
-  /** Clients connected, or payloads arrived. */
+  /** Connecting clients, or waiting for payloads to be delivered. */
+  phase: "connecting" | "delivering";
+  /** Clients connected, or payloads delivered to a reader. */
   done: number;
-  /** Clients to connect, or payloads expected. */
+  /** Clients to connect, or deliveries expected. */
   total: number;
 }
 
 /** How a run ended (see the module documentation). */
-export type BenchStatus = "complete" | "lost" | "stuck" | "timeout";
+export type BenchStatus = "complete" | "cut" | "lost" | "stuck" | "timeout";
 
 /** Latency percentiles in milliseconds. */
 export interface LatencyReport {
@@ -110,15 +129,29 @@ export interface BenchReport extends Load {
   duplicates: number;
   /** Payloads the server sent back to their own sender. */
   echoes: number;
-  /** Reading clients the server disconnected during the run. */
+  /** Reading clients (talkers and listeners) the server disconnected during the run. */
   disconnected: number;
+  /** Of `lost`, the payloads the disconnected readers had not received when they were cut. */
+  lostAtCutReaders: number;
+  /**
+   * Stalled clients the server had disconnected by the end of the run (the
+   * slow-reader defence; not held against the run); null without stalled
+   * clients, or when the kernel does not say (not Linux).
+   */
+  stalledCut: number | null;
   /** From the first message sent to the last payload received (s). */
   seconds: number;
   deliveriesPerSecond: number;
   /** Send → receive of delivered payloads; null when none arrived. */
   latencyMs: LatencyReport | null;
+  /** How connections were paced. */
+  connectMode: ConnectMode;
   /** Until every client was connected and had heard from the server (ms). */
   connectMs: number;
+  /** Each client's wait from `connect()` to the server's first bytes; null when none came. */
+  greetingMs: LatencyReport | null;
+  /** `connect()` calls that took over 0.9 s: most likely a full listen queue dropped the SYN. */
+  slowConnects: number;
   /** The server's figures when its pid is known. */
   server: ProcessReport | null;
   /** The bench process's own figures (it should be far from busy). */
@@ -128,66 +161,37 @@ export interface BenchReport extends Load {
 const DEFAULTS = {
   timeLimit: 120_000,
   stallTimeout: 5_000,
-  connectConcurrency: 8,
+  connectMode: "window" as ConnectMode,
 };
 /**
  * Everything sent and nothing arriving for this share of the stall timeout:
  * time to probe; the probe has the rest of it to arrive.
  */
 const QUIET_SHARE = 0.4;
-/** A server that greets nobody within this long is taken as silent: no more waiting (ms). */
-const SILENT_GRACE = 2_000;
-/** How long a new connection may wait for the server's greeting before the next one starts (ms). */
-const GREETING_WAIT = 1_000;
-/** A stalled client reads the server's greeting into this, then never reads again. */
-const GREETING_BUFFER = 4 * 1024;
 const TICK = 100;
+/** Descriptors the bench needs besides its connections. */
+export const FILES_OF_OUR_OWN = 64;
 /** All receive buffers together stay below about this many bytes… */
 const RECEIVE_BUDGET = 16 * 1024 * 1024;
 /** …each one between these sizes (a pending read pins its buffer). */
 const MIN_RECEIVE_BUFFER = 1024;
 const MAX_RECEIVE_BUFFER = 256 * 1024;
-/** A receive buffer grows to hold a line of up to this many bytes; longer ones are dropped. */
-const MAX_LINE_BUFFER = 1024 * 1024;
 
-/** A connection that reads: a talker or an idle listener. */
-class ReadingClient implements Receiver {
-  readonly conn: Deno.TcpConn;
-  readonly self: number;
-  readonly nextSeq: Int32Array;
-  readAtUs = 0;
-  heard = false;
-  buffer: Uint8Array;
-  done: Promise<void> = Promise.resolve();
-  /** Resolves when the client first hears from the server. */
-  readonly greeted: Promise<void>;
-  readonly markGreeted: () => void;
-
-  constructor(conn: Deno.TcpConn, options: { self: number; senders: number; buffer: number }) {
-    this.conn = conn;
-    this.self = options.self;
-    this.nextSeq = new Int32Array(options.senders);
-    this.buffer = new Uint8Array(options.buffer);
-    const { promise, resolve } = Promise.withResolvers<void>();
-    this.greeted = promise;
-    this.markGreeted = resolve;
-  }
+/** The receive buffer of each of `readers` clients. */
+export function receiveBufferSize(readers: number): number {
+  return Math.min(
+    MAX_RECEIVE_BUFFER,
+    Math.max(MIN_RECEIVE_BUFFER, Math.floor(RECEIVE_BUDGET / Math.max(1, readers))),
+  );
 }
 
 /** Shared state of one run. */
-interface RunState {
-  scanner: PayloadScanner;
-  /** Clients that have received anything (a greeting, at least). */
-  heard: number;
-  /** Reading clients the server closed on us. */
-  disconnected: number;
+interface RunState extends ClientState {
   /** Messages written by talkers. */
   sent: number;
   /** Talkers that finished (all sent, or failed). */
   talkersDone: number;
   firstSendUs: number;
-  /** Set when the run is over: loops stop, errors are expected. */
-  stopping: boolean;
 }
 
 /** Runs one bench against `options.host:port`; resolves with its report. */
@@ -197,7 +201,7 @@ export async function runBench(options: BenchOptions): Promise<BenchReport> {
   const readers = clients + idle;
   const total = readers + stalled;
   const expected = clients * messages * Math.max(0, readers - 1);
-  const target = formatTarget(options.host, options.port);
+  const target = formatAddress(options.host, options.port);
   checkFileLimit(total);
   if (options.serverPid !== undefined && cpuTime(options.serverPid) === null) {
     throw new BenchError(`no process ${options.serverPid} to measure (--server-pid)`);
@@ -216,28 +220,30 @@ export async function runBench(options: BenchOptions): Promise<BenchReport> {
     firstSendUs: Infinity,
     stopping: false,
   };
-  const bufferSize = Math.min(
-    MAX_RECEIVE_BUFFER,
-    Math.max(MIN_RECEIVE_BUFFER, Math.floor(RECEIVE_BUDGET / Math.max(1, readers))),
-  );
-  const conns: Deno.TcpConn[] = [];
+  const bufferSize = receiveBufferSize(readers);
+  const conns: { close(): void }[] = [];
   const talkers: ReadingClient[] = [];
-  const loops: Promise<void>[] = [];
+  const readingClients: ReadingClient[] = [];
+  const stalledClients: StalledClient[] = [];
+  const loops: Promise<unknown>[] = [];
+  const greetings: Promise<boolean>[] = [];
+  const connector = new Connector(options, options.connector);
   try {
     // Stalled clients first, so they are in the room before anyone talks.
     const progress = (done: number) => options.onProgress?.({ phase: "connecting", done, total });
-    await connectAll(options, {
+    await connector.open({
       count: total,
-      concurrency: settings.connectConcurrency,
+      mode: settings.connectMode,
       deadline,
       stopping: () => state.stopping,
+      onProgress: progress,
       onConnect(conn, index) {
         conns.push(conn);
-        if (conns.length % 100 === 0) progress(conns.length);
         if (index < stalled) {
-          const greeting = readGreeting(conn, state);
-          loops.push(greeting);
-          return greeting;
+          const client = new StalledClient(conn, state);
+          stalledClients.push(client);
+          greetings.push(client.greeted);
+          return client.greeted;
         }
         const talker = index - stalled < clients;
         const client = new ReadingClient(conn, {
@@ -247,11 +253,15 @@ export async function runBench(options: BenchOptions): Promise<BenchReport> {
         });
         client.done = receive(client, state);
         loops.push(client.done);
+        readingClients.push(client);
         if (talker) talkers.push(client);
+        greetings.push(client.greeted);
         return client.greeted;
       },
+    }).catch((error) => {
+      throw error instanceof ConnectError ? new BenchError(error.message) : error;
     });
-    await waitForGreetings(state, { clients: total, deadline });
+    await waitForGreetings(state, { greetings, deadline });
     const connectMs = performance.now() - started;
     progress(total);
 
@@ -260,14 +270,18 @@ export async function runBench(options: BenchOptions): Promise<BenchReport> {
     for (const talker of talkers) {
       loops.push(talk(talker, state, { messages, rate, size, talkers: clients, start: sendStart }));
     }
-    const status = await watch(state, {
+    let status = await watch(state, {
       expected,
       talkers: clients,
       deadline,
       stallTimeout: Math.max(settings.stallTimeout, rate > 0 ? 3000 / rate : 0),
-      probe: () => sendProbe(talkers[0], size),
+      probe: () => sendProbe(talkers.find((talker) => !talker.cut), size),
       onProgress: options.onProgress,
     });
+    if (state.disconnected > 0 && (status === "complete" || status === "lost")) status = "cut";
+    const stalledCut = stalledClients.length === 0
+      ? null
+      : countCut(stalledClients.map((client) => client.conn), options.port);
 
     const { scanner } = state;
     const serverCpuEnd = options.serverPid === undefined ? null : cpuTime(options.serverPid);
@@ -275,8 +289,6 @@ export async function runBench(options: BenchOptions): Promise<BenchReport> {
     const seconds = scanner.lastArrivalUs > state.firstSendUs
       ? (scanner.lastArrivalUs - state.firstSendUs) / 1e6
       : 0;
-    const latency = scanner.latency;
-    const ms = (us: number) => round(us / 1000, 3);
     return {
       target,
       clients,
@@ -295,16 +307,15 @@ export async function runBench(options: BenchOptions): Promise<BenchReport> {
       duplicates: scanner.duplicates,
       echoes: scanner.echoes,
       disconnected: state.disconnected,
+      lostAtCutReaders: missedByCut(readingClients, { clients, messages }),
+      stalledCut,
       seconds: round(seconds, 3),
       deliveriesPerSecond: seconds > 0 ? Math.round(scanner.intact / seconds) : 0,
-      latencyMs: latency.count === 0 ? null : {
-        p50: ms(latency.percentile(50)),
-        p90: ms(latency.percentile(90)),
-        p99: ms(latency.percentile(99)),
-        max: ms(latency.max),
-        mean: ms(latency.mean),
-      },
+      latencyMs: latencyReport(scanner.latency),
+      connectMode: settings.connectMode,
       connectMs: Math.round(connectMs),
+      greetingMs: latencyReport(connector.greetingWait),
+      slowConnects: connector.slowConnects,
       server: options.serverPid === undefined ? null : {
         pid: options.serverPid,
         ...cpuUsed(serverCpuStart, serverCpuEnd),
@@ -325,129 +336,76 @@ export async function runBench(options: BenchOptions): Promise<BenchReport> {
   }
 }
 
-/** Opens `count` connections, at most `concurrency` at a time, in index order. */
-async function connectAll(
-  address: { host: string; port: number },
-  plan: {
-    count: number;
-    concurrency: number;
-    deadline: number;
-    stopping: () => boolean;
-    /** Takes a new connection; resolves when the server has greeted it. */
-    onConnect: (conn: Deno.TcpConn, index: number) => Promise<void>;
-  },
-): Promise<void> {
-  const started = performance.now();
-  let next = 0;
-  let greetedAny = false;
-  let connected = 0;
-  let failure: BenchError | undefined;
-  let timedOut = false;
-  async function worker(): Promise<void> {
-    while (next < plan.count && failure === undefined && !timedOut && !plan.stopping()) {
-      const index = next++;
-      try {
-        const conn = await Deno.connect({ hostname: address.host, port: address.port });
-        if (failure !== undefined || timedOut || plan.stopping()) {
-          closeQuietly(conn);
-          return;
-        }
-        conn.setNoDelay(true);
-        connected++;
-        const greeted = plan.onConnect(conn, index);
-        // Waiting for the greeting paces connects to the server's accept rate;
-        // a server that greets nobody is not waited for.
-        if (greetedAny || performance.now() - started < SILENT_GRACE) {
-          if (await settlesWithin(greeted, GREETING_WAIT)) greetedAny = true;
-        }
-      } catch (error) {
-        failure ??= new BenchError(
-          `cannot connect client ${index + 1} of ${plan.count} to ${
-            formatTarget(address.host, address.port)
-          }: ${errorText(error)}`,
-        );
-      }
-    }
-  }
-  const workers = Promise.all(
-    Array.from({ length: Math.min(plan.concurrency, plan.count) }, worker),
-  );
-  if (!(await settlesWithin(workers, plan.deadline - performance.now()))) {
-    timedOut = true;
-    throw new BenchError(
-      `only ${connected} of ${plan.count} clients connected before the time limit`,
-    );
-  }
-  if (failure) throw failure;
+/** Percentiles of a histogram in milliseconds; null without samples. */
+export function latencyReport(histogram: LatencyHistogram): LatencyReport | null {
+  if (histogram.count === 0) return null;
+  const ms = (us: number) => round(us / 1000, 3);
+  return {
+    p50: ms(histogram.percentile(50)),
+    p90: ms(histogram.percentile(90)),
+    p99: ms(histogram.percentile(99)),
+    max: ms(histogram.max),
+    mean: ms(histogram.mean),
+  };
 }
 
-/** Waits until every client has received something (the server has admitted it). */
+/**
+ * How many of `conns` the server has disconnected, from the kernel's view of
+ * both ends: our socket is no longer established (the server's FIN came, or a
+ * reset removed it), or, for a server on this machine, the server's end of it
+ * is no longer established. The second is what shows a client that never
+ * reads: the server's FIN waits behind the data the client did not take, so
+ * our end stays established after the server closed its own. Null when the
+ * kernel does not say.
+ */
+export function countCut(conns: { localAddr: Deno.NetAddr }[], serverPort: number): number | null {
+  const states = tcpStates();
+  if (states === null) return null;
+  return conns.filter((conn) => {
+    const port = conn.localAddr.port;
+    const ours = states.get(`${port}:${serverPort}`);
+    const theirs = states.get(`${serverPort}:${port}`);
+    return ours !== "established" || (theirs !== undefined && theirs !== "established");
+  }).length;
+}
+
+/** What the readers the server cut had not received from the other talkers when they went. */
+function missedByCut(
+  readers: ReadingClient[],
+  plan: { clients: number; messages: number },
+): number {
+  let missed = 0;
+  for (const reader of readers) {
+    if (!reader.cut) continue;
+    for (let sender = 0; sender < plan.clients; sender++) {
+      if (sender !== reader.self) missed += Math.max(0, plan.messages - reader.nextSeq[sender]);
+    }
+  }
+  return missed;
+}
+
+/**
+ * Waits until every client has heard from the server (it admitted them) or
+ * was closed first (a reader closed so counts as disconnected).
+ */
 async function waitForGreetings(
   state: RunState,
-  plan: { clients: number; deadline: number },
+  plan: { greetings: Promise<boolean>[]; deadline: number },
 ): Promise<void> {
+  let settled = 0;
+  for (const greeting of plan.greetings) greeting.finally(() => settled++);
   const silentAfter = performance.now() + SILENT_GRACE;
-  while (state.heard < plan.clients) {
+  while (settled < plan.greetings.length) {
     const now = performance.now();
     // A server that greets nobody at all is silent by design: go on without greetings.
     if (state.heard === 0 && now > silentAfter) return;
     if (now > plan.deadline) {
       throw new BenchError(
-        `only ${state.heard} of ${plan.clients} clients heard from the server before the time limit`,
+        `only ${state.heard} of ${plan.greetings.length} clients heard from the server ` +
+          `before the time limit`,
       );
     }
     await sleep(10);
-  }
-}
-
-/** A reading client's loop: read, scan complete lines, keep the unfinished one. */
-async function receive(client: ReadingClient, state: RunState): Promise<void> {
-  const { scanner } = state;
-  let buffer = client.buffer;
-  let filled = 0;
-  try {
-    for (;;) {
-      const count = await client.conn.read(filled === 0 ? buffer : buffer.subarray(filled));
-      if (count === null) break;
-      client.readAtUs = nowMicros();
-      if (!client.heard) {
-        client.heard = true;
-        state.heard++;
-        client.markGreeted();
-      }
-      filled += count;
-      const used = scanner.scan(
-        filled === buffer.length ? buffer : buffer.subarray(0, filled),
-        client,
-      );
-      if (used === filled) {
-        filled = 0;
-      } else if (used > 0) {
-        buffer.copyWithin(0, used, filled);
-        filled -= used;
-      } else if (filled === buffer.length) {
-        // One line fills the whole buffer: make room, or drop a line beyond all reason.
-        if (buffer.length < MAX_LINE_BUFFER) {
-          const grown = new Uint8Array(buffer.length * 2);
-          grown.set(buffer);
-          buffer = client.buffer = grown;
-        } else {
-          filled = 0;
-        }
-      }
-    }
-  } catch {
-    // Closed by the bench at the end of the run, or reset by the server.
-  }
-  if (!state.stopping) state.disconnected++;
-}
-
-/** A stalled client reads once, the server's greeting, and never again. */
-async function readGreeting(conn: Deno.TcpConn, state: RunState): Promise<void> {
-  try {
-    if (await conn.read(new Uint8Array(GREETING_BUFFER)) !== null) state.heard++;
-  } catch {
-    // closed by the bench at the end of the run, or reset by the server
   }
 }
 
@@ -504,7 +462,7 @@ async function watch(
   let lastArrival = performance.now();
   let probedAt = -1;
   for (;;) {
-    plan.onProgress?.({ phase: "sending", done: scanner.arrived, total: plan.expected });
+    plan.onProgress?.({ phase: "delivering", done: scanner.arrived, total: plan.expected });
     if (scanner.arrived >= plan.expected) return "complete";
     const now = performance.now();
     if (scanner.arrived !== arrived) {
@@ -528,37 +486,24 @@ async function watch(
   }
 }
 
-async function writeAll(conn: Deno.Conn, bytes: Uint8Array): Promise<void> {
-  let written = 0;
-  while (written < bytes.length) {
-    written += await conn.write(written === 0 ? bytes : bytes.subarray(written));
-  }
-}
-
-function checkFileLimit(connections: number): void {
+/**
+ * Fails with a clear message when this process may not open a descriptor per
+ * connection (`ulimit -n`), plus a few for itself.
+ */
+export function checkFileLimit(connections: number): void {
   const limit = openFileLimit();
-  if (limit !== null && limit < connections + 64) {
+  if (limit !== null && limit < connections + FILES_OF_OUR_OWN) {
     throw new BenchError(
-      `${connections} connections need more open files than this process may have (${limit}); ` +
-        `raise the limit with 'ulimit -n'`,
+      `${connections} connections need ${connections + FILES_OF_OUR_OWN} open files, ` +
+        `but 'ulimit -n' is ${limit} for this process: raise it (ulimit -n ${
+          connections + FILES_OF_OUR_OWN
+        }) or run fewer clients`,
     );
   }
 }
 
-function formatTarget(host: string, port: number): string {
-  return host.includes(":") ? `[${host}]:${port}` : `${host}:${port}`;
-}
-
-function closeQuietly(conn: Deno.Conn): void {
-  try {
-    conn.close();
-  } catch {
-    // already closed
-  }
-}
-
 /** True when `promise` settles within `ms`; the timer never outlives the wait. */
-async function settlesWithin(promise: Promise<unknown>, ms: number): Promise<boolean> {
+export async function settlesWithin(promise: Promise<unknown>, ms: number): Promise<boolean> {
   let timer: ReturnType<typeof setTimeout> | undefined;
   const timeout = new Promise<false>((resolve) => {
     timer = setTimeout(() => resolve(false), Math.max(0, ms));
@@ -570,11 +515,13 @@ async function settlesWithin(promise: Promise<unknown>, ms: number): Promise<boo
   }
 }
 
-function sleep(ms: number): Promise<void> {
+/** Resolves after `ms`. */
+export function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
-function round(value: number, digits: number): number {
+/** `value` with `digits` decimals. */
+export function round(value: number, digits: number): number {
   const scale = 10 ** digits;
   return Math.round(value * scale) / scale;
 }
@@ -583,7 +530,8 @@ function roundOrNull(value: number | null, digits: number): number | null {
   return value === null ? null : round(value, digits);
 }
 
-function cpuUsed(
+/** CPU seconds between two readings; nulls when either is unknown. */
+export function cpuUsed(
   start: CpuTime | null,
   end: CpuTime | null,
 ): { cpuSeconds: number | null; systemSeconds: number | null } {
@@ -592,10 +540,6 @@ function cpuUsed(
     cpuSeconds: round(end.user + end.system - start.user - start.system, 2),
     systemSeconds: round(end.system - start.system, 2),
   };
-}
-
-function errorText(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
 }
 
 function withoutUndefined<T extends object>(object: T): Partial<T> {

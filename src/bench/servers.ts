@@ -1,8 +1,13 @@
 /**
  * Servers for the bench to measure: a parley server or `ncat -l --chat` started
- * as a child process on a free loopback port, with its console going straight
- * to a log file (logging stays on, as in real use, and costs the bench
- * nothing), and what Linux tells about a process: CPU time and peak memory.
+ * as a child process on a loopback port, with its console going straight to a
+ * log file (logging stays on, as in real use, and costs the bench nothing),
+ * and what Linux tells about a process: CPU time, memory, descriptor limit.
+ *
+ * parley is started as users run it: `deno run -A main.ts server` with its
+ * defaults (send queue, line length, no V8 flags) except flood control and
+ * the per-address limit off and, when a run needs more, `--max-clients`; or,
+ * on request, as `deno task server` runs it (with {@linkcode SERVER_V8_FLAGS}).
  *
  * Every started server is stopped with SIGTERM (SIGKILL if it lingers) and
  * awaited by {@linkcode BenchServer.stop}.
@@ -10,7 +15,7 @@
  * @module
  */
 
-import { SERVER_V8_FLAGS } from "../../server.ts";
+import { SERVER_DEFAULTS, SERVER_V8_FLAGS } from "../../server.ts";
 import { CommandError } from "../flags.ts";
 
 /** The bench could not do what it was asked: one line for the user, exit code 1. */
@@ -33,14 +38,20 @@ export interface BenchServer {
   stop(): Promise<void>;
 }
 
-/** Settings for a parley server started by the bench. */
+/**
+ * Settings for a parley server started by the bench. Everything else is
+ * parley's default, as users run it: the send queue and line length included.
+ */
 export interface ParleyServerOptions {
-  /** `--max-clients`: at least the run's connections. */
-  maxClients: number;
-  /** `--send-queue` in bytes: large enough that no receiver is dropped for falling behind. */
-  sendQueue: number;
-  /** `--max-line` in bytes. */
-  maxLine: number;
+  /** `--max-clients`, passed only when above parley's default. */
+  maxClients?: number;
+  /** The port to listen on (default 0: a free one). */
+  port?: number;
+  /**
+   * Run it as `deno task server` does, with `--v8-flags=${SERVER_V8_FLAGS}`,
+   * instead of as `deno run -A main.ts server` (the default).
+   */
+  taskFlags?: boolean;
 }
 
 const HOST = "127.0.0.1";
@@ -58,34 +69,15 @@ export async function stopAll(): Promise<void> {
 }
 
 /**
- * Starts `parley server` on 127.0.0.1 and a free port with flood control and
- * the per-address limit off; resolves once its first log line names the port.
+ * Starts `parley server` on 127.0.0.1 (a free port unless one is given) with
+ * its defaults except flood control and the per-address limit off; resolves
+ * once its first log line names the port.
  */
-export async function startParley(options: ParleyServerOptions): Promise<BenchServer> {
+export async function startParley(options: ParleyServerOptions = {}): Promise<BenchServer> {
   if (MAIN.protocol !== "file:") {
     throw new BenchError(`cannot start a parley server from ${MAIN.href}: use --target`);
   }
-  const args = [
-    "run",
-    "-A",
-    `--v8-flags=${SERVER_V8_FLAGS}`,
-    MAIN.pathname,
-    "server",
-    "--host",
-    HOST,
-    "--port",
-    "0",
-    "--rate",
-    "0",
-    "--max-per-ip",
-    "0",
-    "--max-clients",
-    String(options.maxClients),
-    "--send-queue",
-    String(options.sendQueue),
-    "--max-line",
-    String(options.maxLine),
-  ];
+  const args = parleyArgs(options);
   const spawned = await spawnLogged("parley", [Deno.execPath(), ...args]);
   try {
     const port = await spawned.waitForLog(/listening\s+\S+:(\d+)/, START_TIMEOUT);
@@ -94,6 +86,34 @@ export async function startParley(options: ParleyServerOptions): Promise<BenchSe
     await spawned.stop();
     throw error;
   }
+}
+
+/** The arguments of `deno` that start a parley server for the bench. */
+export function parleyArgs(options: ParleyServerOptions = {}): string[] {
+  const maxClients = options.maxClients ?? 0;
+  return [
+    "run",
+    "-A",
+    ...(options.taskFlags ? [`--v8-flags=${SERVER_V8_FLAGS}`] : []),
+    MAIN.protocol === "file:" ? MAIN.pathname : MAIN.href,
+    "server",
+    "--host",
+    HOST,
+    "--port",
+    String(options.port ?? 0),
+    "--rate",
+    "0",
+    "--max-per-ip",
+    "0",
+    ...(maxClients > SERVER_DEFAULTS.maxClients ? ["--max-clients", String(maxClients)] : []),
+  ];
+}
+
+/** How a parley server started with `options` is run, for a report: `deno run -A main.ts server …`. */
+export function describeParley(options: ParleyServerOptions = {}): string {
+  const args = parleyArgs({ ...options, port: options.port ?? 0 });
+  const main = args.findIndex((arg) => arg.endsWith("main.ts"));
+  return ["deno", ...args.slice(0, main), "main.ts", ...args.slice(main + 1)].join(" ");
 }
 
 /** Whether `ncat` can be run. */
@@ -176,10 +196,21 @@ export function peakRssMiB(pid: number | "self"): number | null {
   }
 }
 
-/** How many files this process may open (the soft limit), or null when unknown. */
-export function openFileLimit(): number | null {
+/** A process's resident memory now (VmRSS) in MiB, or null when unknown. */
+export function currentRssMiB(pid: number | "self"): number | null {
   try {
-    const limits = Deno.readTextFileSync("/proc/self/limits");
+    const status = Deno.readTextFileSync(`/proc/${pid}/status`);
+    const kib = /^VmRSS:\s+(\d+)\s+kB/m.exec(status)?.[1];
+    return kib === undefined ? null : Number(kib) / 1024;
+  } catch {
+    return null;
+  }
+}
+
+/** How many files a process may open (the soft limit, `ulimit -n`), or null when unknown. */
+export function openFileLimit(pid: number | "self" = "self"): number | null {
+  try {
+    const limits = Deno.readTextFileSync(`/proc/${pid}/limits`);
     const soft = /^Max open files\s+(\d+)/m.exec(limits)?.[1];
     return soft === undefined ? null : Number(soft);
   } catch {

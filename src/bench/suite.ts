@@ -1,34 +1,67 @@
 /**
- * The benchmark suite of `deno task bench`: the scenarios of issue 6, each run
- * against a fresh parley server and, when `ncat` is installed, a fresh
- * `ncat -l --chat`, both started by the bench on free loopback ports.
+ * The benchmark suite of `deno task bench`: the scenarios of issue 6 and
+ * issue 13, each run against a fresh parley server and, when `ncat` is
+ * installed, a fresh `ncat -l --chat`, both started by the bench on free
+ * loopback ports. parley runs as users run it: `deno run -A main.ts server`
+ * with its defaults (send queue, line length) except flood control and the
+ * per-address limit off and room for every client; the scale scenario once
+ * more as `deno task server` runs it (its V8 flag).
  *
  * @module
  */
 
+import { type LeanReaders, leanReaders, measureFloor } from "./floor.ts";
+import { runGrowth } from "./growth.ts";
 import { type Outcome, type ProgressBar, type ScenarioResult } from "./report.ts";
 import { type BenchOptions, type Load, runBench } from "./run.ts";
+import { SERVER_V8_FLAGS } from "../../server.ts";
+import type { ConnectMode } from "./connect.ts";
 import {
   type BenchServer,
+  describeParley,
   ncatAvailable,
   type ParleyServerOptions,
   startNcat,
   startParley,
 } from "./servers.ts";
 
-/** A load to measure. */
-export interface Scenario extends Load {
+/** A load to measure (a {@linkcode runBench} run). */
+export interface LoadScenario extends Load {
+  kind: "load";
   name: string;
   description: string;
+  /** What the result is held against, if anything. */
+  target?: string;
   /** Hard limit for the run, connecting included (ms). */
   timeLimit: number;
   /** Why ncat does not run this scenario, if it does not. */
   notForNcat?: string;
+  /** How connections are paced (default: the window rule). */
+  connectMode?: ConnectMode;
+  /** Run parley a second time as `deno task server` runs it (with its V8 flag), with this target. */
+  alsoTaskFlags?: { target?: string };
+  /** After the Deno bench, measure the same server with the lean readers (C, Python). */
+  leanReaders?: boolean;
 }
 
-/** The scenarios of issue 6, in the order they run. */
+/** Memory against connections (a {@linkcode runGrowth} run); parley only. */
+export interface GrowthScenario {
+  kind: "growth";
+  name: string;
+  description: string;
+  target?: string;
+  levels: readonly number[];
+  timeLimit: number;
+  notForNcat: string;
+}
+
+/** A scenario of the suite. */
+export type Scenario = LoadScenario | GrowthScenario;
+
+/** The scenarios, in the order they run. */
 export const SCENARIOS: readonly Scenario[] = [
   {
+    kind: "load",
     name: "burst",
     description: "100 clients each send 500 messages as fast as they can (4,950,000 deliveries)",
     clients: 100,
@@ -40,6 +73,7 @@ export const SCENARIOS: readonly Scenario[] = [
     timeLimit: 180_000,
   },
   {
+    kind: "load",
     name: "floor",
     // Not a target: the reference the latency targets are read against. One message at a time
     // reaches 99 readers, so nothing queues; its latency is what one fan-out costs this machine
@@ -54,8 +88,10 @@ export const SCENARIOS: readonly Scenario[] = [
     idle: 99,
     stalled: 0,
     timeLimit: 60_000,
+    leanReaders: true,
   },
   {
+    kind: "load",
     name: "paced",
     description: "100 clients × 10 messages/s each for 10 s (990,000 deliveries)",
     clients: 100,
@@ -67,6 +103,7 @@ export const SCENARIOS: readonly Scenario[] = [
     timeLimit: 60_000,
   },
   {
+    kind: "load",
     name: "heavy",
     description: "100 clients × 50 messages/s each for 10 s (4,950,000 deliveries)",
     clients: 100,
@@ -78,6 +115,7 @@ export const SCENARIOS: readonly Scenario[] = [
     timeLimit: 60_000,
   },
   {
+    kind: "load",
     name: "scale",
     // 2.5 messages/s into a 10,000-member room is 25,000 deliveries/s: what two cores sustain for
     // the server and the bench's own 10,000 sockets together. At 10 messages/s the two saturate
@@ -92,8 +130,11 @@ export const SCENARIOS: readonly Scenario[] = [
     stalled: 0,
     timeLimit: 180_000,
     notForNcat: "n/a (ncat cannot hold 10,000 connections)",
+    target: "peak RSS ≤ 150 MiB",
+    alsoTaskFlags: { target: "peak RSS ≤ 120 MiB" },
   },
   {
+    kind: "load",
     name: "stalled",
     description:
       "20 clients each send 2,000 messages of 200 bytes as fast as they can while 1 more client never reads (760,000 deliveries)",
@@ -104,6 +145,34 @@ export const SCENARIOS: readonly Scenario[] = [
     idle: 0,
     stalled: 1,
     timeLimit: 60_000,
+    target: "every message reaches the 19 others; the stalled client may be cut",
+  },
+  {
+    kind: "load",
+    name: "storm",
+    // Not paced by greetings: the connects go out as fast as the kernel completes handshakes
+    // (at most 256 pending), so what is timed is how fast the server admits and greets them.
+    description:
+      "10,000 clients connect at once, nobody waiting for a greeting first; then 1 message reaches the 9,999 others",
+    clients: 1,
+    messages: 1,
+    rate: 0,
+    size: 64,
+    idle: 9_999,
+    stalled: 0,
+    connectMode: "storm",
+    timeLimit: 120_000,
+    notForNcat: "n/a (ncat cannot hold 10,000 connections)",
+    target: "every client greeted within 2 s (connect ms)",
+  },
+  {
+    kind: "growth",
+    name: "growth",
+    description:
+      "server RSS at 1,000, 10,000 and 19,000 connections, 2 talkers sending 2 messages to everyone at each level",
+    levels: [1_000, 10_000, 19_000],
+    timeLimit: 600_000,
+    notForNcat: "n/a (ncat cannot hold 10,000 connections)",
   },
 ];
 
@@ -113,9 +182,11 @@ export interface SuiteOptions {
   only?: string[];
   /** Measure `ncat -l --chat` too when it is installed (default true). */
   ncat?: boolean;
+  /** Run the floor's lean readers (C, Python) when they are available (default true). */
+  leanReaders?: boolean;
   progress?: ProgressBar;
   /** Called when one server's run of a scenario is done. */
-  onResult?: (scenario: Scenario, server: string, outcome: Outcome) => void;
+  onResult?: (result: ScenarioResult, server: string, outcome: Outcome) => void;
 }
 
 /** Runs the scenarios; one server failing is recorded, not thrown. */
@@ -124,74 +195,142 @@ export async function runSuite(options: SuiteOptions = {}): Promise<ScenarioResu
     ? SCENARIOS.filter((scenario) => options.only!.includes(scenario.name))
     : SCENARIOS;
   const withNcat = (options.ncat ?? true) && await ncatAvailable();
+  const lean = (options.leanReaders ?? true) &&
+      scenarios.some((scenario) => scenario.kind === "load" && scenario.leanReaders)
+    ? await leanReaders()
+    : undefined;
   const results: ScenarioResult[] = [];
-  for (const scenario of scenarios) {
-    const parley = await measure(
-      scenario,
-      "parley",
-      () => startParley(parleyLimits(scenario)),
-      options,
-    );
-    const ncat = !withNcat
-      ? { skipped: options.ncat === false ? "not run" : "n/a (ncat not installed)" }
-      : scenario.notForNcat
-      ? { skipped: scenario.notForNcat }
-      : await measure(
-        scenario,
-        "ncat",
-        () => startNcat({ maxConnections: connections(scenario) + 16 }),
-        options,
-      );
-    results.push({ name: scenario.name, description: scenario.description, parley, ncat });
+  try {
+    for (const scenario of scenarios) {
+      for (const taskFlags of runsOf(scenario)) {
+        const limits: ParleyServerOptions = { ...parleyLimits(scenario), taskFlags };
+        const result: ScenarioResult = {
+          name: scenario.name,
+          label: taskFlags ? `${scenario.name} (task)` : scenario.name,
+          kind: scenario.kind,
+          description: taskFlags
+            ? `${scenario.description}, parley run as \`deno task server\` runs it ` +
+              `(--v8-flags=${SERVER_V8_FLAGS})`
+            : scenario.description,
+          target: taskFlags && scenario.kind === "load"
+            ? scenario.alsoTaskFlags?.target
+            : scenario.target,
+          parleyCommand: describeParley(limits),
+          parley: { skipped: "not run" },
+          ncat: { skipped: "not run" },
+        };
+        result.parley = await measure(scenario, result, "parley", () => startParley(limits), {
+          ...options,
+          lean,
+        });
+        result.ncat = !withNcat
+          ? { skipped: options.ncat === false ? "not run" : "n/a (ncat not installed)" }
+          : scenario.notForNcat || taskFlags
+          ? { skipped: scenario.notForNcat ?? "n/a" }
+          : await measure(
+            scenario,
+            result,
+            "ncat",
+            () => startNcat({ maxConnections: connections(scenario) + 16 }),
+            { ...options, lean },
+          );
+        results.push(result);
+      }
+    }
+  } finally {
+    await lean?.dispose();
   }
   return results;
 }
 
+/** parley runs once as `deno run -A main.ts server`, and once more with the task's flags if asked. */
+function runsOf(scenario: Scenario): boolean[] {
+  return scenario.kind === "load" && scenario.alsoTaskFlags !== undefined ? [false, true] : [false];
+}
+
 /**
- * parley's limits for a scenario: room for every client, and a send queue
- * large enough that a receiver is never dropped for being behind (the bench
- * measures throughput and latency, not the slow-reader defence).
+ * parley's limits for a scenario: its defaults, with room for every client.
+ * The send queue and the line length stay at parley's defaults (1 MiB, 4096
+ * bytes): a reader cut for falling behind is reported, not prevented.
  */
 export function parleyLimits(
-  load: Pick<BenchOptions, "clients" | "messages" | "size" | "idle" | "stalled">,
+  load: Pick<BenchOptions, "clients" | "idle" | "stalled"> | { levels: readonly number[] },
 ): ParleyServerOptions {
-  const perReceiver = load.clients * load.messages * (load.size + 40);
-  return {
-    maxClients: connections(load) + 100,
-    sendQueue: Math.max(1024 * 1024, Math.ceil((2 * perReceiver) / 1024) * 1024),
-    maxLine: Math.max(4096, load.size + 64),
-  };
+  return { maxClients: connections(load) + 100 };
 }
 
 async function measure(
   scenario: Scenario,
+  result: ScenarioResult,
   name: string,
   start: () => Promise<BenchServer>,
-  options: SuiteOptions,
+  options: SuiteOptions & { lean?: LeanReaders },
 ): Promise<Outcome> {
   let outcome: Outcome;
   let server: BenchServer | undefined;
   try {
     server = await start();
-    if (options.progress) options.progress.label = `${scenario.name}/${name}`;
-    const report = await runBench({
-      ...scenario,
-      host: server.host,
-      port: server.port,
-      serverPid: server.pid,
-      onProgress: (progress) => options.progress?.update(progress),
-    });
-    outcome = { report };
+    if (options.progress) options.progress.label = `${result.label}/${name}`;
+    const onProgress = options.progress
+      ? options.progress.update.bind(options.progress)
+      : undefined;
+    if (scenario.kind === "growth") {
+      const growth = await runGrowth({
+        host: server.host,
+        port: server.port,
+        serverPid: server.pid,
+        levels: scenario.levels,
+        timeLimit: scenario.timeLimit,
+        onProgress,
+      });
+      outcome = { growth };
+    } else {
+      const report = await runBench({
+        ...scenario,
+        host: server.host,
+        port: server.port,
+        serverPid: server.pid,
+        onProgress,
+      });
+      outcome = { report };
+      if (scenario.leanReaders && options.lean) {
+        // Each lean reader gets a fresh server, as the bench did (ncat also quits when many
+        // connections close at once, which the bench's end of run does).
+        await server.stop();
+        server = undefined;
+        outcome.lean = [];
+        outcome.leanMissing = [...options.lean.missing];
+        for (const reader of options.lean.readers) {
+          try {
+            server = await start();
+            outcome.lean.push(
+              await measureFloor(reader, {
+                port: server.port,
+                readers: scenario.idle,
+                messages: scenario.messages,
+              }),
+            );
+          } catch (error) {
+            outcome.leanMissing.push(error instanceof Error ? error.message : String(error));
+          } finally {
+            await server?.stop();
+            server = undefined;
+          }
+        }
+      }
+    }
   } catch (error) {
     outcome = { error: error instanceof Error ? error.message : String(error) };
   } finally {
     options.progress?.clear();
     await server?.stop();
   }
-  options.onResult?.(scenario, name, outcome);
+  options.onResult?.(result, name, outcome);
   return outcome;
 }
 
-function connections(load: Pick<BenchOptions, "clients" | "idle" | "stalled">): number {
-  return load.clients + load.idle + load.stalled;
+function connections(
+  load: Pick<BenchOptions, "clients" | "idle" | "stalled"> | { levels: readonly number[] },
+): number {
+  return "levels" in load ? Math.max(...load.levels) : load.clients + load.idle + load.stalled;
 }
