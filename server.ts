@@ -24,6 +24,10 @@
 import { settlesWithin, sleep } from "./src/async.ts";
 import { Chat } from "./src/core/chat.ts";
 import { connectionFailure, errorText } from "./src/errors.ts";
+import denoConfig from "./deno.json" with { type: "json" };
+import { formatMessage } from "./src/front/irc/message.ts";
+import { IrcRenderer } from "./src/front/irc/render.ts";
+import { type IrcServerInfo, IrcSession } from "./src/front/irc/session.ts";
 import { encodeLine, errorLine, refusalText } from "./src/front/line.ts";
 import { LineSession } from "./src/front/line_session.ts";
 import type { Logger } from "./src/log.ts";
@@ -67,6 +71,22 @@ export interface ServeOptions {
   closeGrace?: number;
   /** For the log: the listener speaks TLS. */
   tls?: boolean;
+  /** The IRC front end: its own listener (`--irc-port`), name and MOTD. */
+  irc?: IrcOptions;
+}
+
+/** IRC settings. IRC clients are served on the line port too (told apart by their first line). */
+export interface IrcOptions {
+  /** A listener that speaks only IRC (`--irc-port`); TLS when the line listener is. */
+  listener?: Deno.Listener;
+  /** The server name in replies and in every source's host (`--irc-name`); the host name by default. */
+  name?: string;
+  /** The message of the day (`--motd FILE`); none gives 422. */
+  motd?: readonly string[] | null;
+  /** Silence after which a client is PINGed (ms; default 120 s). */
+  pingAfterMs?: number;
+  /** An unanswered PING ends the connection after this long (ms; default 60 s). */
+  pingTimeoutMs?: number;
 }
 
 /**
@@ -147,8 +167,10 @@ class ChatServer {
   readonly #limits: ConnectionLimits;
   readonly #scheduler = new WriteScheduler();
   readonly #admission: Admission;
-  /** Sessions running now: told at shutdown, swept for idleness. */
-  readonly #sessions = new Set<LineSession>();
+  /** Sessions running now: told at shutdown, ticked every second (idleness, PING). */
+  readonly #sessions = new Set<Session>();
+  readonly #irc: IrcServerInfo;
+  readonly #ircListener: Deno.Listener | null;
   /** Connections not yet in a session (TLS handshake, being refused): closed at shutdown. */
   readonly #joining = new Set<Deno.Conn>();
   /** Handlers running, from accept until their connection is closed. */
@@ -175,31 +197,65 @@ class ChatServer {
     };
     this.#admission = new Admission(settings);
     this.chat = new Chat({ history: settings.history, maxRooms: settings.maxRooms });
+    const irc = options.irc ?? {};
+    const name = irc.name ?? hostName();
+    this.#ircListener = irc.listener ?? null;
+    this.#irc = {
+      name,
+      version: denoConfig.version,
+      created: new Date(),
+      motd: irc.motd ?? null,
+      plain: new IrcRenderer(name, { serverTime: false }),
+      timed: new IrcRenderer(name, { serverTime: true }),
+      pingAfterMs: irc.pingAfterMs ?? IRC_PING_AFTER_MS,
+      pingTimeoutMs: irc.pingTimeoutMs ?? IRC_PING_TIMEOUT_MS,
+    };
   }
 
   /** Serves until the signal aborts, then shuts down; resolves when all is closed. */
   async run(): Promise<void> {
     const log = this.#log;
     log.event({ event: "listening", address: this.#listener.addr as Deno.NetAddr, tls: this.#tls });
+    const ircListener = this.#ircListener;
+    if (ircListener) {
+      log.event({
+        event: "listening",
+        address: ircListener.addr as Deno.NetAddr,
+        tls: this.#tls,
+        protocol: "irc",
+      });
+    }
     const idleTimeout = this.#settings.idleTimeout;
-    const idleTimer = idleTimeout > 0
-      ? setInterval(() => this.#sweepIdle(), Math.min(1000, idleTimeout * 250))
-      : undefined;
+    const ticker = setInterval(
+      () => this.#tick(),
+      idleTimeout > 0 ? Math.min(TICK_MS, idleTimeout * 250) : TICK_MS,
+    );
     const stop = () => {
       this.#stopAccepting.abort();
       closeQuietly(this.#listener);
+      closeQuietly(ircListener);
     };
     if (this.#signal?.aborted) stop();
     this.#signal?.addEventListener("abort", stop, { once: true });
     try {
-      await acceptLoop(this.#listener, {
-        signal: this.#stopAccepting.signal,
-        log,
-        onConnection: (conn) => void this.#handle(conn),
-      });
+      const loops = [
+        acceptLoop(this.#listener, {
+          signal: this.#stopAccepting.signal,
+          log,
+          onConnection: (conn) => void this.#handle(conn, "line"),
+        }),
+      ];
+      if (ircListener) {
+        loops.push(acceptLoop(ircListener, {
+          signal: this.#stopAccepting.signal,
+          log,
+          onConnection: (conn) => void this.#handle(conn, "irc"),
+        }));
+      }
+      await Promise.all(loops);
     } finally {
       stop();
-      clearInterval(idleTimer);
+      clearInterval(ticker);
       this.#signal?.removeEventListener("abort", stop);
     }
     await this.#shutdown();
@@ -221,31 +277,42 @@ class ChatServer {
     await settlesWithin(log.sink.flush(), LOG_FLUSH_LIMIT_MS);
   }
 
-  /** One connection, from accept to close. Never throws. */
-  async #handle(conn: Deno.Conn): Promise<void> {
+  /**
+   * One connection, from accept to close. Never throws. A connection to the
+   * line port is told apart by its first bytes (SPEC §2): a line client, an
+   * IRC client (served as on the IRC port), or another protocol turned away.
+   */
+  async #handle(conn: Deno.Conn, port: "line" | "irc"): Promise<void> {
     const peer = peerOf(conn.remoteAddr);
     this.#handlers++;
     this.#joining.add(conn);
     const refusal = this.#admission.admit(peer.hostname);
-    let session: LineSession | null = null;
+    let session: Session | null = null;
     try {
       configure(conn);
-      if (refusal) return await this.#refuse(conn, peer, refusal);
+      if (refusal) return await this.#refuse(conn, peer, refusal, port);
       if (!(await this.#handshake(conn, peer))) return;
       const connection = new Connection(conn, peer, {
         limits: this.#limits,
         scheduler: this.#scheduler,
       });
-      const first = await connection.peek(SNIFF_TIMEOUT_MS, decided);
-      const kind = classifyFirstBytes(first);
-      if (kind !== "line" && kind !== "undecided") {
-        return await this.#turnAway(conn, peer, kind, first);
+      let kind = port;
+      if (port === "line") {
+        const first = await connection.peek(SNIFF_TIMEOUT_MS, decided);
+        const sniffed = classifyFirstBytes(first);
+        if (sniffed === "tls" || sniffed === "http") {
+          return await this.#turnAway(conn, peer, sniffed, first);
+        }
+        if (sniffed === "irc") kind = "irc";
       }
-      session = new LineSession(connection, {
-        chat: this.chat,
-        log: this.#log,
-        maxLine: this.#limits.maxLine,
-      });
+      session = kind === "irc"
+        ? new IrcSession(connection, { chat: this.chat, log: this.#log, irc: this.#irc })
+        : new LineSession(connection, {
+          chat: this.chat,
+          log: this.#log,
+          maxLine: this.#limits.maxLine,
+          idleTimeout: this.#settings.idleTimeout,
+        });
       this.#joining.delete(conn);
       this.#sessions.add(session);
       await session.run();
@@ -264,12 +331,22 @@ class ChatServer {
     }
   }
 
-  /** Tells a client why it cannot join, logs it, and closes. */
-  async #refuse(conn: Deno.Conn, peer: Peer, refusal: Refusal): Promise<void> {
+  /** Tells a client why it cannot join (in its port's protocol), logs it, and closes. */
+  async #refuse(
+    conn: Deno.Conn,
+    peer: Peer,
+    refusal: Refusal,
+    port: "line" | "irc",
+  ): Promise<void> {
     const reason = refusalText(refusal);
     this.#log.event({ event: "refused", peer, reason, online: this.chat.online });
     try {
-      await conn.write(encodeLine(errorLine(reason)));
+      await writeAll(
+        conn,
+        port === "irc"
+          ? encoder.encode(formatMessage({ command: "ERROR", params: [`Closing Link: ${reason}`] }))
+          : encodeLine(errorLine(reason)),
+      );
       await conn.closeWrite();
     } catch {
       // the client is already gone; nothing to tell
@@ -280,30 +357,23 @@ class ChatServer {
 
   /**
    * A client of another protocol on the chat port: told what this port is
-   * (HTTP), or dropped (TLS, IRC until it has a front end). Nothing of it
-   * reaches a room; the log says what it was.
+   * (HTTP), or dropped (TLS). Nothing of it reaches a room; the log says what it was.
    */
   async #turnAway(
     conn: Deno.Conn,
     peer: Peer,
-    kind: "tls" | "http" | "irc",
+    kind: "tls" | "http",
     first: Uint8Array,
   ): Promise<void> {
-    const reason = {
-      tls: "TLS client on a plain port",
-      http: "HTTP request on the chat port",
-      irc: "IRC client on the line port (this server has no IRC front end)",
-    }[kind];
+    const reason = kind === "tls" ? "TLS client on a plain port" : "HTTP request on the chat port";
     this.#log.event({ event: "refused", peer, reason, online: this.chat.online });
     try {
       if (kind === "http") {
         const local = conn.localAddr as Deno.NetAddr;
         const notice = chatPortNotice(peerOf(local).hostname, local.port);
         await writeAll(conn, httpReply(notice, { request: first }));
-      } else if (kind === "irc") {
-        await writeAll(conn, new TextEncoder().encode(`ERROR :${reason}\r\n`));
+        await conn.closeWrite();
       }
-      if (kind !== "tls") await conn.closeWrite();
     } catch {
       // gone already
     } finally {
@@ -338,12 +408,36 @@ class ChatServer {
     }
   }
 
-  #sweepIdle(): void {
-    const idleTimeout = this.#settings.idleTimeout;
-    const cutoff = Date.now() - idleTimeout * 1000;
-    for (const session of this.#sessions) {
-      if (session.connection.lastActive < cutoff) session.stop("idle", idleTimeout);
-    }
+  /** The clock every session keeps time by (idle timeouts, IRC's PING). */
+  #tick(): void {
+    const now = Date.now();
+    for (const session of this.#sessions) session.tick(now);
+  }
+}
+
+/** What the server asks of every session, whatever its protocol. */
+interface Session {
+  readonly connection: Connection;
+  run(): Promise<void>;
+  /** Ends it from outside, telling the client why in its protocol. */
+  stop(reason: "shutdown"): void;
+  /** Once a second or so: time-driven duties. */
+  tick(now: number): void;
+}
+
+/** How often sessions are ticked (ms). */
+const TICK_MS = 1000;
+/** IRC clients are PINGed after this much silence, and dropped this long after an unanswered PING (SPEC §8). */
+const IRC_PING_AFTER_MS = 120_000;
+const IRC_PING_TIMEOUT_MS = 60_000;
+const encoder = new TextEncoder();
+
+/** This machine's name, for IRC replies; `parley` when it cannot be read. */
+function hostName(): string {
+  try {
+    return Deno.hostname();
+  } catch {
+    return "parley";
   }
 }
 
@@ -405,7 +499,7 @@ function reasonText(reason: unknown): string {
 }
 
 function limitsOf(options: ServeOptions): Partial<ServerLimits> {
-  const { log: _log, signal: _signal, tls: _tls, ...limits } = options;
+  const { log: _log, signal: _signal, tls: _tls, irc: _irc, ...limits } = options;
   return limits;
 }
 

@@ -35,15 +35,15 @@ export type DisconnectReason = QuitReason;
 
 /** Something the console reports. */
 export type LogEvent =
-  /** The server accepts connections at `address`. */
-  | { event: "listening"; address: Peer; tls: boolean }
-  | { event: "connect"; peer: Peer; nick: string; online: number }
+  /** The server accepts connections at `address` (for IRC clients: `protocol`). */
+  | { event: "listening"; address: Peer; tls: boolean; protocol?: "irc" }
+  | { event: "connect"; peer: Peer; nick: string; online: number; protocol?: "irc" }
   /** A room message (`action` for `/me`). */
   | { event: "message"; peer: Peer; nick: string; room: string; text: string; action?: boolean }
   | { event: "private"; peer: Peer; nick: string; to: string; text: string }
   | { event: "nick"; peer: Peer; from: string; to: string }
-  /** A member moved from one room to another. */
-  | { event: "join"; peer: Peer; nick: string; from: string; room: string }
+  /** A member went to a room (from another, for a line client). */
+  | { event: "join"; peer: Peer; nick: string; from?: string; room: string }
   /** A connection turned away before it joined (server full, per-address limit, …). */
   | { event: "refused"; peer: Peer; reason: string; online: number }
   /**
@@ -65,6 +65,7 @@ export type LogEvent =
     seconds: number;
     messages: number;
     online: number;
+    protocol?: "irc";
   }
   /** Something went wrong that is not one client's business (accept failures, …). */
   | { event: "error"; message: string }
@@ -104,13 +105,15 @@ export class Logger {
         return this.#line(
           "listening",
           c.green,
-          `${c.bold(formatPeer(event.address))}${event.tls ? "  (tls)" : ""}`,
+          `${c.bold(formatPeer(event.address))}${event.tls ? "  (tls)" : ""}${
+            event.protocol ? `  (${event.protocol})` : ""
+          }`,
         );
       case "connect":
         return this.#line(
           "connect",
           c.green,
-          `${peer(event.peer)}  ${event.nick}  online=${event.online}`,
+          `${peer(event.peer)}  ${event.nick}  online=${event.online}${marked(event.protocol)}`,
         );
       case "message":
         return this.#line(
@@ -130,7 +133,9 @@ export class Logger {
         return this.#line(
           "join",
           c.blue,
-          `${peer(event.peer)}  ${event.nick}  #${event.from} -> #${event.room}`,
+          `${peer(event.peer)}  ${event.nick}  ${
+            event.from === undefined ? "" : `#${event.from} -> `
+          }#${event.room}`,
         );
       case "refused":
         return this.#line(
@@ -148,7 +153,7 @@ export class Logger {
           c.yellow,
           `${peer(event.peer)}  ${event.nick}  reason="${why}"  session=${
             round(event.seconds)
-          }s  messages=${event.messages}  online=${event.online}`,
+          }s  messages=${event.messages}  online=${event.online}${marked(event.protocol)}`,
         );
       }
       case "error":
@@ -205,6 +210,11 @@ export class Logger {
 
 /** The longest IPv4 peer, `255.255.255.255:65535`. */
 const PEER_WIDTH = 21;
+
+/** `  irc` after a line about an IRC client; nothing for line clients. */
+function marked(protocol: string | undefined): string {
+  return protocol ? `  ${protocol}` : "";
+}
 
 function identity(text: string): string {
   return text;

@@ -238,19 +238,84 @@ Deno.test("chat: private messages reach their target wherever it is; who and roo
     text: "psst",
     action: false,
   });
-  assert.deepEqual(sent, { kind: "sent", to: "bob", text: "psst", action: false });
+  assert.deepEqual(sent, { kind: "sent", to: "bob", text: "psst", action: false, away: null });
   const [event] = bob.far.take().filter((event) => event.kind === "private");
   assert.ok(event.kind === "private" && event.nick === "alice" && event.to === "bob");
   assert.deepEqual(await chat.apply(alice.member, { kind: "who", room: "lobby" }), {
     kind: "who",
     room: "lobby",
-    nicks: ["alice"],
+    members: [{ nick: "alice", user: "u-alice", operator: false, away: null }],
+    online: 2,
+  });
+  assert.deepEqual(await chat.apply(alice.member, { kind: "who", room: "dev" }), {
+    kind: "who",
+    room: "dev",
+    members: [{ nick: "bob", user: "u-bob", operator: true, away: null }],
     online: 2,
   });
   assert.deepEqual(await chat.apply(alice.member, { kind: "rooms" }), {
     kind: "rooms",
-    rooms: [{ name: "dev", members: 1 }, { name: "lobby", members: 1 }],
+    rooms: [{ name: "dev", members: 1, topic: null }, { name: "lobby", members: 1, topic: null }],
   });
+});
+
+Deno.test("chat: a room's creator is its operator and alone sets the topic; part, away, whois", async () => {
+  const { chat, join, tick } = setup();
+  const carol = await join("carol", "dev");
+  const dave = await join("dave", "dev");
+  assert.deepEqual(
+    await chat.apply(dave.member, { kind: "topic", room: "dev", text: "ops only" }),
+    { kind: "refused", problem: { code: "not-operator", room: "dev" } },
+  );
+  const frank = await join("frank");
+  assert.deepEqual(
+    await chat.apply(frank.member, { kind: "topic", room: "lobby", text: "nobody's" }),
+    { kind: "refused", problem: { code: "not-operator", room: "lobby" } },
+    "the lobby has no creator",
+  );
+  dave.far.take();
+  const set = await chat.apply(carol.member, { kind: "topic", room: "dev", text: "release day" });
+  assert.ok(set.kind === "topic" && set.changed && set.topic?.text === "release day");
+  const [event] = dave.far.take();
+  assert.ok(event.kind === "topic" && event.text === "release day" && event.nick === "carol");
+  const shown = await chat.apply(dave.member, { kind: "topic", room: "dev" });
+  assert.ok(shown.kind === "topic" && !shown.changed && shown.topic?.nick === "carol");
+
+  assert.deepEqual(await chat.apply(dave.member, { kind: "away", text: "lunch" }), {
+    kind: "away",
+    away: true,
+  });
+  const sent = await chat.apply(carol.member, {
+    kind: "private",
+    nick: "dave",
+    text: "hi",
+    action: false,
+  });
+  assert.equal(sent.kind === "sent" && sent.away, "lunch");
+  tick(5000);
+  const whois = await chat.apply(carol.member, { kind: "whois", nick: "DAVE" });
+  assert.ok(whois.kind === "whois");
+  assert.deepEqual(whois.rooms, [{ name: "dev", operator: false }]);
+  assert.equal(whois.away, "lunch");
+  assert.equal(whois.idleSeconds, 5);
+
+  carol.far.take();
+  assert.deepEqual(await chat.apply(dave.member, { kind: "part", room: "dev", text: "bye" }), {
+    kind: "parted",
+    room: "dev",
+  });
+  const [left] = carol.far.take();
+  assert.ok(left.kind === "left" && left.how === "part" && left.text === "bye");
+  assert.deepEqual(await chat.apply(dave.member, { kind: "part", room: "dev", text: "" }), {
+    kind: "refused",
+    problem: { code: "not-in-room", room: "dev" },
+  });
+  // The operator leaving leaves the room without one.
+  await chat.apply(frank.member, { kind: "join", room: "dev", move: false });
+  await chat.apply(carol.member, { kind: "part", room: "dev", text: "" });
+  const who = await chat.apply(frank.member, { kind: "who", room: "dev" });
+  assert.equal(who.kind === "who" && who.members.length, 1);
+  assert.ok(who.kind === "who" && who.members.every((member) => !member.operator));
 });
 
 Deno.test("chat: history holds messages with the time they were said; whoever enters gets it", async () => {

@@ -23,6 +23,8 @@ export const TEST_TLS = {
 /** A server started for one test. */
 export interface TestServer {
   port: number;
+  /** The IRC listener's port, when the test asked for one (`withIrcPort`). */
+  ircPort: number;
   server: Server;
   /** The console lines the server has written so far (text format, no colour). */
   log: MemorySink;
@@ -35,23 +37,32 @@ export interface TestServer {
  * test certificate when `tls` is set. Flood and per-address limits are off unless given.
  */
 export function startServer(
-  options: Partial<Omit<ServeOptions, "log" | "signal">> & { hostname?: string } = {},
+  options: Partial<Omit<ServeOptions, "log" | "signal">> & {
+    hostname?: string;
+    /** Open an IRC listener too (`--irc-port`). */
+    withIrcPort?: boolean;
+  } = {},
 ): TestServer {
-  const { hostname = "127.0.0.1", ...serveOptions } = options;
-  const listener = serveOptions.tls
-    ? Deno.listenTls({ hostname, port: 0, cert: TEST_TLS.cert, key: TEST_TLS.key })
-    : Deno.listen({ hostname, port: 0 });
+  const { hostname = "127.0.0.1", withIrcPort, ...serveOptions } = options;
+  const bind = () =>
+    serveOptions.tls
+      ? Deno.listenTls({ hostname, port: 0, cert: TEST_TLS.cert, key: TEST_TLS.key })
+      : Deno.listen({ hostname, port: 0 });
+  const listener = bind();
+  const ircListener = withIrcPort ? bind() : undefined;
   const log = new MemorySink();
   const controller = new AbortController();
   const server = serve(listener, {
     rate: 0,
     maxPerIp: 0,
     ...serveOptions,
+    irc: { name: "test.parley", ...serveOptions.irc, listener: ircListener },
     log: new Logger(log),
     signal: controller.signal,
   });
   return {
     port: server.addr.port,
+    ircPort: (ircListener?.addr as Deno.NetAddr | undefined)?.port ?? 0,
     server,
     log,
     async close() {
@@ -136,6 +147,35 @@ export class TestClient {
     return client;
   }
 
+  /**
+   * Connects as an IRC client and registers as `nick` (CAP LS 302, NICK, USER,
+   * CAP END, as irssi and weechat do); waits for 001 and the end of the MOTD.
+   */
+  static async registerIrc(
+    port: number,
+    nick: string,
+    options: { caps?: string[] } = {},
+  ): Promise<TestClient> {
+    const client = await TestClient.connect(port);
+    client.send("CAP LS 302");
+    client.send(`NICK ${nick}`);
+    client.send(`USER ${nick} 0 * :${nick} the tester`);
+    await client.expect(/^:\S+ CAP \* LS :/);
+    if (options.caps?.length) {
+      client.send(`CAP REQ :${options.caps.join(" ")}`);
+      await client.expect(/ CAP \S+ ACK :/);
+    }
+    client.send("CAP END");
+    await client.expect(new RegExp(`^:\\S+ 001 ${nick} :`));
+    await client.expect(/^:\S+ (376|422) /);
+    return client;
+  }
+
+  /** Sends an IRC line (CR LF added). */
+  sendIrc(line: string): void {
+    void this.write(encoder.encode(line + "\r\n"));
+  }
+
   /** This end's port, as the server logs it. */
   get localPort(): number {
     return (this.conn.localAddr as Deno.NetAddr).port;
@@ -205,7 +245,8 @@ export class TestClient {
     try {
       for (let n = await this.conn.read(buffer); n !== null; n = await this.conn.read(buffer)) {
         const text = telnet.strip(buffer.subarray(0, n), this.telnetCommands);
-        const parts = (partial + decoder.decode(text, { stream: true })).split("\n");
+        // IRC lines end in CR LF; the CR is not part of the line (line clients never get one).
+        const parts = (partial + decoder.decode(text, { stream: true })).split(/\r?\n/);
         partial = parts.pop()!;
         this.lines.push(...parts);
       }
@@ -343,6 +384,8 @@ export class OutputCollector {
 export interface ServerProcess {
   child: Deno.ChildProcess;
   port: number;
+  /** The IRC listener's port, when started with `--irc-port` (0 otherwise). */
+  ircPort: number;
   stdout: OutputCollector;
   stderr: OutputCollector;
   /** Sends `signal` and returns the exit code. */
@@ -358,11 +401,17 @@ export async function startServerProcess(
   const stdout = new OutputCollector(child.stdout);
   const stderr = new OutputCollector(child.stderr);
   let port = 0;
+  let ircPort = 0;
   try {
     const match = await stdout.waitFor(
       /listening +127\.0\.0\.1:(\d+)|"event":"listening".*"port":(\d+)/,
     );
     port = Number(match[1] ?? match[2]);
+    if (extra.includes("--irc-port")) {
+      ircPort = Number(
+        (await stdout.waitFor(/listening +127\.0\.0\.1:(\d+)(?:  \(tls\))?  \(irc\)/))[1],
+      );
+    }
   } catch (error) {
     child.kill("SIGKILL");
     await child.status;
@@ -371,6 +420,7 @@ export async function startServerProcess(
   return {
     child,
     port,
+    ircPort,
     stdout,
     stderr,
     async stop(signal: Deno.Signal = "SIGTERM") {

@@ -167,10 +167,10 @@ Deno.test("other protocols on the chat port reach no room and no history", async
     assert.match(reply, /parley chat server/);
     assert.match(reply, new RegExp(`nc 127\\.0\\.0\\.1 ${server.port}`));
 
-    // An IRC registration: not broadcast (this server has no IRC front end yet: one ERROR line).
+    // An IRC registration: served as IRC (SPEC §8), never broadcast as chat.
     const irc = await Deno.connect({ hostname: "127.0.0.1", port: server.port });
     await irc.write(encoder.encode("CAP LS 302\r\nNICK weechat\r\nUSER root 0 * :root\r\n"));
-    assert.match(await readAll(irc), /^ERROR :/);
+    assert.match(await readAll(irc), /^:\S+ CAP \* LS :/);
 
     await delay(100);
     const late = await TestClient.join(server.port, "late");
@@ -191,7 +191,6 @@ Deno.test("other protocols on the chat port reach no room and no history", async
   const log = server.log.lines.join("\n");
   assert.match(log, /refused +127\.0\.0\.1:\d+ +reason="TLS client on a plain port"/);
   assert.match(log, /refused +127\.0\.0\.1:\d+ +reason="HTTP request on the chat port"/);
-  assert.match(log, /refused +127\.0\.0\.1:\d+ +reason="IRC client on the line port/);
 });
 
 Deno.test("--no-log-text keeps quit reasons and failed nick text out of the log; the events stay", async () => {

@@ -64,7 +64,8 @@ Deno.test("/who is per room; /rooms lists rooms with counts; empty rooms disappe
     alice.send("/who");
     await alice.expect("*** in #lobby: alice, bob (2 here, 3 online)");
     carol.send("/who");
-    await carol.expect("*** in #dev: carol (1 here, 3 online)");
+    // Whoever creates a room is its operator (SPEC §8), marked @.
+    await carol.expect("*** in #dev: @carol (1 here, 3 online)");
     alice.send("/rooms");
     await alice.expect("*** rooms: #lobby (2), #dev (1)");
 

@@ -71,12 +71,17 @@ Deno.test("a line that arrives after the session was ended from outside is not c
     { hostname: "127.0.0.1", port: 40000 },
     { limits, scheduler: new WriteScheduler() },
   );
-  const session = new LineSession(connection, { chat, log: new Logger(log), maxLine: 4096 });
+  const session = new LineSession(connection, {
+    chat,
+    log: new Logger(log),
+    maxLine: 4096,
+    idleTimeout: 1,
+  });
   const running = session.run();
   await until(() => conn.reading);
   conn.deliver("before the end\n");
   await until(() => conn.reading);
-  session.stop("idle", 1);
+  session.stop("idle");
   conn.deliver("after the end\n"); // already in flight when the session ended
   await running;
   const heard = listener.heard.join("");

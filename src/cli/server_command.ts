@@ -20,7 +20,9 @@ import {
 } from "../flags.ts";
 import { BufferedSink, Logger } from "../log.ts";
 import { formatPeer } from "../net/peer.ts";
-import { DEFAULT_PORT, readPem, StartError } from "./start.ts";
+import { closeQuietly } from "../net/io.ts";
+import { cleanString } from "../text.ts";
+import { DEFAULT_PORT, readPem, readTextFile, StartError } from "./start.ts";
 
 /** `parley server --help`. */
 export const SERVER_HELP = `Usage: parley server [options]
@@ -44,6 +46,10 @@ Options:
   --no-log-text          keep message text out of the console (privacy)
   --tls-cert FILE        serve TLS with this certificate (PEM) ...
   --tls-key FILE         ... and this private key (PEM)
+  --irc-port PORT        also listen for IRC clients here (6667 is the usual one; TLS with
+                         --tls-cert); IRC clients are served on --port as well
+  --irc-name NAME        server name in IRC replies (default: this machine's host name)
+  --motd FILE            message of the day shown to IRC clients
   -h, --help             this help
 
 Sizes take k, M and G suffixes (64k, 1M).
@@ -74,6 +80,9 @@ export async function serverCommand(args: string[]): Promise<number> {
     "no-log-text": { type: "boolean" },
     "tls-cert": { type: "string" },
     "tls-key": { type: "string" },
+    "irc-port": { type: "string" },
+    "irc-name": { type: "string" },
+    motd: { type: "string" },
     help: { type: "boolean", short: "h" },
   });
   if (values.help) {
@@ -117,7 +126,19 @@ export async function serverCommand(args: string[]): Promise<number> {
       key: readPem("--tls-key", values["tls-key"]!),
     }
     : null;
+  const ircPort = optional(values["irc-port"], (v) => parsePort("irc-port", v));
+  const ircName = optional(values["irc-name"], (v) => parseIrcName(v));
+  const motd = optional(values.motd, (v) => readMotd(v));
   const listener = listen(hostname, port, tls && { ...tls, files: tlsFiles });
+  let ircListener: Deno.Listener | undefined;
+  try {
+    ircListener = ircPort === undefined
+      ? undefined
+      : listen(hostname, ircPort, tls && { ...tls, files: tlsFiles });
+  } catch (error) {
+    closeQuietly(listener);
+    throw error;
+  }
   const log = new Logger(new BufferedSink(Deno.stdout), {
     format,
     color: colorWanted(Deno.stdout),
@@ -128,8 +149,13 @@ export async function serverCommand(args: string[]): Promise<number> {
   const controller = new AbortController();
   const removeSignals = onStopSignals(controller);
   try {
-    await serve(listener, { log, signal: controller.signal, tls: tls !== null, ...limits })
-      .finished;
+    await serve(listener, {
+      log,
+      signal: controller.signal,
+      tls: tls !== null,
+      irc: { listener: ircListener, name: ircName, motd },
+      ...limits,
+    }).finished;
   } finally {
     removeSignals();
   }
@@ -194,6 +220,25 @@ function listen(
     }
     throw new StartError(`cannot listen on ${where}: ${errorText(error)}`);
   }
+}
+
+/** An IRC server name: a host-name-like word (it is the host part of every source). */
+function parseIrcName(value: string): string {
+  if (!/^[A-Za-z0-9][A-Za-z0-9.\-]{0,62}$/.test(value)) {
+    throw invalidValue(
+      "irc-name",
+      value,
+      "a host name such as chat.example.org (letters, digits, . and -)",
+    );
+  }
+  return value;
+}
+
+/** The lines of a message-of-the-day file, cleaned, at most 100 of 400 characters. */
+function readMotd(path: string): string[] {
+  const text = readTextFile("--motd", path);
+  return text.split(/\r?\n/).map((line) => [...cleanString(line)].slice(0, 400).join(""))
+    .slice(0, 100);
 }
 
 /** Thousands of clients need thousands of descriptors; say so before they fail. */

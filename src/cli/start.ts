@@ -17,6 +17,11 @@ export class StartError extends CommandError {
 
 /** The text of a PEM file named by `flag`, or a {@linkcode StartError} saying why not. */
 export function readPem(flag: string, path: string): string {
+  return readTextFile(flag, path);
+}
+
+/** The text of a file named by `flag`, or a {@linkcode StartError} saying why not. */
+export function readTextFile(flag: string, path: string): string {
   try {
     return Deno.readTextFileSync(path);
   } catch (error) {

@@ -21,7 +21,16 @@
  */
 
 import { type Bus, LocalBus } from "./bus.ts";
-import type { Command, Problem, Refused, Replies, Reply } from "./commands.ts";
+import type {
+  Command,
+  MemberInfo,
+  Problem,
+  Refused,
+  Replies,
+  Reply,
+  RoomView,
+  Topic,
+} from "./commands.ts";
 import { type Directory, MemoryDirectory } from "./directory.ts";
 import type {
   ChatEvent,
@@ -34,7 +43,7 @@ import type {
 } from "./events.ts";
 import { systemClock } from "./events.ts";
 import { type History, MemoryHistory } from "./history.ts";
-import { nameKey, nickProblem, roomProblem } from "./names.ts";
+import { MAX_TOPIC, nameKey, nickProblem, roomProblem } from "./names.ts";
 
 /** The room that always exists: line clients start in it. */
 export const LOBBY = "lobby";
@@ -71,6 +80,8 @@ export interface ChatMember {
   readonly rooms: ReadonlySet<ChatRoom>;
   /** False once the member has left the chat. */
   readonly present: boolean;
+  /** The away text, or null when here. */
+  readonly away: string | null;
 }
 
 /** A room as others see it. */
@@ -79,6 +90,7 @@ export interface ChatRoom {
   readonly key: string;
   /** Members in it on this server. */
   readonly size: number;
+  readonly topic: Topic | null;
 }
 
 /** Settings of a chat. */
@@ -104,13 +116,18 @@ class Member implements ChatMember {
   key = "";
   readonly rooms = new Set<Room>();
   present = true;
+  away: string | null = null;
+  /** When it entered the chat, and when it last said something (ms since the epoch). */
+  readonly since: number;
+  lastSaid: number;
   /** The delivery that last reached this member (so a member event reaches it once). */
   delivery = 0;
 
-  constructor(id: string, user: string, endpoint: Endpoint) {
+  constructor(id: string, user: string, endpoint: Endpoint, now: number) {
     this.id = id;
     this.user = user;
     this.endpoint = endpoint;
+    this.since = this.lastSaid = now;
   }
 }
 
@@ -121,10 +138,14 @@ class Room implements ChatRoom {
   readonly members = new Set<Member>();
   /** The sequence number of the room's last event. */
   seq = 0;
+  /** Its operator: whoever created it (the lobby has none). */
+  creator: Member | null;
+  topic: Topic | null = null;
 
-  constructor(name: string, key: string) {
+  constructor(name: string, key: string, creator: Member | null) {
     this.name = name;
     this.key = key;
+    this.creator = creator;
   }
 
   get size(): number {
@@ -161,7 +182,7 @@ export class Chat {
     this.#bus = options.bus ?? new LocalBus();
     this.#clock = options.clock ?? systemClock;
     this.#bus.deliverTo((events) => this.#deliver(events));
-    this.#room(LOBBY, nameKey(LOBBY));
+    this.#room(LOBBY, nameKey(LOBBY), null);
   }
 
   /** Members in the chat on this server. */
@@ -189,7 +210,7 @@ export class Chat {
       const nick = `guest-${await this.#directory.nextGuest()}`;
       const key = nameKey(nick);
       if (!this.#byNick.has(key) && await this.#directory.claim(key, id)) {
-        return this.#add(new Member(id, user ?? nick, endpoint), nick, key);
+        return this.#add(new Member(id, user ?? nick, endpoint, this.#clock()), nick, key);
       }
     }
   }
@@ -204,7 +225,7 @@ export class Chat {
     if (this.#byNick.has(key) || !(await this.#directory.claim(key, id))) {
       return refused({ code: "nick-taken", nick: this.#byNick.get(key)?.nick ?? nick });
     }
-    return this.#add(new Member(id, user, endpoint), nick, key);
+    return this.#add(new Member(id, user, endpoint, this.#clock()), nick, key);
   }
 
   /**
@@ -223,7 +244,10 @@ export class Chat {
     this.#byNick.delete(m.key);
     this.#directory.release(m.key, m.id);
     const rooms = [...m.rooms];
-    for (const room of rooms) room.members.delete(m);
+    for (const room of rooms) {
+      room.members.delete(m);
+      if (room.creator === m) room.creator = null;
+    }
     m.rooms.clear();
     if (why.announce !== false && rooms.length > 0) {
       this.#publish({
@@ -244,23 +268,31 @@ export class Chat {
    * Says `text` in `room` (an action for `/me`): the message path. Batched
    * until {@linkcode flush}; refused when the member is not in the room.
    */
-  say(member: ChatMember, room: ChatRoom, text: string, action = false): Problem | null {
+  say(
+    member: ChatMember,
+    room: ChatRoom,
+    text: string,
+    action = false,
+    notice = false,
+  ): Problem | null {
     const m = member as Member;
     const r = room as Room;
     if (!r.members.has(m)) return { code: "not-in-room", room: r.name };
     if (this.#pendingRoom !== r || this.#pendingFrom !== m) this.flush();
+    const time = m.lastSaid = this.#clock();
     const event: MessageEvent = {
       kind: "message",
       room: r.name,
       seq: ++r.seq,
-      time: this.#clock(),
+      time,
       origin: m.id,
       nick: m.nick,
       user: m.user,
       text,
       action,
     };
-    this.#history.append(r.key, event);
+    if (notice) event.notice = true;
+    else this.#history.append(r.key, event);
     this.#pending.push(event);
     this.#pendingRoom = r;
     this.#pendingFrom = m;
@@ -286,12 +318,21 @@ export class Chat {
         return await this.#rename(m, command.nick);
       case "join":
         return await this.#join(m, command.room, command.move);
+      case "part":
+        return this.#part(m, command.room, command.text);
       case "private":
-        return this.#private(m, command.nick, command.text, command.action);
+        return this.#private(m, command);
       case "who":
         return this.#who(command.room);
       case "rooms":
         return this.#roomList();
+      case "topic":
+        return this.#topic(m, command.room, command.text);
+      case "whois":
+        return this.#whois(command.nick);
+      case "away":
+        m.away = command.text === "" ? null : command.text;
+        return { kind: "away", away: m.away !== null };
     }
   }
 
@@ -345,7 +386,7 @@ export class Chat {
       if (this.#rooms.size >= this.#maxRooms) {
         return refused({ code: "too-many-rooms", max: this.#maxRooms });
       }
-      room = this.#room(name, key);
+      room = this.#room(name, key, m);
     }
     // Asked for before entering, in the same turn: the history is what the room had
     // up to the moment the member entered, and everything later reaches it live.
@@ -368,42 +409,104 @@ export class Chat {
       time: this.#clock(),
       origin: m.id,
     });
-    return {
-      kind: "joined",
-      room: { name: room.name, size: room.members.size },
-      history: await history,
-      left,
-    };
+    return { kind: "joined", room: view(room), history: await history, left };
   }
 
-  #private(m: Member, nick: string, text: string, action: boolean): Replies["private"] {
+  #part(m: Member, name: string, text: string): Replies["part"] {
+    const room = this.#rooms.get(nameKey(name));
+    if (!room) return refused({ code: "no-such-room", room: name });
+    if (!room.members.has(m)) return refused({ code: "not-in-room", room: room.name });
+    this.#leaveRoom(m, room, { how: "part", text });
+    return { kind: "parted", room: room.name };
+  }
+
+  #private(m: Member, command: Extract<Command, { kind: "private" }>): Replies["private"] {
+    const { nick, text, action } = command;
     const target = this.#byNick.get(nameKey(nick));
     if (!target) return refused({ code: "no-such-nick", nick });
-    this.#publish({
+    m.lastSaid = this.#clock();
+    const event: PrivateEvent = {
       kind: "private",
       to: target.nick,
       nick: m.nick,
       user: m.user,
       text,
       action,
-      time: this.#clock(),
+      time: m.lastSaid,
       origin: m.id,
-    });
-    return { kind: "sent", to: target.nick, text, action };
+    };
+    if (command.notice) event.notice = true;
+    this.#publish(event);
+    return { kind: "sent", to: target.nick, text, action, away: target.away };
   }
 
   #who(name: string): Replies["who"] {
     const room = this.#rooms.get(nameKey(name));
     if (!room) return refused({ code: "no-such-room", room: name });
-    const nicks = [...room.members].map((member) => member.nick).sort();
-    return { kind: "who", room: room.name, nicks, online: this.online };
+    const members: MemberInfo[] = [...room.members]
+      .map((member) => ({
+        nick: member.nick,
+        user: member.user,
+        operator: member === room.creator,
+        away: member.away,
+      }))
+      .sort((a, b) => a.nick < b.nick ? -1 : a.nick > b.nick ? 1 : 0);
+    return { kind: "who", room: room.name, members, online: this.online };
   }
 
   #roomList(): Replies["rooms"] {
     const rooms = [...this.#rooms.values()]
-      .map((room) => ({ name: room.name, members: room.members.size }))
+      .map((room) => ({
+        name: room.name,
+        members: room.members.size,
+        topic: room.topic?.text ?? null,
+      }))
       .sort((a, b) => b.members - a.members || a.name.localeCompare(b.name));
     return { kind: "rooms", rooms };
+  }
+
+  #topic(m: Member, name: string, text: string | undefined): Replies["topic"] {
+    const room = this.#rooms.get(nameKey(name));
+    if (!room) return refused({ code: "no-such-room", room: name });
+    if (text === undefined) {
+      return { kind: "topic", room: room.name, topic: room.topic, changed: false };
+    }
+    if (!room.members.has(m)) return refused({ code: "not-in-room", room: room.name });
+    if (room.creator !== m) return refused({ code: "not-operator", room: room.name });
+    const topic = {
+      text: [...text].slice(0, MAX_TOPIC).join(""),
+      nick: m.nick,
+      time: this.#clock(),
+    };
+    room.topic = topic.text === "" ? null : topic;
+    this.#publish({
+      kind: "topic",
+      room: room.name,
+      seq: ++room.seq,
+      nick: m.nick,
+      user: m.user,
+      text: topic.text,
+      time: topic.time,
+      origin: m.id,
+    });
+    return { kind: "topic", room: room.name, topic: room.topic, changed: true };
+  }
+
+  #whois(nick: string): Replies["whois"] {
+    const target = this.#byNick.get(nameKey(nick));
+    if (!target) return refused({ code: "no-such-nick", nick });
+    return {
+      kind: "whois",
+      nick: target.nick,
+      user: target.user,
+      rooms: [...target.rooms].map((room) => ({
+        name: room.name,
+        operator: room.creator === target,
+      })),
+      away: target.away,
+      since: target.since,
+      idleSeconds: Math.max(0, Math.floor((this.#clock() - target.lastSaid) / 1000)),
+    };
   }
 
   #add(m: Member, nick: string, key: string): Member {
@@ -413,8 +516,8 @@ export class Chat {
     return m;
   }
 
-  #room(name: string, key: string): Room {
-    const room = new Room(name, key);
+  #room(name: string, key: string, creator: Member | null): Room {
+    const room = new Room(name, key, creator);
     this.#rooms.set(key, room);
     this.#roomsByName.set(name, room);
     return room;
@@ -427,6 +530,7 @@ export class Chat {
   ): void {
     room.members.delete(m);
     m.rooms.delete(room);
+    if (room.creator === m) room.creator = null;
     this.#publish({
       kind: "left",
       room: room.name,
@@ -535,6 +639,10 @@ class RenderCache {
     }
     return bytes;
   }
+}
+
+function view(room: Room): RoomView {
+  return { name: room.name, size: room.members.size, topic: room.topic };
 }
 
 function refused(problem: Problem): Refused {

@@ -48,10 +48,12 @@ interface InRoom extends Happening {
 export interface MessageEvent extends InRoom {
   kind: "message";
   nick: string;
-  /** The sender's user name (IRC's `user` part; the nick for line clients). */
+  /** The sender's user name (IRC's `user` part; `line` for line clients). */
   user: string;
   text: string;
   action: boolean;
+  /** An IRC NOTICE: shown, never answered automatically, not kept in history. */
+  notice?: boolean;
 }
 
 /** Someone entered a room. */
@@ -109,6 +111,7 @@ export interface PrivateEvent extends Happening {
   user: string;
   text: string;
   action: boolean;
+  notice?: boolean;
 }
 
 /** An event that belongs to one room, in the room's order. */

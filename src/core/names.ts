@@ -11,6 +11,9 @@ export const MAX_NICK = 24;
 /** Longest room name, in characters (without IRC's `#`). */
 export const MAX_ROOM = 24;
 
+/** Longest room topic, in characters; a longer one is cut. */
+export const MAX_TOPIC = 300;
+
 /** Why a name cannot be used. */
 export type NameProblem = "empty" | "too-long" | "bad-characters";
 

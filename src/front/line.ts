@@ -18,7 +18,7 @@
  */
 
 import type { Renderer } from "../core/chat.ts";
-import type { Problem } from "../core/commands.ts";
+import type { MemberInfo, Problem, Topic } from "../core/commands.ts";
 import type { ChatEvent, MessageEvent, QuitReason } from "../core/events.ts";
 import { MAX_NICK, MAX_ROOM, type NameProblem } from "../core/names.ts";
 import type { Refusal } from "../net/admission.ts";
@@ -32,6 +32,8 @@ export type LineCommand =
   | { kind: "who" }
   | { kind: "join"; room: string }
   | { kind: "rooms" }
+  /** Show the room's topic, or set it. */
+  | { kind: "topic"; text?: string }
   | { kind: "quit"; reason: string }
   | { kind: "help" }
   /** A command without what it needs: `form` shows how it is used. */
@@ -62,6 +64,7 @@ export const HELP: readonly string[] = [
   "  /who              who is in your room",
   "  /join ROOM        switch to ROOM (created if needed; everyone starts in lobby)",
   "  /rooms            rooms and how many are in each",
+  "  /topic [TEXT]     show your room's topic, or set it (if you created the room)",
   "  /quit [REASON]    leave",
   "  /help             this list",
   "  //text            say text that starts with /",
@@ -100,6 +103,8 @@ export function parseLine(line: string): LineCommand {
     case "rooms":
     case "list":
       return { kind: "rooms" };
+    case "topic":
+      return args ? { kind: "topic", text: args } : { kind: "topic" };
     case "quit":
     case "exit":
       return { kind: "quit", reason: [...args].slice(0, MAX_REASON).join("") };
@@ -159,6 +164,8 @@ export function problemText(problem: Problem): string {
       return `no such nick: ${problem.nick}`;
     case "no-such-room":
       return `no such room: #${problem.room}`;
+    case "not-operator":
+      return `only the operator of #${problem.room} (who created it) can set its topic`;
   }
 }
 
@@ -217,11 +224,22 @@ export function historyStartText(count: number, room: string): string {
 /** The notice that closes a history block. */
 export const HISTORY_END_TEXT = "end of history; new messages follow";
 
-/** `/who`: who is in the room, at most {@linkcode MAX_LISTED} names. */
-export function whoText(room: string, nicks: readonly string[], online: number): string {
-  const shown = nicks.slice(0, MAX_LISTED).join(", ");
-  const more = nicks.length > MAX_LISTED ? ` and ${nicks.length - MAX_LISTED} more` : "";
-  return `in #${room}: ${shown}${more} (${nicks.length} here, ${online} online)`;
+/**
+ * `/who`: who is in the room, at most {@linkcode MAX_LISTED} names, the
+ * room's operator marked `@`.
+ */
+export function whoText(room: string, members: readonly MemberInfo[], online: number): string {
+  const shown = members.slice(0, MAX_LISTED)
+    .map((member) => (member.operator ? "@" : "") + member.nick)
+    .join(", ");
+  const more = members.length > MAX_LISTED ? ` and ${members.length - MAX_LISTED} more` : "";
+  return `in #${room}: ${shown}${more} (${members.length} here, ${online} online)`;
+}
+
+/** A room's topic, as `/topic` and entering the room show it. */
+export function topicText(room: string, topic: Topic | null, now: number): string {
+  if (topic === null) return `#${room} has no topic`;
+  return `topic of #${room}: ${topic.text} (set by ${topic.nick}, ${historyTime(topic.time, now)})`;
 }
 
 /** `/rooms`: rooms and their member counts, at most {@linkcode MAX_LISTED}. */

@@ -37,6 +37,7 @@ import {
   problemText,
   renamedText,
   roomsText,
+  topicText,
   unknownCommandText,
   usageText,
   welcomeText,
@@ -44,6 +45,8 @@ import {
 } from "./line.ts";
 
 const SLASH = 0x2f;
+/** The user name of line clients (the `user` of `nick!user@host` as IRC users see them). */
+const LINE_USER = "line";
 
 /** What a line session needs from the server around it. */
 export interface LineSessionContext {
@@ -51,6 +54,8 @@ export interface LineSessionContext {
   log: Logger;
   /** Longest line, for the "line too long" error. */
   maxLine: number;
+  /** Seconds without a line before the client is disconnected (0 = never). */
+  idleTimeout: number;
 }
 
 /** One line client, from greeting to goodbye. */
@@ -60,6 +65,7 @@ export class LineSession implements Endpoint, LineHandler {
   readonly #chat: Chat;
   readonly #log: Logger;
   readonly #maxLine: number;
+  readonly #idleTimeout: number;
   #member: ChatMember | null = null;
   #room: ChatRoom | null = null;
   #messages = 0;
@@ -72,6 +78,7 @@ export class LineSession implements Endpoint, LineHandler {
     this.#chat = context.chat;
     this.#log = context.log;
     this.#maxLine = context.maxLine;
+    this.#idleTimeout = context.idleTimeout;
   }
 
   /** The nick, once in the chat. */
@@ -91,7 +98,7 @@ export class LineSession implements Endpoint, LineHandler {
     const connection = this.connection;
     try {
       this.#held = [];
-      const member = this.#member = await chat.enterAsGuest(this);
+      const member = this.#member = await chat.enterAsGuest(this, LINE_USER);
       const joined = await chat.apply(member, { kind: "join", room: LOBBY, move: false });
       if (joined.kind === "joined") {
         this.#room = chat.findRoom(joined.room.name) ?? null;
@@ -135,11 +142,18 @@ export class LineSession implements Endpoint, LineHandler {
   }
 
   /** Ends the session from outside: the client is told why. */
-  stop(reason: "idle" | "shutdown", idleSeconds = 0): void {
+  stop(reason: "idle" | "shutdown"): void {
     const notice = reason === "idle"
-      ? `disconnected: idle for ${idleSeconds} s`
+      ? `disconnected: idle for ${this.#idleTimeout} s`
       : "server shutting down";
     this.connection.end(reason, { notice: encodeLine(noticeLine(notice)) });
+  }
+
+  /** The server's clock: a client silent for the idle timeout is disconnected. */
+  tick(now: number): void {
+    if (this.#idleTimeout > 0 && now - this.connection.lastActive > this.#idleTimeout * 1000) {
+      this.stop("idle");
+    }
   }
 
   /** One framed line from the client. */
@@ -225,7 +239,7 @@ export class LineSession implements Endpoint, LineHandler {
       case "who": {
         const reply = await chat.apply(member, { kind: "who", room: this.#room!.name });
         if (reply.kind === "refused") return this.#error(problemText(reply.problem));
-        return this.#notice(whoText(reply.room, reply.nicks, reply.online));
+        return this.#notice(whoText(reply.room, reply.members, reply.online));
       }
       case "join": {
         this.#held = [];
@@ -251,6 +265,16 @@ export class LineSession implements Endpoint, LineHandler {
         const reply = await chat.apply(member, { kind: "rooms" });
         return this.#notice(roomsText(reply.rooms));
       }
+      case "topic": {
+        const room = this.#room!.name;
+        const reply = await chat.apply(member, { kind: "topic", room, text: command.text });
+        if (reply.kind === "refused") return this.#error(problemText(reply.problem));
+        return this.#notice(
+          reply.changed
+            ? `topic of #${reply.room} is now: ${reply.topic?.text ?? ""}`
+            : topicText(reply.room, reply.topic, Date.now()),
+        );
+      }
       case "quit":
         return this.connection.end("quit", {
           detail: command.reason,
@@ -268,11 +292,16 @@ export class LineSession implements Endpoint, LineHandler {
     }
   }
 
-  /** A room's history, between its two notices, each line with the time it was said. */
+  /**
+   * What a member entering a room is shown after its notice: the topic, if
+   * any, then the history, between its two notices, each line with the time it
+   * was said.
+   */
   #replay(joined: Extract<Replies["join"], { kind: "joined" }>): void {
     const { history, room } = joined;
-    if (history.length === 0) return;
     const now = Date.now();
+    if (room.topic) this.#notice(topicText(room.name, room.topic, now));
+    if (history.length === 0) return;
     let text = "";
     for (const event of history) text += historyLine(event, now) + "\n";
     this.#notice(historyStartText(history.length, room.name));

@@ -80,7 +80,7 @@ export class Connection implements OutboxOptions {
   readonly #conn: Deno.Conn;
   readonly #limits: ConnectionLimits;
   readonly #outbox: Outbox;
-  readonly #reader: LineReader;
+  #reader: LineReader;
   readonly #bucket: TokenBucket | null;
   #telnet: TelnetFilter | null = null;
   #buffer: Uint8Array = new Uint8Array(MIN_READ);
@@ -179,9 +179,17 @@ export class Connection implements OutboxOptions {
   /**
    * The read loop: reads, frames lines and hands them to `handler` until the
    * client leaves or the connection is ended. With `telnet`, telnet commands
-   * are taken out of the stream (and answered) before framing. Never throws.
+   * are taken out of the stream (and answered) before framing; `maxLine`
+   * replaces the limit's line length (a protocol with its own, like IRC's).
+   * Never throws.
    */
-  async run(handler: LineHandler, options: { telnet?: boolean } = {}): Promise<void> {
+  async run(
+    handler: LineHandler,
+    options: { telnet?: boolean; maxLine?: number } = {},
+  ): Promise<void> {
+    if (options.maxLine !== undefined && options.maxLine !== this.#reader.maxLine) {
+      this.#reader = new LineReader(options.maxLine);
+    }
     const reader = this.#reader;
     let bytes: Uint8Array | null = this.#peeked.length > 0 ? this.#peeked : null;
     this.#peeked = EMPTY;
