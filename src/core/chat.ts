@@ -305,6 +305,7 @@ export class Chat {
     const events = this.#pending;
     this.#pending = [];
     this.#pendingRoom = this.#pendingFrom = null;
+    this.#history.commit(); // stored before anyone sees it
     this.#bus.publish(events);
   }
 

@@ -23,6 +23,11 @@ export interface History {
   recent(key: string, limit: number): Promise<MessageEvent[]>;
   /** Forgets a room's messages (the room no longer exists). */
   forget(key: string): void;
+  /**
+   * Makes what was appended since the last commit durable. The chat commits
+   * each batch before delivering it, so a message anyone has seen is stored.
+   */
+  commit(): void;
 }
 
 /** History in memory: a ring of the last `size` messages per room. */
@@ -49,6 +54,8 @@ export class MemoryHistory implements History {
   forget(key: string): void {
     this.#rooms.delete(key);
   }
+
+  commit(): void {}
 }
 
 /** A fixed number of the newest items. */

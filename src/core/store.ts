@@ -1,0 +1,158 @@
+/**
+ * What outlives a connection, and with `--data` (SQLite) or `--cluster`
+ * (Redis) a restart: room history, topics, rooms themselves, registered
+ * accounts and bans. This module is the seam: the interfaces, and the
+ * in-memory implementation a single server without `--data` uses (and unit
+ * tests). Names are keys (see `nameKey`) unless said otherwise.
+ *
+ * Reads that a remote store needs a round trip for are asynchronous; writes
+ * are fire-and-forget (a store reports its own failures, see
+ * {@linkcode Store.onError}), except where the caller must know the outcome
+ * (an account being registered).
+ *
+ * @module
+ */
+
+import type { Topic } from "./commands.ts";
+import { type History, MemoryHistory } from "./history.ts";
+
+/** A registered nick: who owns it, proven by a password only its owner knows. */
+export interface Account {
+  /** The nick's key (`nameKey`). */
+  key: string;
+  /** The nick as registered (display form). */
+  nick: string;
+  /** scrypt(password, salt) with `params`. */
+  hash: Uint8Array;
+  salt: Uint8Array;
+  /** scrypt cost parameters, kept per account so they can be raised later. */
+  params: { N: number; r: number; p: number };
+  /** When it was registered (ms since the epoch). */
+  created: number;
+}
+
+/** A ban: an address or a CIDR block, until a time or for good. */
+export interface Ban {
+  /** `203.0.113.7`, `2001:db8::1`, `203.0.113.0/24` or `2001:db8::/32`. */
+  mask: string;
+  /** When it ends (ms since the epoch), or null for good. */
+  expires: number | null;
+  reason: string;
+  /** Who set it (an operator's nick, or `console`). */
+  by: string;
+  created: number;
+}
+
+/** A room the store remembers, with or without members. */
+export interface StoredRoom {
+  key: string;
+  /** Its display name. */
+  name: string;
+  topic: Topic | null;
+  /** When someone last entered it or spoke in it (ms since the epoch). */
+  lastUsed: number;
+}
+
+/** Everything that outlives a connection. */
+export interface Store {
+  /** Room messages (see {@linkcode History}). */
+  readonly history: History;
+  /** True when what is kept survives a restart (rooms then outlive their members). */
+  readonly persistent: boolean;
+
+  /** Every room remembered, for the start-up load. */
+  rooms(): Promise<StoredRoom[]>;
+  /** Records a room's name and that it was just used. */
+  touchRoom(key: string, name: string, now: number): void;
+  /** Sets or clears a room's topic. */
+  setTopic(key: string, topic: Topic | null): void;
+  /** Forgets a room: its topic and its history. */
+  forgetRoom(key: string): void;
+
+  account(key: string): Promise<Account | null>;
+  /** Stores a new account; false when the nick is registered already. */
+  addAccount(account: Account): Promise<boolean>;
+  /** Replaces an account's hash (a new password). */
+  updateAccount(account: Account): Promise<void>;
+  dropAccount(key: string): Promise<void>;
+
+  bans(): Promise<Ban[]>;
+  addBan(ban: Ban): void;
+  /** Lifts the ban on exactly `mask`; false when there was none. */
+  removeBan(mask: string): Promise<boolean>;
+
+  /** Where the store says that a write failed (a full disk, a lost link); the chat goes on. */
+  onError?: (message: string) => void;
+  /** Writes what is pending and lets go of the file or link. */
+  close(): Promise<void>;
+}
+
+/** Everything in memory: gone when the server stops (no `--data`, no `--cluster`). */
+export class MemoryStore implements Store {
+  readonly history: History;
+  readonly persistent = false;
+  readonly #rooms = new Map<string, StoredRoom>();
+  readonly #accounts = new Map<string, Account>();
+  readonly #bans = new Map<string, Ban>();
+
+  /** Keeps `historySize` messages per room. */
+  constructor(historySize: number) {
+    this.history = new MemoryHistory(historySize);
+  }
+
+  rooms(): Promise<StoredRoom[]> {
+    return Promise.resolve([...this.#rooms.values()]);
+  }
+
+  touchRoom(key: string, name: string, now: number): void {
+    const room = this.#rooms.get(key);
+    if (room) room.lastUsed = now;
+    else this.#rooms.set(key, { key, name, topic: null, lastUsed: now });
+  }
+
+  setTopic(key: string, topic: Topic | null): void {
+    const room = this.#rooms.get(key);
+    if (room) room.topic = topic;
+  }
+
+  forgetRoom(key: string): void {
+    this.#rooms.delete(key);
+    this.history.forget(key);
+  }
+
+  account(key: string): Promise<Account | null> {
+    return Promise.resolve(this.#accounts.get(key) ?? null);
+  }
+
+  addAccount(account: Account): Promise<boolean> {
+    if (this.#accounts.has(account.key)) return Promise.resolve(false);
+    this.#accounts.set(account.key, account);
+    return Promise.resolve(true);
+  }
+
+  updateAccount(account: Account): Promise<void> {
+    this.#accounts.set(account.key, account);
+    return Promise.resolve();
+  }
+
+  dropAccount(key: string): Promise<void> {
+    this.#accounts.delete(key);
+    return Promise.resolve();
+  }
+
+  bans(): Promise<Ban[]> {
+    return Promise.resolve([...this.#bans.values()]);
+  }
+
+  addBan(ban: Ban): void {
+    this.#bans.set(ban.mask, ban);
+  }
+
+  removeBan(mask: string): Promise<boolean> {
+    return Promise.resolve(this.#bans.delete(mask));
+  }
+
+  close(): Promise<void> {
+    return Promise.resolve();
+  }
+}
