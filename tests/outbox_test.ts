@@ -1,5 +1,15 @@
 import assert from "node:assert/strict";
-import { Outbox, type OutboxOptions, WriteScheduler } from "../src/net/outbox.ts";
+import {
+  HOLD_LIMIT_MS,
+  Outbox,
+  type OutboxOptions,
+  TAKING_GRACE_MS,
+  WriteScheduler,
+} from "../src/net/outbox.ts";
+
+function delay(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
 
 const scheduler = new WriteScheduler();
 
@@ -44,7 +54,7 @@ Deno.test("everything sent in one turn goes out in a single write", async () => 
   assert.equal(writer.received.length, 100);
 });
 
-Deno.test("a peer that stops reading overflows its own outbox, once", async () => {
+Deno.test("a peer that stops reading overflows its own outbox, once its socket is seen not to take bytes", async () => {
   const writer = new StalledWriter();
   let overflows = 0;
   const outbox = new Outbox(writer, {
@@ -52,14 +62,80 @@ Deno.test("a peer that stops reading overflows its own outbox, once", async () =
     onSendQueueOverflow: () => overflows++,
   }, scheduler);
   const chunk = new Uint8Array(100);
-  let accepted = 0;
+  outbox.send(chunk);
+  await Promise.resolve(); // the write starts, and never finishes
+  await delay(TAKING_GRACE_MS + 50);
+  let accepted = 1;
   for (let i = 0; i < 50; i++) if (outbox.send(chunk)) accepted++;
-  await Promise.resolve();
   assert.equal(accepted, 10, "up to the limit is accepted");
   assert.equal(overflows, 1);
   assert.equal(outbox.open, false);
   assert.equal(outbox.pendingBytes, 0, "the queue is given back");
   assert.equal(outbox.send(chunk), false);
+  assert.ok(outbox.stalledFor(performance.now()) === 0, "a failed outbox is not stalled");
+});
+
+Deno.test("output the server has not written yet holds talkers back instead of cutting the reader", async () => {
+  const scheduler = new WriteScheduler();
+  const writer = new PartialWriter(1 << 20);
+  const pressure: boolean[] = [];
+  let overflows = 0;
+  const outbox = new Outbox(writer, {
+    sendQueueLimit: 4096,
+    onSendQueueOverflow: () => overflows++,
+    onPressure: (holding) => pressure.push(holding),
+  }, scheduler);
+  // A burst the server reads faster than it writes: 10× the limit in one turn.
+  for (let i = 0; i < 400; i++) outbox.send(new Uint8Array(100));
+  assert.equal(overflows, 0, "a reader that takes bytes is never cut for the server's slowness");
+  assert.deepEqual(pressure, [true], "it holds the talkers back");
+  assert.equal(scheduler.behind, 1);
+  await outbox.idle();
+  assert.equal(writer.received.length, 40_000, "everything arrives");
+  assert.deepEqual(pressure, [true, false], "and lets them go once caught up");
+  assert.equal(scheduler.behind, 0);
+});
+
+Deno.test("a socket that takes nothing holds nobody back; one that never catches up holds at most HOLD_LIMIT_MS", async () => {
+  const scheduler = new WriteScheduler();
+  const pressure: boolean[] = [];
+  let overflows = 0;
+  const stalled = new Outbox(new StalledWriter(), {
+    sendQueueLimit: 4096,
+    onSendQueueOverflow: () => overflows++,
+    onPressure: (holding) => pressure.push(holding),
+  }, scheduler);
+  stalled.send(new Uint8Array(100));
+  await Promise.resolve();
+  await delay(TAKING_GRACE_MS + 50);
+  assert.ok(stalled.stalledFor(performance.now()) >= TAKING_GRACE_MS, "it reports how long");
+  stalled.send(new Uint8Array(2000)); // behind, but its socket is not taking: no hold
+  assert.equal(pressure.length, 0, "no hold");
+  stalled.send(new Uint8Array(3000));
+  assert.equal(overflows, 1, "and its limit applies");
+
+  // A slow reader: one small write every 40 ms, far slower than what comes.
+  const slow = new Outbox({
+    write: (bytes) => delay(40).then(() => Math.min(bytes.length, 64)),
+  }, {
+    sendQueueLimit: 4096,
+    onSendQueueOverflow: () => overflows++,
+    onPressure: (holding) => pressure.push(holding),
+  }, scheduler);
+  const keepAlive = setTimeout(() => {}, HOLD_LIMIT_MS + 3000);
+  const started = performance.now();
+  while (slow.open && performance.now() - started < HOLD_LIMIT_MS + 2000) {
+    slow.send(new Uint8Array(200));
+    await delay(20);
+  }
+  clearTimeout(keepAlive);
+  const held = performance.now() - started;
+  assert.deepEqual(pressure, [true, false], "it held, then stopped holding");
+  assert.equal(overflows, 2, "then its limit cut it");
+  assert.ok(
+    held >= HOLD_LIMIT_MS - 200 && held < HOLD_LIMIT_MS + 1500,
+    `held ${held.toFixed(0)} ms`,
+  );
 });
 
 Deno.test("an owner object can be the options: its methods are called on it", async () => {
@@ -77,6 +153,9 @@ Deno.test("an owner object can be the options: its methods are called on it", as
   }
   const overflowing = new Owner();
   const stalled = new Outbox(new StalledWriter(), overflowing, scheduler);
+  stalled.send(new Uint8Array(40));
+  await Promise.resolve();
+  await delay(TAKING_GRACE_MS + 50);
   for (let i = 0; i < 5; i++) stalled.send(new Uint8Array(40));
   assert.equal(overflowing.overflows, 1);
 

@@ -122,6 +122,8 @@ class Member implements ChatMember {
   lastSaid: number;
   /** The delivery that last reached this member (so a member event reaches it once). */
   delivery = 0;
+  /** Its output is behind and holds the talkers of its rooms back (see {@linkcode Chat.hold}). */
+  holding = false;
 
   constructor(id: string, user: string, endpoint: Endpoint, now: number) {
     this.id = id;
@@ -141,11 +143,28 @@ class Room implements ChatRoom {
   /** Its operator: whoever created it (the lobby has none). */
   creator: Member | null;
   topic: Topic | null = null;
+  /** Members whose output is behind: while there are any, talkers here are read more slowly. */
+  holders = 0;
+  #caughtUp: PromiseWithResolvers<void> | null = null;
 
   constructor(name: string, key: string, creator: Member | null) {
     this.name = name;
     this.key = key;
     this.creator = creator;
+  }
+
+  /** Resolves when no member holds the room back any more. */
+  caughtUp(): Promise<void> {
+    return (this.#caughtUp ??= Promise.withResolvers<void>()).promise;
+  }
+
+  /** One member more (+1) or less (-1) holds the room back. */
+  countHolder(change: number): void {
+    this.holders += change;
+    if (this.holders === 0 && this.#caughtUp !== null) {
+      this.#caughtUp.resolve();
+      this.#caughtUp = null;
+    }
   }
 
   get size(): number {
@@ -247,7 +266,9 @@ export class Chat {
     for (const room of rooms) {
       room.members.delete(m);
       if (room.creator === m) room.creator = null;
+      if (m.holding) room.countHolder(-1);
     }
+    m.holding = false;
     m.rooms.clear();
     if (why.announce !== false && rooms.length > 0) {
       this.#publish({
@@ -296,6 +317,29 @@ export class Chat {
     this.#pending.push(event);
     this.#pendingRoom = r;
     this.#pendingFrom = m;
+    return null;
+  }
+
+  /**
+   * Overload (SPEC §4): a member's output is behind (`holding`) or has caught
+   * up. While any member of a room holds it, the room's talkers wait at
+   * {@linkcode gate} before their next read.
+   */
+  hold(member: ChatMember, holding: boolean): void {
+    const m = member as Member;
+    if (m.holding === holding || !m.present) return;
+    m.holding = holding;
+    for (const room of m.rooms) room.countHolder(holding ? 1 : -1);
+  }
+
+  /**
+   * What a member must wait for before reading more from it: a room it is in
+   * is held back by a reader that is behind. Null when it may read at once.
+   */
+  gate(member: ChatMember): Promise<void> | null {
+    for (const room of (member as Member).rooms) {
+      if (room.holders > 0) return room.caughtUp();
+    }
     return null;
   }
 
@@ -401,6 +445,7 @@ export class Chat {
     }
     room.members.add(m);
     m.rooms.add(room);
+    if (m.holding) room.countHolder(1);
     this.#publish({
       kind: "joined",
       room: room.name,
@@ -532,6 +577,7 @@ export class Chat {
     room.members.delete(m);
     m.rooms.delete(room);
     if (room.creator === m) room.creator = null;
+    if (m.holding) room.countHolder(-1);
     this.#publish({
       kind: "left",
       room: room.name,

@@ -149,8 +149,12 @@ export class LineSession implements Endpoint, LineHandler {
     this.connection.end(reason, { notice: encodeLine(noticeLine(notice)) });
   }
 
-  /** The server's clock: a client silent for the idle timeout is disconnected. */
+  /**
+   * The server's clock: a client silent for the idle timeout is disconnected,
+   * and so is one whose socket has taken nothing for a while.
+   */
   tick(now: number): void {
+    this.connection.checkStalled();
     if (this.#idleTimeout > 0 && now - this.connection.lastActive > this.#idleTimeout * 1000) {
       this.stop("idle");
     }
@@ -171,6 +175,16 @@ export class LineSession implements Endpoint, LineHandler {
   /** The read's lines are done: its room messages go out together. */
   endOfRead(): void {
     this.#chat.flush();
+  }
+
+  /** Overload: before reading more, wait while a room this member talks in is behind. */
+  readGate(): Promise<void> | null {
+    return this.#member === null ? null : this.#chat.gate(this.#member);
+  }
+
+  /** Overload: this member's output is behind (it holds its rooms' talkers back) or caught up. */
+  holding(holding: boolean): void {
+    if (this.#member !== null) this.#chat.hold(this.#member, holding);
   }
 
   #say(text: string, action: boolean): void {

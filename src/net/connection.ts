@@ -26,7 +26,7 @@ import type { QuitReason } from "../core/events.ts";
 import { connectionFailure, errorText } from "../errors.ts";
 import { closeQuietly } from "./io.ts";
 import { LINE_TOO_LONG, LineReader } from "./line_reader.ts";
-import { Outbox, type OutboxOptions, type WriteScheduler } from "./outbox.ts";
+import { Outbox, type OutboxOptions, STALL_LIMIT_MS, type WriteScheduler } from "./outbox.ts";
 import type { Peer } from "./peer.ts";
 import { TokenBucket } from "./rate_limit.ts";
 import { TelnetFilter } from "./telnet.ts";
@@ -55,6 +55,13 @@ export interface LineHandler {
   line(line: Uint8Array | typeof LINE_TOO_LONG): void | Promise<void>;
   /** The lines of one read are done (or the connection waits): send what was batched. */
   endOfRead(): void;
+  /**
+   * Before each read: something to wait for first (overload: the rooms this
+   * client talks in are behind), or null to read at once.
+   */
+  readGate(): Promise<void> | null;
+  /** This client's output started (true) or stopped holding the talkers of its rooms back. */
+  holding(holding: boolean): void;
 }
 
 /** How a connection ends (see {@linkcode Connection.end}). */
@@ -75,6 +82,7 @@ export class Connection implements OutboxOptions {
   readonly peer: Peer;
   /** `Date.now()` of the last bytes received, for idle timeouts. */
   lastActive = Date.now();
+
   /** For the outbox, which takes the connection as its options. */
   readonly sendQueueLimit: number;
   readonly #conn: Deno.Conn;
@@ -94,6 +102,8 @@ export class Connection implements OutboxOptions {
   #detail = "";
   #closing: Promise<void> | null = null;
   #connClosed = false;
+  /** The session reading this connection, while `run` runs. */
+  #handler: LineHandler | null = null;
   /** Set while the read loop waits for flood-control tokens: wakes it. */
   #wakeThrottled: (() => void) | null = null;
 
@@ -141,6 +151,22 @@ export class Connection implements OutboxOptions {
   onWriteError(error: unknown): void {
     const [reason, detail] = endOfFailure(error);
     this.end(reason, { detail });
+  }
+
+  /** The outbox's report: its output started or stopped holding talkers back. */
+  onPressure(holding: boolean): void {
+    this.#handler?.holding(holding);
+  }
+
+  /**
+   * Gives up on a client whose socket has taken no bytes for
+   * {@linkcode STALL_LIMIT_MS} while output waits ("send queue stalled").
+   * The server calls it about once a second.
+   */
+  checkStalled(): void {
+    if (this.#outbox.stalledFor(performance.now()) >= STALL_LIMIT_MS) {
+      this.end("send queue stalled");
+    }
   }
 
   /**
@@ -191,12 +217,20 @@ export class Connection implements OutboxOptions {
       this.#reader = new LineReader(options.maxLine);
     }
     const reader = this.#reader;
+    this.#handler = handler;
     let bytes: Uint8Array | null = this.#peeked.length > 0 ? this.#peeked : null;
     this.#peeked = EMPTY;
     try {
       while (!this.#ending) {
         let count = 0;
         if (bytes === null) {
+          // Overload: the rooms this client talks in are behind; read it more slowly.
+          const gate = handler.readGate();
+          if (gate !== null) {
+            handler.endOfRead();
+            await this.#pause(gate);
+            continue;
+          }
           if (this.#peerClosed) return await this.#finish(handler);
           const read = this.#pendingRead ?? this.#conn.read(this.#buffer);
           this.#pendingRead = null;
@@ -227,6 +261,8 @@ export class Connection implements OutboxOptions {
     } finally {
       this.#ending = true;
       handler.endOfRead(); // lines already read still go out, whatever ended the connection
+      handler.holding(false);
+      this.#handler = null;
     }
   }
 
@@ -273,6 +309,15 @@ export class Connection implements OutboxOptions {
     const replies = this.#telnet.takeReplies();
     if (replies !== null) this.#outbox.send(replies);
     return data;
+  }
+
+  /** Waits for `gate`, or for the connection to be ended. */
+  async #pause(gate: Promise<void>): Promise<void> {
+    await new Promise<void>((resolve) => {
+      this.#wakeThrottled = resolve;
+      gate.then(resolve);
+    });
+    this.#wakeThrottled = null;
   }
 
   /** Flood control: true when this line may go now (or there is no flood control). */

@@ -8,9 +8,19 @@
  * next. Queued arrays are shared, never copied, until they are written: one
  * broadcast array may sit in thousands of outboxes.
  *
- * The queue is bounded: a peer that falls more than `sendQueueLimit` bytes behind
- * (a slow or stalled reader) is reported through `onSendQueueOverflow` and its later
- * bytes are refused, so it costs the others nothing.
+ * Overload sheds input, never readers (SPEC §4). An outbox with more than
+ * {@linkcode BEHIND_BYTES} waiting is *behind*; while its socket is taking
+ * bytes (a write completed within {@linkcode TAKING_GRACE_MS}, or the server
+ * simply has not got to it yet) it *holds*: it tells its owner, and the
+ * talkers of its rooms are read more slowly until it has caught up. One outbox
+ * holds for at most {@linkcode HOLD_LIMIT_MS} in a row. While it holds, the
+ * send-queue limit does not apply (the bytes wait only because the server is
+ * busy, and back-pressure bounds them); when it does not hold — its socket is
+ * not taking bytes, or it has held too long — a peer more than
+ * `sendQueueLimit` bytes behind is reported through `onSendQueueOverflow` and
+ * its later bytes are refused, so it costs the others nothing. A socket that
+ * takes nothing for {@linkcode STALL_LIMIT_MS} while output waits is reported
+ * by {@linkcode Outbox.stalledFor}.
  *
  * This is the server's hottest path (every delivery passes through `send`):
  * no promise, closure or allocation per message; several queued arrays are
@@ -48,7 +58,28 @@ export interface OutboxOptions {
   onSendQueueOverflow?(): void;
   /** Called once when a write fails (peer reset, socket closed). */
   onWriteError?(error: unknown): void;
+  /** Called when the outbox starts (true) or stops (false) holding talkers back. */
+  onPressure?(holding: boolean): void;
 }
+
+/** Bytes waiting above which an outbox is behind (or a quarter of its limit, if smaller). */
+export const BEHIND_BYTES = 256 * 1024;
+/** A behind outbox with no more than a quarter of what made it behind has caught up. */
+const CAUGHT_UP_SHARE = 4;
+/** A socket that completed no write for this long while a write waits is not taking bytes (ms). */
+export const TAKING_GRACE_MS = 250;
+/** How long one behind outbox may hold talkers back in a row (ms). */
+export const HOLD_LIMIT_MS = 5000;
+/** A socket that takes no bytes for this long while output waits is stalled (ms). */
+export const STALL_LIMIT_MS = 5000;
+/** How often behind outboxes are looked at (ms). */
+const PRESSURE_CHECK_MS = 100;
+/**
+ * However it holds, no outbox keeps more than this many times its limit (and at
+ * least 64 MiB): the last bound on memory, whatever the input.
+ */
+const HARD_LIMIT_FACTOR = 16;
+const HARD_LIMIT_MIN = 64 * 1024 * 1024;
 
 /** Size of a pooled buffer: the most bytes one joined write carries. */
 const JOIN_BUFFER_BYTES = 64 * 1024;
@@ -97,6 +128,37 @@ export class WriteScheduler {
   #waitingHead = 0;
   #epochTimer: ReturnType<typeof setTimeout> | undefined;
   readonly #pool: Uint8Array[] = [];
+  /** Outboxes that are behind, looked at every {@linkcode PRESSURE_CHECK_MS} until they catch up. */
+  readonly #behind = new Set<Outbox>();
+  #pressureTimer: ReturnType<typeof setInterval> | undefined;
+
+  /** Outboxes behind now (holding talkers back or not). */
+  get behind(): number {
+    return this.#behind.size;
+  }
+
+  /** Watches an outbox that fell behind until it catches up. */
+  watch(outbox: Outbox): void {
+    this.#behind.add(outbox);
+    if (this.#pressureTimer === undefined) {
+      this.#pressureTimer = setInterval(this.#checkPressure, PRESSURE_CHECK_MS);
+      Deno.unrefTimer(this.#pressureTimer);
+    }
+  }
+
+  /** An outbox caught up (or failed): no more watching. */
+  unwatch(outbox: Outbox): void {
+    this.#behind.delete(outbox);
+    if (this.#behind.size === 0 && this.#pressureTimer !== undefined) {
+      clearInterval(this.#pressureTimer);
+      this.#pressureTimer = undefined;
+    }
+  }
+
+  #checkPressure = (): void => {
+    const now = performance.now();
+    for (const outbox of this.#behind) outbox.checkPressure(now);
+  };
 
   /** Outboxes waiting for a write slot. */
   get waiting(): number {
@@ -198,6 +260,12 @@ export class Outbox {
   #idleWaiters: (() => void)[] | null = null;
   /** The epoch of the write slot this outbox holds (see {@linkcode WriteScheduler.takeSlot}). */
   #slotEpoch = -1;
+  /** `performance.now()` when a write last completed (or the first one started). */
+  #lastProgress = 0;
+  /** When the outbox fell behind, or 0 when it is not behind. */
+  #behindSince = 0;
+  /** Whether it holds talkers back now. */
+  #holding = false;
 
   readonly #scheduler: WriteScheduler;
 
@@ -227,11 +295,17 @@ export class Outbox {
   send(bytes: Uint8Array): boolean {
     if (this.#closed) return false;
     if (bytes.length === 0) return true;
-    if (this.pendingBytes + bytes.length > this.#options.sendQueueLimit) {
-      this.#fail();
-      this.#options.onSendQueueOverflow?.();
-      return false;
+    const pending = this.#queuedBytes + (this.#inFlight?.length ?? 0) + bytes.length;
+    const limit = this.#options.sendQueueLimit;
+    if (pending > limit) {
+      // Over the limit is allowed only while holding, and holding is judged afresh.
+      if (this.#holding) this.#judgeHolding(performance.now());
+      if (!this.#holding || pending > hardLimit(limit)) {
+        this.#overflow();
+        return false;
+      }
     }
+    if (this.#behindSince === 0 && pending >= behindBytes(limit)) this.#fallBehind();
     if (this.#queuedBytes === 0) {
       this.#single = bytes;
     } else {
@@ -274,6 +348,7 @@ export class Outbox {
       this.#scheduler.waitForSlot(this);
       return;
     }
+    if (this.#state !== WRITING) this.#lastProgress = performance.now();
     this.#state = WRITING;
     let bytes: Uint8Array;
     const queue = this.#queue;
@@ -317,6 +392,7 @@ export class Outbox {
   }
 
   #written = (count: number): void => {
+    this.#lastProgress = performance.now();
     const inFlight = this.#inFlight!;
     if (count < inFlight.length && !this.#closedByFailure) {
       // Deno.Conn.write may take only part of the bytes: send the rest before anything newer.
@@ -326,6 +402,7 @@ export class Outbox {
     }
     this.#inFlight = null;
     this.#releasePooled();
+    if (this.#behindSince !== 0) this.checkPressure(this.#lastProgress);
     const scheduler = this.#scheduler;
     scheduler.releaseSlot(this.#slotEpoch);
     if (scheduler.waiting > 0) {
@@ -353,12 +430,70 @@ export class Outbox {
     this.#scheduler.startWaiting();
   };
 
+  /**
+   * Looks at a behind outbox: caught up (it stops being behind), holding or
+   * not (the owner is told of a change), and, when it does not hold, over its
+   * limit (it overflows). Called by the scheduler every
+   * {@linkcode PRESSURE_CHECK_MS} and after each completed write.
+   */
+  checkPressure(now: number): void {
+    if (this.#behindSince === 0) return;
+    const pending = this.pendingBytes;
+    const limit = this.#options.sendQueueLimit;
+    if (this.#closedByFailure || pending <= behindBytes(limit) / CAUGHT_UP_SHARE) {
+      this.#behindSince = 0;
+      this.#scheduler.unwatch(this);
+      this.#hold(false);
+      return;
+    }
+    this.#judgeHolding(now);
+    if (!this.#holding && pending > limit) this.#overflow();
+  }
+
+  /** Holds while the socket takes bytes (or is not written yet), for at most the hold limit. */
+  #judgeHolding(now: number): void {
+    const taking = this.#state !== WRITING || now - this.#lastProgress < TAKING_GRACE_MS;
+    this.#hold(taking && now - this.#behindSince < HOLD_LIMIT_MS);
+  }
+
+  /**
+   * How long the socket has taken no bytes while a write waits on it (ms): 0
+   * when nothing is being written. Past {@linkcode STALL_LIMIT_MS} the owner
+   * should give up on the peer.
+   */
+  stalledFor(now: number): number {
+    return this.#state === WRITING && !this.#closedByFailure ? now - this.#lastProgress : 0;
+  }
+
+  #fallBehind(): void {
+    const now = performance.now();
+    this.#behindSince = now;
+    this.#scheduler.watch(this);
+    this.#hold(this.#state !== WRITING || now - this.#lastProgress < TAKING_GRACE_MS);
+  }
+
+  #hold(holding: boolean): void {
+    if (holding === this.#holding) return;
+    this.#holding = holding;
+    this.#options.onPressure?.(holding);
+  }
+
+  #overflow(): void {
+    this.#fail();
+    this.#options.onSendQueueOverflow?.();
+  }
+
   #fail(): void {
     this.#closed = true;
     this.#closedByFailure = true;
     this.#single = null;
     this.#queue = null;
     this.#queuedBytes = 0;
+    if (this.#behindSince !== 0) {
+      this.#behindSince = 0;
+      this.#scheduler.unwatch(this);
+      this.#hold(false);
+    }
   }
 
   #releasePooled(): void {
@@ -374,6 +509,16 @@ export class Outbox {
     this.#idleWaiters = null;
     for (const wake of waiters) wake();
   }
+}
+
+/** Bytes waiting above which an outbox with this limit is behind. */
+function behindBytes(limit: number): number {
+  return Math.min(BEHIND_BYTES, limit / 4);
+}
+
+/** The most bytes an outbox with this limit ever keeps, holding or not. */
+function hardLimit(limit: number): number {
+  return Math.max(limit * HARD_LIMIT_FACTOR, HARD_LIMIT_MIN);
 }
 
 function joinAll(chunks: Uint8Array[], totalBytes: number): Uint8Array {

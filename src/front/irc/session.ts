@@ -163,9 +163,11 @@ export class IrcSession implements Endpoint, LineHandler {
 
   /**
    * The server's clock: PINGs a client that has been silent, drops one that
-   * does not answer, and one that never registers.
+   * does not answer, one that never registers, and one whose socket has taken
+   * nothing for a while.
    */
   tick(now: number): void {
+    this.connection.checkStalled();
     const lastHeard = this.connection.lastActive;
     if (this.#member === null) {
       if (now - this.#connectedAt > REGISTRATION_TIMEOUT_MS) {
@@ -205,6 +207,16 @@ export class IrcSession implements Endpoint, LineHandler {
   /** The read's lines are done: its channel messages go out together. */
   endOfRead(): void {
     this.#chat.flush();
+  }
+
+  /** Overload: before reading more, wait while a room this member talks in is behind. */
+  readGate(): Promise<void> | null {
+    return this.#member === null ? null : this.#chat.gate(this.#member);
+  }
+
+  /** Overload: this member's output is behind (it holds its rooms' talkers back) or caught up. */
+  holding(holding: boolean): void {
+    if (this.#member !== null) this.#chat.hold(this.#member, holding);
   }
 
   #beforeRegistration(message: IrcMessage): void | Promise<void> {
