@@ -573,3 +573,37 @@ Deno.test("a connection whose socket options cannot be set (reset before it was 
     await withDeadline(server.finished, 5000, "shutdown");
   }
 });
+
+Deno.test("overload: a burst far bigger than the send queue cuts no reader that reads; every line arrives", async () => {
+  // The server's defaults (1 MiB send queue) with flood control off, as bots run it: ten talkers
+  // send 600 KB each at once, so each reader is owed 5.4 MB at once, more than the server can
+  // write as fast as it reads. Back-pressure slows the talkers instead of cutting the readers.
+  const server = await startServerProcess(["--rate", "0", "--max-per-ip", "0"]);
+  const clients: TestClient[] = [];
+  try {
+    for (let i = 0; i < 10; i++) clients.push(await TestClient.join(server.port, `t${i}`));
+    const perTalker = 300;
+    await Promise.all(
+      clients.map((client, i) => sendAll(client, numbered(`t${i}`, perTalker, 2000))),
+    );
+    const expected = 9 * perTalker;
+    await waitUntil(
+      () =>
+        clients.every((client) => client.lines.filter((l) => l.startsWith("<")).length >= expected),
+      () => `every reader to get ${expected} lines; got ${clients.map((c) => c.lines.length)}`,
+      30_000,
+    );
+    assert.ok(clients.every((client) => !client.isClosed), "nobody was cut");
+    for (const [i, client] of clients.entries()) {
+      for (let j = 0; j < 10; j++) {
+        if (j === i) continue;
+        const theirs = client.lines.filter((line) => line.startsWith(`<t${j}> t${j}-`));
+        assert.equal(theirs.length, perTalker, `t${i} got all of t${j}'s lines`);
+        assert.ok(theirs.every((line, n) => line.startsWith(`<t${j}> t${j}-${n} `)), "in order");
+      }
+    }
+  } finally {
+    await stopProcess(server, clients);
+  }
+  assert.doesNotMatch(server.stdout.text, /send queue exceeded/);
+});
