@@ -287,7 +287,7 @@ class ChatServer {
     this.#handlers++;
     this.#joining.add(conn);
     const refusal = this.#admission.admit(peer.hostname);
-    let session: Session | null = null;
+    let started = false;
     try {
       configure(conn);
       if (refusal) return await this.#refuse(conn, peer, refusal, port);
@@ -305,17 +305,25 @@ class ChatServer {
         }
         if (sniffed === "irc") kind = "irc";
       }
-      session = kind === "irc"
-        ? new IrcSession(connection, { chat: this.chat, log: this.#log, irc: this.#irc })
+      const session = kind === "irc"
+        ? new IrcSession(connection, {
+          chat: this.chat,
+          log: this.#log,
+          irc: this.#irc,
+          onEnd: this.#sessionEnded,
+        })
         : new LineSession(connection, {
           chat: this.chat,
           log: this.#log,
           maxLine: this.#limits.maxLine,
           idleTimeout: this.#settings.idleTimeout,
+          onEnd: this.#sessionEnded,
         });
       this.#joining.delete(conn);
       this.#sessions.add(session);
-      await session.run();
+      // From here the session owns the connection and reports its end: this frame is done.
+      started = true;
+      await session.start();
     } catch (error) {
       // A bug, not the client: it costs this connection, never the server.
       this.#log.event({
@@ -324,11 +332,21 @@ class ChatServer {
       });
       closeQuietly(conn);
     } finally {
-      this.#joining.delete(conn);
-      if (session) this.#sessions.delete(session);
-      this.#admission.release(peer.hostname);
-      if (--this.#handlers === 0) this.#onLastHandler?.();
+      if (!started) this.#released(conn, peer);
     }
+  }
+
+  /** A session is over and its connection closed. */
+  #sessionEnded = (session: Session): void => {
+    this.#sessions.delete(session);
+    this.#released(null, session.connection.peer);
+  };
+
+  /** A connection is gone: its admission count and its handler. */
+  #released(conn: Deno.Conn | null, peer: Peer): void {
+    if (conn) this.#joining.delete(conn);
+    this.#admission.release(peer.hostname);
+    if (--this.#handlers === 0) this.#onLastHandler?.();
   }
 
   /** Tells a client why it cannot join (in its port's protocol), logs it, and closes. */
@@ -418,7 +436,8 @@ class ChatServer {
 /** What the server asks of every session, whatever its protocol. */
 interface Session {
   readonly connection: Connection;
-  run(): Promise<void>;
+  /** Greets and starts serving the client; the session reports its end through `onEnd`. */
+  start(): Promise<void>;
   /** Ends it from outside, telling the client why in its protocol. */
   stop(reason: "shutdown"): void;
   /** Once a second or so: time-driven duties. */

@@ -71,13 +71,16 @@ Deno.test("a line that arrives after the session was ended from outside is not c
     { hostname: "127.0.0.1", port: 40000 },
     { limits, scheduler: new WriteScheduler() },
   );
+  const ended = Promise.withResolvers<void>();
   const session = new LineSession(connection, {
     chat,
     log: new Logger(log),
     maxLine: 4096,
     idleTimeout: 1,
+    onEnd: () => ended.resolve(),
   });
-  const running = session.run();
+  await session.start();
+  const running = ended.promise;
   await until(() => conn.reading);
   conn.deliver("before the end\n");
   await until(() => conn.reading);

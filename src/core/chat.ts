@@ -112,6 +112,8 @@ class Member implements ChatMember {
   readonly id: string;
   readonly user: string;
   readonly endpoint: Endpoint;
+  /** How its events are rendered (its endpoint's renderer, until changed with setRenderer). */
+  renderer: Renderer;
   nick = "";
   key = "";
   readonly rooms = new Set<Room>();
@@ -129,6 +131,7 @@ class Member implements ChatMember {
     this.id = id;
     this.user = user;
     this.endpoint = endpoint;
+    this.renderer = endpoint.renderer;
     this.since = this.lastSaid = now;
   }
 }
@@ -138,6 +141,12 @@ class Room implements ChatRoom {
   readonly name: string;
   readonly key: string;
   readonly members = new Set<Member>();
+  /**
+   * The same members by renderer: a batch is rendered once per group, and a
+   * group its renderer shows nothing to (line clients in a huge room, for a
+   * join) is not walked at all.
+   */
+  readonly groups = new Map<Renderer, Set<Member>>();
   /** The sequence number of the room's last event. */
   seq = 0;
   /** Its operator: whoever created it (the lobby has none). */
@@ -169,6 +178,21 @@ class Room implements ChatRoom {
 
   get size(): number {
     return this.members.size;
+  }
+
+  add(m: Member): void {
+    this.members.add(m);
+    let group = this.groups.get(m.renderer);
+    if (group === undefined) this.groups.set(m.renderer, group = new Set());
+    group.add(m);
+  }
+
+  delete(m: Member): void {
+    this.members.delete(m);
+    const group = this.groups.get(m.renderer);
+    if (group === undefined) return;
+    group.delete(m);
+    if (group.size === 0) this.groups.delete(m.renderer);
   }
 }
 
@@ -264,7 +288,7 @@ export class Chat {
     this.#directory.release(m.key, m.id);
     const rooms = [...m.rooms];
     for (const room of rooms) {
-      room.members.delete(m);
+      room.delete(m);
       if (room.creator === m) room.creator = null;
       if (m.holding) room.countHolder(-1);
     }
@@ -341,6 +365,15 @@ export class Chat {
       if (room.holders > 0) return room.caughtUp();
     }
     return null;
+  }
+
+  /** A member's events are rendered differently from now on (an IRC client asked for tags). */
+  setRenderer(member: ChatMember, renderer: Renderer): void {
+    const m = member as Member;
+    if (m.renderer === renderer) return;
+    for (const room of m.rooms) room.delete(m);
+    m.renderer = renderer;
+    for (const room of m.rooms) room.add(m);
   }
 
   /** Publishes the room messages said since the last flush, as one batch. */
@@ -443,7 +476,7 @@ export class Chat {
         this.#leaveRoom(m, other, { how: "moved", to: room.name });
       }
     }
-    room.members.add(m);
+    room.add(m);
     m.rooms.add(room);
     if (m.holding) room.countHolder(1);
     this.#publish({
@@ -574,7 +607,7 @@ export class Chat {
     room: Room,
     how: { how: "moved"; to: string } | { how: "part"; text: string },
   ): void {
-    room.members.delete(m);
+    room.delete(m);
     m.rooms.delete(room);
     if (room.creator === m) room.creator = null;
     if (m.holding) room.countHolder(-1);
@@ -625,11 +658,12 @@ export class Chat {
     const origin = first.origin;
     // Joined: the subject is in the room; left: it is gone; a message: its sender is there.
     const audience = first.kind === "left" ? room.members.size : room.members.size - 1;
-    const cache = new RenderCache(events, audience);
-    for (const member of room.members) {
-      if (member.id === origin) continue;
-      const bytes = cache.bytesFor(member.endpoint.renderer);
-      if (bytes !== null) member.endpoint.send(bytes);
+    for (const [renderer, group] of room.groups) {
+      const bytes = renderer.render(events, audience);
+      if (bytes === null) continue;
+      for (const member of group) {
+        if (member.id !== origin) member.endpoint.send(bytes);
+      }
     }
   }
 
@@ -640,12 +674,14 @@ export class Chat {
     for (const name of event.rooms) {
       const room = this.#roomsByName.get(name);
       if (room === undefined) continue;
-      const cache = new RenderCache(events, room.members.size);
-      for (const member of room.members) {
-        if (member.delivery === delivery || member.id === event.origin) continue;
-        member.delivery = delivery;
-        const bytes = cache.bytesFor(member.endpoint.renderer);
-        if (bytes !== null) member.endpoint.send(bytes);
+      for (const [renderer, group] of room.groups) {
+        const bytes = renderer.render(events, room.members.size);
+        if (bytes === null) continue;
+        for (const member of group) {
+          if (member.delivery === delivery || member.id === event.origin) continue;
+          member.delivery = delivery;
+          member.endpoint.send(bytes);
+        }
       }
     }
   }
@@ -653,38 +689,8 @@ export class Chat {
   #deliverPrivate(event: PrivateEvent): void {
     const target = this.#byNick.get(nameKey(event.to));
     if (target === undefined) return;
-    const bytes = target.endpoint.renderer.render([event], 1);
+    const bytes = target.renderer.render([event], 1);
     if (bytes !== null) target.endpoint.send(bytes);
-  }
-}
-
-/** The bytes of one batch per renderer: rendered the first time a renderer asks. */
-class RenderCache {
-  readonly #events: readonly ChatEvent[];
-  readonly #audience: number;
-  #renderer: Renderer | null = null;
-  #bytes: Uint8Array | null = null;
-  /** Further renderers, for rooms with more than one front end. */
-  #others: Map<Renderer, Uint8Array | null> | null = null;
-
-  constructor(events: readonly ChatEvent[], audience: number) {
-    this.#events = events;
-    this.#audience = audience;
-  }
-
-  bytesFor(renderer: Renderer): Uint8Array | null {
-    if (renderer === this.#renderer) return this.#bytes;
-    if (this.#renderer === null) {
-      this.#renderer = renderer;
-      return this.#bytes = renderer.render(this.#events, this.#audience);
-    }
-    const others = this.#others ??= new Map();
-    let bytes = others.get(renderer);
-    if (bytes === undefined) {
-      bytes = renderer.render(this.#events, this.#audience);
-      others.set(renderer, bytes);
-    }
-    return bytes;
   }
 }
 

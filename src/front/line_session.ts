@@ -19,6 +19,8 @@ import type { Replies } from "../core/commands.ts";
 import type { Logger } from "../log.ts";
 import type { Connection, LineHandler } from "../net/connection.ts";
 import { LINE_TOO_LONG } from "../net/line_reader.ts";
+import { errorText } from "../errors.ts";
+import { formatPeer } from "../net/peer.ts";
 import { cleanText, hasContent } from "../text.ts";
 import {
   alreadyText,
@@ -56,6 +58,8 @@ export interface LineSessionContext {
   maxLine: number;
   /** Seconds without a line before the client is disconnected (0 = never). */
   idleTimeout: number;
+  /** Told once the session is over and its connection closed. */
+  onEnd?: (session: LineSession) => void;
 }
 
 /** One line client, from greeting to goodbye. */
@@ -66,6 +70,7 @@ export class LineSession implements Endpoint, LineHandler {
   readonly #log: Logger;
   readonly #maxLine: number;
   readonly #idleTimeout: number;
+  readonly #onEnd: ((session: LineSession) => void) | undefined;
   #member: ChatMember | null = null;
   #room: ChatRoom | null = null;
   #messages = 0;
@@ -79,6 +84,7 @@ export class LineSession implements Endpoint, LineHandler {
     this.#log = context.log;
     this.#maxLine = context.maxLine;
     this.#idleTimeout = context.idleTimeout;
+    this.#onEnd = context.onEnd;
   }
 
   /** The nick, once in the chat. */
@@ -92,8 +98,12 @@ export class LineSession implements Endpoint, LineHandler {
     else this.connection.send(bytes);
   }
 
-  /** Greets the client, serves it until it leaves, then takes it out of the chat. Never throws. */
-  async run(): Promise<void> {
+  /**
+   * Greets the client and starts serving it; resolves once it is under way
+   * (the read loop holds no frame of this method). When the client leaves, the
+   * session takes it out of the chat and tells `onEnd`. Never throws.
+   */
+  async start(): Promise<void> {
     const chat = this.#chat;
     const connection = this.connection;
     try {
@@ -113,8 +123,26 @@ export class LineSession implements Endpoint, LineHandler {
         nick: member.nick,
         online: chat.online,
       });
-      await connection.run(this, { telnet: true });
-    } finally {
+    } catch (error) {
+      // A bug, not the client: it costs this connection only.
+      this.#log.event({
+        event: "error",
+        message: `session of ${formatPeer(connection.peer)} failed: ${errorText(error)}`,
+      });
+      connection.end("error", { detail: errorText(error) });
+    }
+    void connection.run(this, { telnet: true });
+  }
+
+  /** The read loop is over: out of the chat, the connection closed, the log told. */
+  ended(): void {
+    void this.#finish();
+  }
+
+  async #finish(): Promise<void> {
+    const chat = this.#chat;
+    const connection = this.connection;
+    try {
       this.#release();
       const reason = connection.reason;
       if (this.#member) {
@@ -138,6 +166,8 @@ export class LineSession implements Endpoint, LineHandler {
           online,
         });
       }
+    } finally {
+      this.#onEnd?.(this);
     }
   }
 

@@ -62,6 +62,8 @@ export interface LineHandler {
   readGate(): Promise<void> | null;
   /** This client's output started (true) or stopped holding the talkers of its rooms back. */
   holding(holding: boolean): void;
+  /** The read loop is over (the client left or the connection was ended); called once. */
+  ended(): void;
 }
 
 /** How a connection ends (see {@linkcode Connection.end}). */
@@ -207,7 +209,7 @@ export class Connection implements OutboxOptions {
    * client leaves or the connection is ended. With `telnet`, telnet commands
    * are taken out of the stream (and answered) before framing; `maxLine`
    * replaces the limit's line length (a protocol with its own, like IRC's).
-   * Never throws.
+   * Never throws; when it is over it calls `handler.ended()`.
    */
   async run(
     handler: LineHandler,
@@ -263,6 +265,7 @@ export class Connection implements OutboxOptions {
       handler.endOfRead(); // lines already read still go out, whatever ended the connection
       handler.holding(false);
       this.#handler = null;
+      handler.ended();
     }
   }
 

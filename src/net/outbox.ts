@@ -382,7 +382,7 @@ export class Outbox {
     }
     this.#queuedBytes -= bytes.length;
     this.#inFlight = bytes;
-    this.#writer.write(bytes).then(this.#written, this.#failed);
+    this.#writer.write(bytes).then(this.#settled, this.#settled);
   }
 
   /** Copies queued arrays into a pooled buffer, as many as fit (the last one maybe in part). */
@@ -408,13 +408,22 @@ export class Outbox {
     return buffer.subarray(0, filled);
   }
 
-  #written = (count: number): void => {
+  /**
+   * A write settled: with the count of bytes written, or with why it failed.
+   * One function for both, so that an outbox carries one closure, not two.
+   */
+  #settled = (outcome: unknown): void => {
+    if (typeof outcome === "number") this.#written(outcome);
+    else this.#failed(outcome);
+  };
+
+  #written(count: number): void {
     this.#lastProgress = performance.now();
     const inFlight = this.#inFlight!;
     if (count < inFlight.length && !this.#closedByFailure) {
       // Deno.Conn.write may take only part of the bytes: send the rest before anything newer.
       this.#inFlight = inFlight.subarray(count);
-      this.#writer.write(this.#inFlight).then(this.#written, this.#failed);
+      this.#writer.write(this.#inFlight).then(this.#settled, this.#settled);
       return;
     }
     this.#inFlight = null;
@@ -434,9 +443,9 @@ export class Outbox {
     } else {
       this.#writeNext();
     }
-  };
+  }
 
-  #failed = (error: unknown): void => {
+  #failed(error: unknown): void {
     this.#inFlight = null;
     this.#releasePooled();
     this.#scheduler.releaseSlot(this.#slotEpoch);
@@ -445,7 +454,7 @@ export class Outbox {
     this.#becomeIdle();
     if (first) this.#options.onWriteError?.(error);
     this.#scheduler.startWaiting();
-  };
+  }
 
   /**
    * Looks at a behind outbox: caught up (it stops being behind), holding or

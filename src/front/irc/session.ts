@@ -69,6 +69,8 @@ export interface IrcSessionContext {
   chat: Chat;
   log: Logger;
   irc: IrcServerInfo;
+  /** Told once the session is over and its connection closed. */
+  onEnd?: (session: IrcSession) => void;
 }
 
 /** The capabilities parley implements, all of them fully. */
@@ -88,6 +90,7 @@ export class IrcSession implements Endpoint, LineHandler {
   readonly #chat: Chat;
   readonly #log: Logger;
   readonly #irc: IrcServerInfo;
+  readonly #onEnd: ((session: IrcSession) => void) | undefined;
   #member: ChatMember | null = null;
   #nick: string | null = null;
   #user: string | null = null;
@@ -107,6 +110,7 @@ export class IrcSession implements Endpoint, LineHandler {
     this.#chat = context.chat;
     this.#log = context.log;
     this.#irc = context.irc;
+    this.#onEnd = context.onEnd;
     this.renderer = context.irc.plain;
   }
 
@@ -121,12 +125,23 @@ export class IrcSession implements Endpoint, LineHandler {
     else this.connection.send(bytes);
   }
 
-  /** Serves the client until it leaves, then takes it out of the chat. Never throws. */
-  async run(): Promise<void> {
+  /**
+   * Starts serving the client (registration comes as its lines do). When it
+   * leaves, the session takes it out of the chat and tells `onEnd`.
+   */
+  start(): Promise<void> {
+    void this.connection.run(this, { maxLine: MAX_INCOMING_LINE_BYTES });
+    return Promise.resolve();
+  }
+
+  /** The read loop is over: out of the chat, the connection closed, the log told. */
+  ended(): void {
+    void this.#finish();
+  }
+
+  async #finish(): Promise<void> {
     const connection = this.connection;
     try {
-      await connection.run(this, { maxLine: MAX_INCOMING_LINE_BYTES });
-    } finally {
       this.#release();
       const member = this.#member;
       const reason = connection.reason;
@@ -152,6 +167,8 @@ export class IrcSession implements Endpoint, LineHandler {
           protocol: "irc",
         });
       }
+    } finally {
+      this.#onEnd?.(this);
     }
   }
 
@@ -270,6 +287,7 @@ export class IrcSession implements Endpoint, LineHandler {
           else this.#caps.add(cap);
         }
         this.renderer = this.#caps.has("server-time") ? this.#irc.timed : this.#irc.plain;
+        if (this.#member) this.#chat.setRenderer(this.#member, this.renderer);
         return this.#send(this.#capLine("ACK", list));
       }
       case "END":
