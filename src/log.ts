@@ -67,6 +67,13 @@ export type LogEvent =
     online: number;
     protocol?: "irc";
   }
+  /**
+   * An account matter (registered, identified, a wrong password, …), never
+   * with a password; `nick` is the nick concerned.
+   */
+  | { event: "account"; peer: Peer; nick: string; what: string }
+  /** An operator did something (`by`: the operator's nick, or `console`). */
+  | { event: "operator"; by: string; what: string }
   /** Something went wrong that is not one client's business (accept failures, …). */
   | { event: "error"; message: string }
   | { event: "shutdown"; reason: string; online: number }
@@ -156,6 +163,10 @@ export class Logger {
           }s  messages=${event.messages}  online=${event.online}${marked(event.protocol)}`,
         );
       }
+      case "account":
+        return this.#line("account", c.blue, `${peer(event.peer)}  ${event.nick}  ${event.what}`);
+      case "operator":
+        return this.#line("operator", c.magenta, `${event.by}  ${event.what}`);
       case "error":
         return this.#line("error", c.red, event.message);
       case "shutdown":

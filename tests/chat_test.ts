@@ -8,6 +8,8 @@ import assert from "node:assert/strict";
 import { Chat, type ChatMember, type Endpoint, LOBBY, type Renderer } from "../src/core/chat.ts";
 import type { ChatEvent } from "../src/core/events.ts";
 import { MemoryHistory } from "../src/core/history.ts";
+import type { Removal } from "../src/core/chat.ts";
+import { MemoryStore } from "../src/core/store.ts";
 
 /** A renderer that hands events through as JSON, counting how often it is asked. */
 class RecordingRenderer implements Renderer {
@@ -23,8 +25,13 @@ class RecordingRenderer implements Renderer {
 /** A member's far end: what reached it. */
 class Fake implements Endpoint {
   readonly heard: ChatEvent[] = [];
+  readonly address = "192.0.2.1";
   batches = 0;
+  removedFor: Removal | null = null;
   constructor(readonly renderer: Renderer) {}
+  remove(removal: Removal): void {
+    this.removedFor = removal;
+  }
   send(bytes: Uint8Array): void {
     this.batches++;
     this.heard.push(...JSON.parse(new TextDecoder().decode(bytes)));
@@ -347,8 +354,10 @@ Deno.test("chat: history is what the room had when the member entered, even from
       return new Promise<Awaited<typeof kept>>((resolve) => setTimeout(() => resolve(kept), 20));
     }
   }
-  const store = new SlowHistory(10);
-  const { chat, join } = setup({ historyStore: store });
+  class SlowStore extends MemoryStore {
+    override readonly history = new SlowHistory(10);
+  }
+  const { chat, join } = setup({ store: new SlowStore(10) });
   const alice = await join("alice");
   chat.say(alice.member, chat.findRoom(LOBBY)!, "before");
   chat.flush();

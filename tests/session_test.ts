@@ -48,6 +48,8 @@ class ScriptedConn {
 class Listener {
   readonly renderer: Renderer = lineRenderer;
   readonly heard: string[] = [];
+  readonly address = "192.0.2.1";
+  remove(): void {}
   send(bytes: Uint8Array): void {
     this.heard.push(new TextDecoder().decode(bytes));
   }

@@ -14,16 +14,20 @@
  *   bytes among all of that renderer's members, never sending an event back to
  *   its origin.
  *
- * Nick claims go through the {@linkcode Directory}, room messages into the
- * {@linkcode History}; both may be remote, so those calls are asynchronous.
+ * Nick claims go through the {@linkcode Directory}, room messages, topics,
+ * accounts and bans into the {@linkcode Store}, and what members of other
+ * servers there are comes from the {@linkcode Presence}; all may be remote, so
+ * those calls are asynchronous.
  *
  * @module
  */
 
+import { Accounts, isReserved } from "./accounts.ts";
 import { type Bus, LocalBus } from "./bus.ts";
 import type {
   Command,
   MemberInfo,
+  Moderated,
   Problem,
   Refused,
   Replies,
@@ -37,13 +41,19 @@ import type {
   Clock,
   MemberEvent,
   MessageEvent,
+  NoticeEvent,
   PrivateEvent,
   QuitReason,
   RoomEvent,
 } from "./events.ts";
 import { systemClock } from "./events.ts";
-import { type History, MemoryHistory } from "./history.ts";
+import type { History } from "./history.ts";
+import { Bans, type OperatorCommand } from "./moderation.ts";
 import { MAX_TOPIC, nameKey, nickProblem, roomProblem } from "./names.ts";
+import { operPasswordMatches } from "./oper.ts";
+import { LocalPresence, type Presence, type RemoteMember } from "./presence.ts";
+import { MemoryStore, type Store } from "./store.ts";
+import { type CidrBlock, cidrContains, formatCidr, parseAddress, parseCidr } from "./cidr.ts";
 
 /** The room that always exists: line clients start in it. */
 export const LOBBY = "lobby";
@@ -62,12 +72,24 @@ export interface Renderer {
   render(events: readonly ChatEvent[], audience: number): Uint8Array | null;
 }
 
+/** How an operator removed a member, for its front end to tell it. */
+export interface Removal {
+  how: "kicked" | "banned";
+  /** The operator's nick, or `console`. */
+  by: string;
+  reason: string;
+}
+
 /** What the chat needs of a connected member; its front end provides it. */
 export interface Endpoint {
   /** How this member's events are rendered. */
   readonly renderer: Renderer;
+  /** The address it is connected from (for bans and throttling; never shown to users). */
+  readonly address: string;
   /** Queues bytes for the member; must not block or throw. */
   send(bytes: Uint8Array): void;
+  /** An operator removed the member: tell it and end its connection. */
+  remove(removal: Removal): void;
 }
 
 /** A member as others see it: read-only; the chat changes it. */
@@ -75,13 +97,17 @@ export interface ChatMember {
   /** Unique among all members, on every server, for as long as the chat runs. */
   readonly id: string;
   readonly nick: string;
-  /** The user name (IRC's `user`; line clients have their nick's at entry). */
+  /** The user name (IRC's `user`; line clients have `line`). */
   readonly user: string;
   readonly rooms: ReadonlySet<ChatRoom>;
   /** False once the member has left the chat. */
   readonly present: boolean;
   /** The away text, or null when here. */
   readonly away: string | null;
+  /** The nick (key) it proved with a password, or null. */
+  readonly account: string | null;
+  /** A server operator (`/oper`). */
+  readonly operator: boolean;
 }
 
 /** A room as others see it. */
@@ -102,9 +128,15 @@ export interface ChatOptions {
   /** This server's id, the prefix of its members' ids. */
   node?: string;
   directory?: Directory;
-  historyStore?: History;
+  /** Rooms, topics, history, accounts, bans; in memory by default. */
+  store?: Store;
   bus?: Bus;
+  presence?: Presence;
   clock?: Clock;
+  /** Only members who proved a registered nick may speak and enter rooms. */
+  requireAccount?: boolean;
+  /** The password of `/oper` (`--oper-password-file`); none: nobody can become an operator. */
+  operPassword?: string | null;
 }
 
 /** Chat's own record of a member. */
@@ -119,6 +151,10 @@ class Member implements ChatMember {
   readonly rooms = new Set<Room>();
   present = true;
   away: string | null = null;
+  account: string | null = null;
+  operator = false;
+  /** Muted until then (ms since the epoch; Infinity: until unmuted), or 0. */
+  mutedUntil = 0;
   /** When it entered the chat, and when it last said something (ms since the epoch). */
   readonly since: number;
   lastSaid: number;
@@ -152,6 +188,8 @@ class Room implements ChatRoom {
   /** Its operator: whoever created it (the lobby has none). */
   creator: Member | null;
   topic: Topic | null = null;
+  /** When someone last entered or left it (ms since the epoch). */
+  lastUsed = 0;
   /** Members whose output is behind: while there are any, talkers here are read more slowly. */
   holders = 0;
   #caughtUp: PromiseWithResolvers<void> | null = null;
@@ -202,9 +240,17 @@ export class Chat {
   readonly #maxRooms: number;
   readonly #node: string;
   readonly #directory: Directory;
+  readonly #store: Store;
   readonly #history: History;
   readonly #bus: Bus;
+  readonly #presence: Presence;
   readonly #clock: Clock;
+  readonly #accounts: Accounts;
+  readonly #requireAccount: boolean;
+  readonly #operPassword: string | null;
+  readonly #startedAt: number;
+  /** The ban list, checked for every accepted connection. */
+  readonly bans: Bans;
   readonly #byNick = new Map<string, Member>();
   readonly #rooms = new Map<string, Room>();
   /** Rooms by display name, for events (which name their room). */
@@ -221,11 +267,32 @@ export class Chat {
     this.#maxRooms = options.maxRooms ?? 1000;
     this.#node = options.node ?? "local";
     this.#directory = options.directory ?? new MemoryDirectory();
-    this.#history = options.historyStore ?? new MemoryHistory(this.#historySize);
+    this.#store = options.store ?? new MemoryStore(this.#historySize);
+    this.#history = this.#store.history;
     this.#bus = options.bus ?? new LocalBus();
+    this.#presence = options.presence ?? new LocalPresence();
     this.#clock = options.clock ?? systemClock;
+    this.#accounts = new Accounts(this.#store, { clock: this.#clock });
+    this.#requireAccount = options.requireAccount ?? false;
+    this.#operPassword = options.operPassword ?? null;
+    this.#startedAt = this.#clock();
+    this.bans = new Bans(this.#store, this.#clock);
     this.#bus.deliverTo((events) => this.#deliver(events));
     this.#room(LOBBY, nameKey(LOBBY), null);
+  }
+
+  /**
+   * Reads what the store kept from before (rooms with their topics and where
+   * their numbering was, bans). Call it once, before members come.
+   */
+  async load(): Promise<void> {
+    for (const stored of await this.#store.rooms()) {
+      const room = this.#rooms.get(stored.key) ?? this.#room(stored.name, stored.key, null);
+      room.topic = stored.topic;
+      room.seq = Math.max(room.seq, stored.seq);
+      room.lastUsed = stored.lastUsed;
+    }
+    await this.bans.load();
   }
 
   /** Members in the chat on this server. */
@@ -243,6 +310,11 @@ export class Chat {
     return this.#rooms.get(nameKey(name));
   }
 
+  /** Every member on this server. */
+  members(): IterableIterator<ChatMember> {
+    return this.#byNick.values();
+  }
+
   /**
    * Brings a newcomer into the chat under a free `guest-N` nick, in no room
    * yet. `user` defaults to the guest nick.
@@ -258,17 +330,35 @@ export class Chat {
     }
   }
 
-  /** Brings a newcomer into the chat under `nick`, in no room yet; refused when it cannot have it. */
-  async enter(endpoint: Endpoint, nick: string, user: string): Promise<ChatMember | Refused> {
+  /**
+   * Brings a newcomer into the chat under `nick`, in no room yet; refused when
+   * it cannot have it. A registered nick needs its `password` (IRC's PASS).
+   */
+  async enter(
+    endpoint: Endpoint,
+    nick: string,
+    user: string,
+    password?: string,
+  ): Promise<ChatMember | Refused> {
     nick = nick.normalize("NFC");
     const why = nickProblem(nick);
     if (why) return refused({ code: "nick-invalid", nick, why });
     const key = nameKey(nick);
+    if (isReserved(key)) return refused({ code: "nick-reserved", nick });
+    const registered = await this.#isRegistered(key);
+    if (registered === null) return refused({ code: "accounts-unavailable" });
+    if (registered) {
+      if (password === undefined) return refused({ code: "nick-registered", nick });
+      const problem = await this.#accounts.check(endpoint.address, key, nick, password);
+      if (problem) return refused(problem);
+    }
     const id = `${this.#node}/${++this.#lastMember}`;
     if (this.#byNick.has(key) || !(await this.#directory.claim(key, id))) {
       return refused({ code: "nick-taken", nick: this.#byNick.get(key)?.nick ?? nick });
     }
-    return this.#add(new Member(id, user, endpoint, this.#clock()), nick, key);
+    const member = this.#add(new Member(id, user, endpoint, this.#clock()), nick, key);
+    if (registered) member.account = key;
+    return member;
   }
 
   /**
@@ -286,9 +376,12 @@ export class Chat {
     m.present = false;
     this.#byNick.delete(m.key);
     this.#directory.release(m.key, m.id);
+    this.#presence.remove(m.id);
     const rooms = [...m.rooms];
+    const now = this.#clock();
     for (const room of rooms) {
       room.delete(m);
+      room.lastUsed = now;
       if (room.creator === m) room.creator = null;
       if (m.holding) room.countHolder(-1);
     }
@@ -302,7 +395,7 @@ export class Chat {
         user: m.user,
         reason: why.reason,
         detail: why.detail ?? "",
-        time: this.#clock(),
+        time: now,
         origin: m.id,
       });
     }
@@ -310,8 +403,9 @@ export class Chat {
   }
 
   /**
-   * Says `text` in `room` (an action for `/me`): the message path. Batched
-   * until {@linkcode flush}; refused when the member is not in the room.
+   * Says `text` in `room` (an action for `/me`, an IRC NOTICE with `notice`):
+   * the message path. Batched until {@linkcode flush}; refused when the member
+   * is not in the room, is muted, or (with `requireAccount`) has not proved a nick.
    */
   say(
     member: ChatMember,
@@ -323,6 +417,10 @@ export class Chat {
     const m = member as Member;
     const r = room as Room;
     if (!r.members.has(m)) return { code: "not-in-room", room: r.name };
+    if (m.mutedUntil !== 0 && this.#muted(m)) {
+      return { code: "muted", until: m.mutedUntil === Infinity ? null : m.mutedUntil };
+    }
+    if (this.#requireAccount && m.account === null) return { code: "account-required" };
     if (this.#pendingRoom !== r || this.#pendingFrom !== m) this.flush();
     const time = m.lastSaid = this.#clock();
     const event: MessageEvent = {
@@ -386,6 +484,34 @@ export class Chat {
     this.#bus.publish(events);
   }
 
+  /**
+   * Tells this server's members something (the link to other servers is lost
+   * or back, a member's lines did not go out): to one member (`to`, its id) or
+   * to everyone. Delivered here only, never published.
+   */
+  notify(text: string, to?: string): void {
+    if (to === undefined) {
+      return this.#deliverNotice({ kind: "notice", text, time: this.#clock(), origin: "" });
+    }
+    const member = this.#byId(to);
+    if (member === undefined) return;
+    this.#deliverNotice({ kind: "notice", text, to: member.nick, time: this.#clock(), origin: "" });
+  }
+
+  /** The nick of member `id` is held by someone else now (a clash after a lost link): a guest nick. */
+  async lostNick(id: string, holder: string | null): Promise<void> {
+    const m = this.#byId(id);
+    if (m === undefined || !m.present) return;
+    const from = m.nick;
+    await this.#renameToGuest(m);
+    this.notify(
+      `your nick ${from} was held by someone else${
+        holder ? " on another server" : ""
+      }; you are now ${m.nick}`,
+      m.id,
+    );
+  }
+
   /** Carries out `command` for `member`. */
   apply<C extends Command>(member: ChatMember, command: C): Promise<Reply<C>>;
   async apply(member: ChatMember, command: Command): Promise<Reply> {
@@ -395,23 +521,132 @@ export class Chat {
       case "nick":
         return await this.#rename(m, command.nick);
       case "join":
+        if (this.#requireAccount && m.account === null) {
+          return refused({ code: "account-required" });
+        }
         return await this.#join(m, command.room, command.move);
       case "part":
         return this.#part(m, command.room, command.text);
       case "private":
-        return this.#private(m, command);
+        return await this.#private(m, command);
       case "who":
-        return this.#who(command.room);
+        return await this.#who(command.room);
       case "rooms":
-        return this.#roomList();
+        return await this.#roomList();
       case "topic":
         return this.#topic(m, command.room, command.text);
       case "whois":
-        return this.#whois(command.nick);
+        return await this.#whois(command.nick);
       case "away":
         m.away = command.text === "" ? null : command.text;
+        this.#tellPresence(m);
         return { kind: "away", away: m.away !== null };
+      case "register":
+        return await this.#register(m, command.password);
+      case "identify":
+        return await this.#identify(m, command.nick ?? m.nick, command.password);
+      case "drop":
+        return await this.#drop(m, command.nick);
+      case "password":
+        return await this.#password(m, command);
+      case "oper":
+        return this.#oper(m, command.password);
+      case "moderate":
+        if (!m.operator) return refused({ code: "not-server-operator" });
+        return await this.moderate(m, command.command);
     }
+  }
+
+  /**
+   * Carries out an operator command: from the server console (`by` null) or
+   * from a member who is a server operator.
+   */
+  async moderate(by: ChatMember | null, command: OperatorCommand): Promise<Moderated | Refused> {
+    const actor = by === null ? "console" : by.nick;
+    this.flush();
+    switch (command.kind) {
+      case "say": {
+        this.#publish({ kind: "notice", text: command.text, time: this.#clock(), origin: "" });
+        return { kind: "said", reached: this.online };
+      }
+      case "kick": {
+        const target = this.#byNick.get(nameKey(command.nick));
+        if (!target) return refused({ code: "no-such-nick", nick: command.nick });
+        target.endpoint.remove({ how: "kicked", by: actor, reason: command.reason ?? "" });
+        return { kind: "kicked", nick: target.nick };
+      }
+      case "ban": {
+        let block: CidrBlock | null;
+        if (command.target.kind === "nick") {
+          const target = this.#byNick.get(nameKey(command.target.nick));
+          if (!target) return refused({ code: "no-such-nick", nick: command.target.nick });
+          block = parseCidr(target.endpoint.address);
+          if (block === null) return refused({ code: "no-such-nick", nick: command.target.nick });
+        } else {
+          block = command.target.block;
+        }
+        const ban = this.bans.add(block, {
+          duration: command.duration,
+          reason: command.reason,
+          by: actor,
+        });
+        const kicked: string[] = [];
+        for (const member of [...this.#byNick.values()]) {
+          const address = parseAddress(member.endpoint.address);
+          if (address !== null && cidrContains(block, address)) {
+            kicked.push(member.nick);
+            member.endpoint.remove({ how: "banned", by: actor, reason: ban.reason });
+          }
+        }
+        return { kind: "banned", ban, kicked };
+      }
+      case "unban": {
+        const removed = await this.bans.remove(command.block);
+        const mask = formatCidr(command.block);
+        return removed ? { kind: "unbanned", mask } : refused({ code: "no-such-ban", mask });
+      }
+      case "bans":
+        return { kind: "bans", bans: this.bans.list() };
+      case "mute": {
+        const target = this.#byNick.get(nameKey(command.nick));
+        if (!target) return refused({ code: "no-such-nick", nick: command.nick });
+        target.mutedUntil = command.duration === undefined
+          ? Infinity
+          : this.#clock() + command.duration;
+        const until = target.mutedUntil === Infinity ? null : target.mutedUntil;
+        return { kind: "muted", nick: target.nick, until };
+      }
+      case "unmute": {
+        const target = this.#byNick.get(nameKey(command.nick));
+        if (!target) return refused({ code: "no-such-nick", nick: command.nick });
+        target.mutedUntil = 0;
+        return { kind: "unmuted", nick: target.nick };
+      }
+      case "topic":
+        return this.#topic(by as Member | null, command.room, command.text, true);
+      case "who":
+        return command.room === undefined ? await this.#everyone() : await this.#who(command.room);
+      case "rooms":
+        return await this.#roomList();
+      case "stats":
+        return {
+          kind: "stats",
+          online: this.online + (await this.#elsewhere()).length,
+          rooms: this.#rooms.size,
+          uptime: Math.floor((this.#clock() - this.#startedAt) / 1000),
+          bans: this.bans.list().length,
+          operators: [...this.#byNick.values()].filter((member) => member.operator).length,
+        };
+      case "help":
+        return { kind: "said", reached: 0 };
+    }
+  }
+
+  /** Whether a muted member is still muted (a mute that ran out is lifted). */
+  #muted(m: Member): boolean {
+    if (m.mutedUntil > this.#clock()) return true;
+    m.mutedUntil = 0;
+    return false;
   }
 
   async #rename(m: Member, wanted: string): Promise<Replies["nick"]> {
@@ -422,6 +657,19 @@ export class Chat {
     const holder = this.#byNick.get(key);
     if (holder && holder !== m) return refused({ code: "nick-taken", nick: holder.nick });
     if (nick === m.nick) return { kind: "unchanged", nick };
+    if (key !== m.key) {
+      if (isReserved(key)) return refused({ code: "nick-reserved", nick });
+      if (m.account !== key) {
+        const registered = await this.#isRegistered(key);
+        if (registered === null) return refused({ code: "accounts-unavailable" });
+        if (registered) return refused({ code: "nick-registered", nick });
+      }
+    }
+    return await this.#changeNick(m, nick, key);
+  }
+
+  /** Gives a member a new nick (checked already): claims it, tells its rooms. */
+  async #changeNick(m: Member, nick: string, key: string): Promise<Replies["nick"]> {
     if (key !== m.key) {
       if (!(await this.#directory.claim(key, m.id))) {
         return refused({ code: "nick-taken", nick });
@@ -439,6 +687,7 @@ export class Chat {
     m.nick = nick;
     m.key = key;
     this.flush();
+    this.#tellPresence(m);
     if (m.rooms.size > 0) {
       this.#publish({
         kind: "renamed",
@@ -453,6 +702,100 @@ export class Chat {
     return { kind: "renamed", from, to: nick };
   }
 
+  async #renameToGuest(m: Member): Promise<void> {
+    for (;;) {
+      const nick = `guest-${await this.#directory.nextGuest()}`;
+      const reply = await this.#changeNick(m, nick, nameKey(nick));
+      if (reply.kind === "renamed" || !m.present) return;
+    }
+  }
+
+  async #register(m: Member, password: string): Promise<Replies["register"]> {
+    if (m.account === m.key) return refused({ code: "nick-registered", nick: m.nick });
+    const problem = await this.#accounts.register(m.key, m.nick, password);
+    if (problem) return refused(problem);
+    m.account = m.key;
+    return { kind: "registered", nick: m.nick };
+  }
+
+  async #identify(m: Member, wanted: string, password: string): Promise<Replies["identify"]> {
+    const nick = wanted.normalize("NFC");
+    const why = nickProblem(nick);
+    if (why) return refused({ code: "nick-invalid", nick, why });
+    const key = nameKey(nick);
+    const problem = await this.#accounts.check(m.endpoint.address, key, nick, password);
+    if (problem) return refused(problem);
+    m.account = key;
+    if (m.key === key) {
+      return { kind: "identified", nick: m.nick, renamedFrom: null, displaced: null };
+    }
+    // Whoever holds the nick here (a guest, most likely) makes way, and is told.
+    let displaced: string | null = null;
+    const holder = this.#byNick.get(key);
+    if (holder && holder !== m) {
+      displaced = holder.nick;
+      await this.#renameToGuest(holder);
+      this.notify(
+        `${m.nick} proved the nick ${displaced} with its password; you are now ${holder.nick}`,
+        holder.id,
+      );
+    }
+    const from = m.nick;
+    const renamed = await this.#changeNick(m, nick, key);
+    if (renamed.kind === "refused") return renamed;
+    return { kind: "identified", nick, renamedFrom: from, displaced };
+  }
+
+  async #drop(m: Member, nick: string | undefined): Promise<Replies["drop"]> {
+    if (nick !== undefined && nameKey(nick) !== m.key) {
+      if (!m.operator) return refused({ code: "not-server-operator" });
+      const problem = await this.#accounts.drop(nameKey(nick), nick);
+      if (problem) return refused(problem);
+      const holder = this.#byNick.get(nameKey(nick));
+      if (holder) holder.account = null;
+      return { kind: "dropped", nick };
+    }
+    if (m.account !== m.key) return refused({ code: "not-identified", nick: m.nick });
+    const problem = await this.#accounts.drop(m.key, m.nick);
+    if (problem) return refused(problem);
+    m.account = null;
+    return { kind: "dropped", nick: m.nick };
+  }
+
+  async #password(
+    m: Member,
+    command: Extract<Command, { kind: "password" }>,
+  ): Promise<Replies["password"]> {
+    if (command.nick !== undefined && nameKey(command.nick) !== m.key) {
+      if (!m.operator) return refused({ code: "not-server-operator" });
+      const problem = await this.#accounts.setPassword(
+        nameKey(command.nick),
+        command.nick,
+        command.password,
+      );
+      return problem ? refused(problem) : { kind: "password-changed", nick: command.nick };
+    }
+    if (m.account !== m.key) return refused({ code: "not-identified", nick: m.nick });
+    const checked = await this.#accounts.check(
+      m.endpoint.address,
+      m.key,
+      m.nick,
+      command.old ?? "",
+    );
+    if (checked) return refused(checked);
+    const problem = await this.#accounts.setPassword(m.key, m.nick, command.password);
+    return problem ? refused(problem) : { kind: "password-changed", nick: m.nick };
+  }
+
+  #oper(m: Member, password: string): Replies["oper"] {
+    if (this.#operPassword === null) return refused({ code: "no-operators" });
+    if (!operPasswordMatches(password, this.#operPassword)) {
+      return refused({ code: "wrong-oper-password" });
+    }
+    m.operator = true;
+    return { kind: "oper" };
+  }
+
   async #join(m: Member, wanted: string, move: boolean): Promise<Replies["join"]> {
     const name = wanted.normalize("NFC");
     const why = roomProblem(name);
@@ -461,10 +804,12 @@ export class Chat {
     let room = this.#rooms.get(key);
     if (room && room.members.has(m)) return refused({ code: "already-in-room", room: room.name });
     if (!room) {
-      if (this.#rooms.size >= this.#maxRooms) {
+      if (this.#rooms.size >= this.#maxRooms && !this.#forgetOldestEmpty()) {
         return refused({ code: "too-many-rooms", max: this.#maxRooms });
       }
       room = this.#room(name, key, m);
+    } else if (room.members.size === 0 && room.creator === null && this.#store.persistent) {
+      room.creator = m; // a kept room nobody was in: whoever brings it back runs it
     }
     // Asked for before entering, in the same turn: the history is what the room had
     // up to the moment the member entered, and everything later reaches it live.
@@ -479,6 +824,8 @@ export class Chat {
     room.add(m);
     m.rooms.add(room);
     if (m.holding) room.countHolder(1);
+    this.#used(room);
+    this.#tellPresence(m);
     this.#publish({
       kind: "joined",
       room: room.name,
@@ -496,17 +843,36 @@ export class Chat {
     if (!room) return refused({ code: "no-such-room", room: name });
     if (!room.members.has(m)) return refused({ code: "not-in-room", room: room.name });
     this.#leaveRoom(m, room, { how: "part", text });
+    this.#tellPresence(m);
     return { kind: "parted", room: room.name };
   }
 
-  #private(m: Member, command: Extract<Command, { kind: "private" }>): Replies["private"] {
+  async #private(
+    m: Member,
+    command: Extract<Command, { kind: "private" }>,
+  ): Promise<Replies["private"]> {
     const { nick, text, action } = command;
-    const target = this.#byNick.get(nameKey(nick));
-    if (!target) return refused({ code: "no-such-nick", nick });
+    if (m.mutedUntil !== 0 && this.#muted(m)) {
+      return refused({ code: "muted", until: m.mutedUntil === Infinity ? null : m.mutedUntil });
+    }
+    if (this.#requireAccount && m.account === null) return refused({ code: "account-required" });
+    const key = nameKey(nick);
+    const target = this.#byNick.get(key);
+    let to = target?.nick;
+    let away = target?.away ?? null;
+    if (!target) {
+      // On another server? Its claim says so; its presence has how it is written.
+      if ((await this.#directory.holder(key)) === null) {
+        return refused({ code: "no-such-nick", nick });
+      }
+      const remote = (await this.#elsewhere()).find((member) => nameKey(member.nick) === key);
+      to = remote?.nick ?? nick;
+      away = remote?.away ?? null;
+    }
     m.lastSaid = this.#clock();
     const event: PrivateEvent = {
       kind: "private",
-      to: target.nick,
+      to: to!,
       nick: m.nick,
       user: m.user,
       text,
@@ -516,71 +882,138 @@ export class Chat {
     };
     if (command.notice) event.notice = true;
     this.#publish(event);
-    return { kind: "sent", to: target.nick, text, action, away: target.away };
+    return { kind: "sent", to: to!, text, action, away };
   }
 
-  #who(name: string): Replies["who"] {
-    const room = this.#rooms.get(nameKey(name));
-    if (!room) return refused({ code: "no-such-room", room: name });
-    const members: MemberInfo[] = [...room.members]
-      .map((member) => ({
+  async #who(name: string): Promise<Replies["who"]> {
+    const key = nameKey(name);
+    const room = this.#rooms.get(key);
+    const elsewhere = await this.#elsewhere();
+    const remote = elsewhere.filter((member) =>
+      member.rooms.some((roomName) => nameKey(roomName) === key)
+    );
+    if (!room && remote.length === 0) return refused({ code: "no-such-room", room: name });
+    const members: MemberInfo[] = [
+      ...[...(room?.members ?? [])].map((member) => ({
         nick: member.nick,
         user: member.user,
-        operator: member === room.creator,
+        operator: member === room!.creator || member.operator,
         away: member.away,
-      }))
-      .sort((a, b) => a.nick < b.nick ? -1 : a.nick > b.nick ? 1 : 0);
-    return { kind: "who", room: room.name, members, online: this.online };
+      })),
+      ...remote.map((member) => ({
+        nick: member.nick,
+        user: member.user,
+        operator: false,
+        away: member.away,
+      })),
+    ].sort(byNick);
+    return {
+      kind: "who",
+      room: room?.name ?? name,
+      members,
+      online: this.online + elsewhere.length,
+    };
   }
 
-  #roomList(): Replies["rooms"] {
-    const rooms = [...this.#rooms.values()]
-      .map((room) => ({
+  /** Everyone online, on every server (the console's `/who`). */
+  async #everyone(): Promise<Replies["who"]> {
+    const elsewhere = await this.#elsewhere();
+    const members: MemberInfo[] = [
+      ...[...this.#byNick.values()].map((member) => ({
+        nick: member.nick,
+        user: member.user,
+        operator: member.operator,
+        away: member.away,
+      })),
+      ...elsewhere.map((member) => ({
+        nick: member.nick,
+        user: member.user,
+        operator: false,
+        away: member.away,
+      })),
+    ].sort(byNick);
+    return { kind: "who", room: "", members, online: members.length };
+  }
+
+  async #roomList(): Promise<Replies["rooms"]> {
+    const counts = new Map<string, { name: string; members: number; topic: string | null }>();
+    for (const room of this.#rooms.values()) {
+      if (room.members.size === 0 && room.key !== nameKey(LOBBY)) continue;
+      counts.set(room.key, {
         name: room.name,
         members: room.members.size,
         topic: room.topic?.text ?? null,
-      }))
+      });
+    }
+    for (const member of await this.#elsewhere()) {
+      for (const name of member.rooms) {
+        const key = nameKey(name);
+        const entry = counts.get(key) ?? { name, members: 0, topic: null };
+        entry.members++;
+        counts.set(key, entry);
+      }
+    }
+    const rooms = [...counts.values()]
       .sort((a, b) => b.members - a.members || a.name.localeCompare(b.name));
     return { kind: "rooms", rooms };
   }
 
-  #topic(m: Member, name: string, text: string | undefined): Replies["topic"] {
+  #topic(
+    m: Member | null,
+    name: string,
+    text: string | undefined,
+    asServerOperator = false,
+  ): Replies["topic"] {
     const room = this.#rooms.get(nameKey(name));
     if (!room) return refused({ code: "no-such-room", room: name });
     if (text === undefined) {
       return { kind: "topic", room: room.name, topic: room.topic, changed: false };
     }
-    if (!room.members.has(m)) return refused({ code: "not-in-room", room: room.name });
-    if (room.creator !== m) return refused({ code: "not-operator", room: room.name });
-    const topic = {
-      text: [...text].slice(0, MAX_TOPIC).join(""),
-      nick: m.nick,
-      time: this.#clock(),
-    };
+    const operator = asServerOperator || (m !== null && (m.operator || room.creator === m));
+    if (m !== null && !asServerOperator && !room.members.has(m)) {
+      return refused({ code: "not-in-room", room: room.name });
+    }
+    if (!operator) return refused({ code: "not-operator", room: room.name });
+    const by = m?.nick ?? "server";
+    const topic = { text: [...text].slice(0, MAX_TOPIC).join(""), nick: by, time: this.#clock() };
     room.topic = topic.text === "" ? null : topic;
+    if (this.#store.persistent) this.#store.setTopic(room.key, room.topic);
     this.#publish({
       kind: "topic",
       room: room.name,
       seq: ++room.seq,
-      nick: m.nick,
-      user: m.user,
+      nick: by,
+      user: m?.user ?? "server",
       text: topic.text,
       time: topic.time,
-      origin: m.id,
+      origin: m?.id ?? "",
     });
     return { kind: "topic", room: room.name, topic: room.topic, changed: true };
   }
 
-  #whois(nick: string): Replies["whois"] {
-    const target = this.#byNick.get(nameKey(nick));
-    if (!target) return refused({ code: "no-such-nick", nick });
+  async #whois(nick: string): Promise<Replies["whois"]> {
+    const key = nameKey(nick);
+    const target = this.#byNick.get(key);
+    if (!target) {
+      const remote = (await this.#elsewhere()).find((member) => nameKey(member.nick) === key);
+      if (!remote) return refused({ code: "no-such-nick", nick });
+      return {
+        kind: "whois",
+        nick: remote.nick,
+        user: remote.user,
+        rooms: remote.rooms.map((name) => ({ name, operator: false })),
+        away: remote.away,
+        since: 0,
+        idleSeconds: 0,
+      };
+    }
     return {
       kind: "whois",
       nick: target.nick,
       user: target.user,
       rooms: [...target.rooms].map((room) => ({
         name: room.name,
-        operator: room.creator === target,
+        operator: room.creator === target || target.operator,
       })),
       away: target.away,
       since: target.since,
@@ -588,10 +1021,43 @@ export class Chat {
     };
   }
 
+  /** Whether nick `key` is registered; null when the store cannot say. */
+  async #isRegistered(key: string): Promise<boolean | null> {
+    try {
+      return await this.#accounts.registered(key);
+    } catch {
+      return null;
+    }
+  }
+
+  /** Members of the other servers; none when the presence cannot say. */
+  async #elsewhere(): Promise<RemoteMember[]> {
+    try {
+      return await this.#presence.elsewhere();
+    } catch {
+      return [];
+    }
+  }
+
+  #tellPresence(m: Member): void {
+    this.#presence.set(m.id, {
+      nick: m.nick,
+      user: m.user,
+      rooms: [...m.rooms].map((room) => room.name),
+      away: m.away,
+    });
+  }
+
+  #byId(id: string): Member | undefined {
+    for (const member of this.#byNick.values()) if (member.id === id) return member;
+    return undefined;
+  }
+
   #add(m: Member, nick: string, key: string): Member {
     m.nick = nick;
-    m.key = key;
-    this.#byNick.set(key, m);
+    m.key = key === nick ? nick : key;
+    this.#byNick.set(m.key, m);
+    this.#tellPresence(m);
     return m;
   }
 
@@ -599,7 +1065,13 @@ export class Chat {
     const room = new Room(name, key, creator);
     this.#rooms.set(key, room);
     this.#roomsByName.set(name, room);
+    this.#used(room);
     return room;
+  }
+
+  #used(room: Room): void {
+    room.lastUsed = this.#clock();
+    if (this.#store.persistent) this.#store.touchRoom(room.key, room.name, room.lastUsed);
   }
 
   #leaveRoom(
@@ -621,11 +1093,35 @@ export class Chat {
       origin: m.id,
       ...how,
     });
+    this.#used(room);
     this.#forgetIfEmpty(room);
   }
 
+  /**
+   * A room nobody is in: forgotten with its history, unless the store keeps
+   * rooms (`--data`, `--cluster`), which then outlive their members. The lobby
+   * always stays.
+   */
   #forgetIfEmpty(room: Room): void {
-    if (room.members.size > 0 || room.key === nameKey(LOBBY)) return;
+    if (room.members.size > 0 || room.key === nameKey(LOBBY) || this.#store.persistent) return;
+    this.#forget(room);
+  }
+
+  /** At the room cap with a store that keeps rooms: the least recently used empty one goes. */
+  #forgetOldestEmpty(): boolean {
+    if (!this.#store.persistent) return false;
+    let oldest: Room | null = null;
+    for (const room of this.#rooms.values()) {
+      if (room.members.size > 0 || room.key === nameKey(LOBBY)) continue;
+      if (oldest === null || room.lastUsed < oldest.lastUsed) oldest = room;
+    }
+    if (oldest === null) return false;
+    this.#forget(oldest);
+    this.#store.forgetRoom(oldest.key);
+    return true;
+  }
+
+  #forget(room: Room): void {
     this.#rooms.delete(room.key);
     this.#roomsByName.delete(room.name);
     this.#history.forget(room.key);
@@ -649,12 +1145,25 @@ export class Chat {
         return this.#deliverToNeighbours(first);
       case "private":
         return this.#deliverPrivate(first);
+      case "notice":
+        return this.#deliverNotice(first);
     }
   }
 
+  /** The local room an event names: by its display name, or by key (another server's spelling). */
+  #roomOf(name: string): Room | undefined {
+    return this.#roomsByName.get(name) ?? this.#rooms.get(nameKey(name));
+  }
+
   #deliverToRoom(first: RoomEvent, events: readonly ChatEvent[]): void {
-    const room = this.#roomsByName.get(first.room);
+    const room = this.#roomOf(first.room);
     if (room === undefined) return;
+    if (first.kind === "topic" && first.origin !== "" && !this.#byId(first.origin)) {
+      // Another server's topic: this server's view of the room follows.
+      room.topic = first.text === ""
+        ? null
+        : { text: first.text, nick: first.nick, time: first.time };
+    }
     const origin = first.origin;
     // Joined: the subject is in the room; left: it is gone; a message: its sender is there.
     const audience = first.kind === "left" ? room.members.size : room.members.size - 1;
@@ -672,7 +1181,7 @@ export class Chat {
     const delivery = ++this.#lastDelivery;
     const events = [event];
     for (const name of event.rooms) {
-      const room = this.#roomsByName.get(name);
+      const room = this.#roomOf(name);
       if (room === undefined) continue;
       for (const [renderer, group] of room.groups) {
         const bytes = renderer.render(events, room.members.size);
@@ -692,6 +1201,28 @@ export class Chat {
     const bytes = target.renderer.render([event], 1);
     if (bytes !== null) target.endpoint.send(bytes);
   }
+
+  #deliverNotice(event: NoticeEvent): void {
+    if (event.to !== undefined) {
+      const target = this.#byNick.get(nameKey(event.to));
+      const bytes = target?.renderer.render([event], 1);
+      if (target && bytes) target.endpoint.send(bytes);
+      return;
+    }
+    const rendered = new Map<Renderer, Uint8Array | null>();
+    for (const member of this.#byNick.values()) {
+      let bytes = rendered.get(member.renderer);
+      if (bytes === undefined) {
+        bytes = member.renderer.render([event], 0);
+        rendered.set(member.renderer, bytes);
+      }
+      if (bytes !== null) member.endpoint.send(bytes);
+    }
+  }
+}
+
+function byNick(a: MemberInfo, b: MemberInfo): number {
+  return a.nick < b.nick ? -1 : a.nick > b.nick ? 1 : 0;
 }
 
 function view(room: Room): RoomView {

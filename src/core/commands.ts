@@ -8,7 +8,9 @@
  */
 
 import type { MessageEvent } from "./events.ts";
+import type { OperatorCommand } from "./moderation.ts";
 import type { NameProblem } from "./names.ts";
+import type { Ban } from "./store.ts";
 
 /** Something a member asks of the chat (room messages go through `Chat.say`, the fast path). */
 export type Command =
@@ -24,7 +26,19 @@ export type Command =
   | { kind: "topic"; room: string; text?: string }
   | { kind: "whois"; nick: string }
   /** Be away with `text`, or back when it is empty. */
-  | { kind: "away"; text: string };
+  | { kind: "away"; text: string }
+  /** Reserve the member's nick with a password. */
+  | { kind: "register"; password: string }
+  /** Prove a nick (the member's own, or `nick`): the member then has it. */
+  | { kind: "identify"; nick?: string; password: string }
+  /** Give up an account: the member's own, or (operators) `nick`'s. */
+  | { kind: "drop"; nick?: string }
+  /** A new password: the member's own (with `old`), or (operators) `nick`'s. */
+  | { kind: "password"; old?: string; nick?: string; password: string }
+  /** Become a server operator. */
+  | { kind: "oper"; password: string }
+  /** An operator command (operators only). */
+  | { kind: "moderate"; command: OperatorCommand };
 
 /** Why a command could not be carried out. */
 export type Problem =
@@ -36,7 +50,28 @@ export type Problem =
   | { code: "not-in-room"; room: string }
   | { code: "no-such-nick"; nick: string }
   | { code: "no-such-room"; room: string }
-  | { code: "not-operator"; room: string };
+  | { code: "not-operator"; room: string }
+  /** Nobody may take it (`guest-*`, services, `server`). */
+  | { code: "nick-reserved"; nick: string }
+  /** Registered: its password is needed. */
+  | { code: "nick-registered"; nick: string }
+  | { code: "not-registered"; nick: string }
+  | { code: "wrong-password"; nick: string }
+  | { code: "too-many-attempts"; seconds: number }
+  /** The member has not proved the nick it acts on. */
+  | { code: "not-identified"; nick: string }
+  | { code: "password-too-short"; min: number }
+  /** The store that keeps accounts cannot answer now. */
+  | { code: "accounts-unavailable" }
+  /** This server lets only identified members speak (`--require-account`). */
+  | { code: "account-required" }
+  /** Muted by an operator, until then (ms since the epoch) or for good (null). */
+  | { code: "muted"; until: number | null }
+  | { code: "not-server-operator" }
+  | { code: "wrong-oper-password" }
+  /** The server has no operator password (`--oper-password-file`). */
+  | { code: "no-operators" }
+  | { code: "no-such-ban"; mask: string };
 
 /** A command that could not be carried out. */
 export interface Refused {
@@ -126,7 +161,45 @@ export interface Replies {
     }
     | Refused;
   away: { kind: "away"; away: boolean };
+  register: { kind: "registered"; nick: string } | Refused;
+  identify:
+    | {
+      kind: "identified";
+      nick: string;
+      /** The member's nick before, when proving the nick renamed it. */
+      renamedFrom: string | null;
+      /** Whoever had the nick and was renamed (told so). */
+      displaced: string | null;
+    }
+    | Refused;
+  drop: { kind: "dropped"; nick: string } | Refused;
+  password: { kind: "password-changed"; nick: string } | Refused;
+  oper: { kind: "oper" } | Refused;
+  moderate: Moderated | Refused;
 }
+
+/** What an operator command did. */
+export type Moderated =
+  | { kind: "said"; reached: number }
+  | { kind: "kicked"; nick: string }
+  /** `kicked`: who was connected from the banned addresses and was removed. */
+  | { kind: "banned"; ban: Ban; kicked: string[] }
+  | { kind: "unbanned"; mask: string }
+  | { kind: "bans"; bans: Ban[] }
+  | { kind: "muted"; nick: string; until: number | null }
+  | { kind: "unmuted"; nick: string }
+  | Exclude<Replies["topic"], Refused>
+  | Exclude<Replies["who"], Refused>
+  | Replies["rooms"]
+  | {
+    kind: "stats";
+    online: number;
+    rooms: number;
+    /** Since the chat started, in seconds. */
+    uptime: number;
+    bans: number;
+    operators: number;
+  };
 
 /** The reply to command `C`. */
 export type Reply<C extends Command = Command> = Replies[C["kind"]];

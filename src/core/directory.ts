@@ -19,6 +19,8 @@ export interface Directory {
   release(key: string, owner: string): void;
   /** A guest number not handed out before while the chat runs: 1, 2, 3, … */
   nextGuest(): Promise<number>;
+  /** Who holds nick `key` anywhere (a member id), or null. */
+  holder(key: string): Promise<string | null>;
 }
 
 /** Claims in memory, for one server. */
@@ -39,5 +41,9 @@ export class MemoryDirectory implements Directory {
 
   nextGuest(): Promise<number> {
     return Promise.resolve(++this.#lastGuest);
+  }
+
+  holder(key: string): Promise<string | null> {
+    return Promise.resolve(this.#owners.get(key) ?? null);
   }
 }

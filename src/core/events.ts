@@ -28,7 +28,11 @@ export type QuitReason =
   | "send queue exceeded"
   | "send queue stalled"
   | "shutdown"
-  | "error";
+  | "error"
+  /** An operator removed it (`detail`: who, and why). */
+  | "kicked"
+  /** Its server stopped answering (several servers, SPEC §9). */
+  | "server lost";
 
 interface Happening {
   /** When it happened (ms since the epoch). */
@@ -114,6 +118,13 @@ export interface PrivateEvent extends Happening {
   notice?: boolean;
 }
 
+/** A notice from the server or an operator: to one nick, or to everyone (`to` absent). */
+export interface NoticeEvent extends Happening {
+  kind: "notice";
+  text: string;
+  to?: string;
+}
+
 /** An event that belongs to one room, in the room's order. */
 export type RoomEvent = MessageEvent | JoinedEvent | LeftEvent | TopicEvent;
 
@@ -121,4 +132,4 @@ export type RoomEvent = MessageEvent | JoinedEvent | LeftEvent | TopicEvent;
 export type MemberEvent = RenamedEvent | QuitEvent;
 
 /** Anything that happens in the chat. */
-export type ChatEvent = RoomEvent | MemberEvent | PrivateEvent;
+export type ChatEvent = RoomEvent | MemberEvent | PrivateEvent | NoticeEvent;

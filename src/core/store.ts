@@ -49,8 +49,10 @@ export interface StoredRoom {
   /** Its display name. */
   name: string;
   topic: Topic | null;
-  /** When someone last entered it or spoke in it (ms since the epoch). */
+  /** When someone last entered or left it (ms since the epoch). */
   lastUsed: number;
+  /** The sequence number of its newest stored message (0 for none): where its numbering goes on. */
+  seq: number;
 }
 
 /** Everything that outlives a connection. */
@@ -69,6 +71,10 @@ export interface Store {
   /** Forgets a room: its topic and its history. */
   forgetRoom(key: string): void;
 
+  /**
+   * The account, or null when there is none. Account calls reject when the
+   * store cannot answer (a full disk, a lost link): never "no account" by mistake.
+   */
   account(key: string): Promise<Account | null>;
   /** Stores a new account; false when the nick is registered already. */
   addAccount(account: Account): Promise<boolean>;
@@ -107,7 +113,7 @@ export class MemoryStore implements Store {
   touchRoom(key: string, name: string, now: number): void {
     const room = this.#rooms.get(key);
     if (room) room.lastUsed = now;
-    else this.#rooms.set(key, { key, name, topic: null, lastUsed: now });
+    else this.#rooms.set(key, { key, name, topic: null, lastUsed: now, seq: 0 });
   }
 
   setTopic(key: string, topic: Topic | null): void {

@@ -34,6 +34,14 @@ export type LineCommand =
   | { kind: "rooms" }
   /** Show the room's topic, or set it. */
   | { kind: "topic"; text?: string }
+  | { kind: "register"; password: string }
+  | { kind: "identify"; nick?: string; password: string }
+  | { kind: "drop"; nick?: string }
+  /** `/password OLD NEW`; operators' `/setpassword NICK NEW` has `nick` (and no old one). */
+  | { kind: "password"; first: string; nick?: string; password: string }
+  | { kind: "oper"; password: string }
+  /** An operator command (`/kick`, `/ban`, …), parsed by the console's grammar. */
+  | { kind: "operator"; line: string }
   | { kind: "quit"; reason: string }
   | { kind: "help" }
   /** A command without what it needs: `form` shows how it is used. */
@@ -65,6 +73,10 @@ export const HELP: readonly string[] = [
   "  /join ROOM        switch to ROOM (created if needed; everyone starts in lobby)",
   "  /rooms            rooms and how many are in each",
   "  /topic [TEXT]     show your room's topic, or set it (if you created the room)",
+  "  /register PASSWORD      reserve your nick with a password",
+  "  /identify [NICK] PASSWORD   prove a nick is yours (you then have it)",
+  "  /password OLD NEW       change your password;  /drop  give up your nick's account",
+  "  /oper PASSWORD    become a server operator (then /kick, /ban, /mute, /say, … work)",
   "  /quit [REASON]    leave",
   "  /help             this list",
   "  //text            say text that starts with /",
@@ -105,6 +117,41 @@ export function parseLine(line: string): LineCommand {
       return { kind: "rooms" };
     case "topic":
       return args ? { kind: "topic", text: args } : { kind: "topic" };
+    case "register":
+      return args
+        ? { kind: "register", password: args }
+        : { kind: "usage", form: "/register PASSWORD" };
+    case "identify": {
+      const words = args.split(/\s+/).filter(Boolean);
+      if (words.length === 1) return { kind: "identify", password: words[0] };
+      if (words.length === 2) return { kind: "identify", nick: words[0], password: words[1] };
+      return { kind: "usage", form: "/identify [NICK] PASSWORD" };
+    }
+    case "drop":
+      return args ? { kind: "drop", nick: args } : { kind: "drop" };
+    case "password": {
+      const words = args.split(/\s+/).filter(Boolean);
+      return words.length === 2
+        ? { kind: "password", first: words[0], password: words[1] }
+        : { kind: "usage", form: "/password OLD NEW" };
+    }
+    case "setpassword": {
+      const words = args.split(/\s+/).filter(Boolean);
+      return words.length === 2
+        ? { kind: "password", first: "", nick: words[0], password: words[1] }
+        : { kind: "usage", form: "/setpassword NICK NEW" };
+    }
+    case "oper":
+      return args ? { kind: "oper", password: args } : { kind: "usage", form: "/oper PASSWORD" };
+    case "kick":
+    case "ban":
+    case "unban":
+    case "bans":
+    case "mute":
+    case "unmute":
+    case "say":
+    case "stats":
+      return { kind: "operator", line };
     case "quit":
     case "exit":
       return { kind: "quit", reason: [...args].slice(0, MAX_REASON).join("") };
@@ -166,6 +213,36 @@ export function problemText(problem: Problem): string {
       return `no such room: #${problem.room}`;
     case "not-operator":
       return `only the operator of #${problem.room} (who created it) can set its topic`;
+    case "nick-reserved":
+      return `the nick ${problem.nick} is reserved; choose another`;
+    case "nick-registered":
+      return `the nick ${problem.nick} is registered; /identify ${problem.nick} PASSWORD if it is yours`;
+    case "not-registered":
+      return `the nick ${problem.nick} is not registered`;
+    case "wrong-password":
+      return `wrong password for ${problem.nick}`;
+    case "too-many-attempts":
+      return `too many wrong passwords from your address; try again in ${problem.seconds} s`;
+    case "not-identified":
+      return `you have not proved the nick ${problem.nick} (/identify PASSWORD)`;
+    case "password-too-short":
+      return `a password needs at least ${problem.min} characters`;
+    case "accounts-unavailable":
+      return "accounts cannot be checked right now; try again later";
+    case "account-required":
+      return "this server lets only registered nicks speak: /identify NICK PASSWORD";
+    case "muted":
+      return problem.until === null
+        ? "you are muted; your lines go nowhere"
+        : `you are muted until ${historyTime(problem.until, Date.now())}; your lines go nowhere`;
+    case "not-server-operator":
+      return "only server operators can do that (/oper PASSWORD)";
+    case "wrong-oper-password":
+      return "wrong operator password";
+    case "no-operators":
+      return "this server has no operators";
+    case "no-such-ban":
+      return `no ban on ${problem.mask}`;
   }
 }
 
@@ -219,6 +296,16 @@ export function movedText(room: { name: string; size: number }): string {
 /** The notice that opens a history block. */
 export function historyStartText(count: number, room: string): string {
   return `last ${count === 1 ? "message" : `${count} messages`} in #${room}:`;
+}
+
+/** What a removed member is told before its connection closes. */
+export function removalText(
+  removal: { how: "kicked" | "banned"; by: string; reason: string },
+): string {
+  const why = removal.reason ? ` (${removal.reason})` : "";
+  return removal.how === "kicked"
+    ? `you were kicked by ${removal.by}${why}`
+    : `your address is banned${why}`;
 }
 
 /** The notice that closes a history block. */
@@ -309,6 +396,8 @@ export function eventLine(event: ChatEvent, audience: number): string | null {
       return audience < ANNOUNCE_LIMIT
         ? noticeLine(`${event.nick} left (${quitWhy(event.reason, event.detail)})`)
         : null;
+    case "notice":
+      return noticeLine(event.text);
   }
 }
 

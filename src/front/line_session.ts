@@ -14,7 +14,16 @@
  * @module
  */
 
-import { type Chat, type ChatMember, type ChatRoom, type Endpoint, LOBBY } from "../core/chat.ts";
+import {
+  type Chat,
+  type ChatMember,
+  type ChatRoom,
+  type Endpoint,
+  LOBBY,
+  type Removal,
+} from "../core/chat.ts";
+import { describeProblem, parseOperatorLine } from "../console/commands.ts";
+import { moderatedLines } from "./moderation.ts";
 import type { Replies } from "../core/commands.ts";
 import type { Logger } from "../log.ts";
 import type { Connection, LineHandler } from "../net/connection.ts";
@@ -37,6 +46,7 @@ import {
   parseLine,
   privateSentLine,
   problemText,
+  removalText,
   renamedText,
   roomsText,
   topicText,
@@ -90,6 +100,21 @@ export class LineSession implements Endpoint, LineHandler {
   /** The nick, once in the chat. */
   get nick(): string {
     return this.#member?.nick ?? "";
+  }
+
+  /** The client's address (bans, password throttling; never shown to users). */
+  get address(): string {
+    return this.connection.peer.hostname;
+  }
+
+  /** An operator removed this client: it is told, then the connection closes. */
+  remove(removal: Removal): void {
+    this.connection.end("kicked", {
+      detail: `${removal.how === "banned" ? "banned" : "kicked"} by ${removal.by}${
+        removal.reason ? `: ${removal.reason}` : ""
+      }`,
+      notice: encodeLine(errorLine(removalText(removal))),
+    });
   }
 
   /** Events for this member (the chat calls it); held back while a room's history is sent. */
@@ -319,6 +344,66 @@ export class LineSession implements Endpoint, LineHandler {
             : topicText(reply.room, reply.topic, Date.now()),
         );
       }
+      case "register": {
+        const reply = await chat.apply(member, { kind: "register", password: command.password });
+        if (reply.kind === "refused") return this.#error(problemText(reply.problem));
+        this.#account("registered");
+        return this.#notice(`the nick ${reply.nick} is yours now: /identify PASSWORD proves it`);
+      }
+      case "identify": {
+        const reply = await chat.apply(member, {
+          kind: "identify",
+          nick: command.nick,
+          password: command.password,
+        });
+        if (reply.kind === "refused") {
+          this.#account(`identify failed: ${reply.problem.code}`, command.nick);
+          return this.#error(problemText(reply.problem));
+        }
+        this.#account("identified", reply.nick);
+        if (reply.renamedFrom !== null) {
+          this.#log.event({ event: "nick", peer, from: reply.renamedFrom, to: reply.nick });
+          this.#notice(renamedText(reply.nick));
+        }
+        return this.#notice(`you are identified as ${reply.nick}`);
+      }
+      case "drop": {
+        const reply = await chat.apply(member, { kind: "drop", nick: command.nick });
+        if (reply.kind === "refused") return this.#error(problemText(reply.problem));
+        this.#account("dropped", reply.nick);
+        return this.#notice(`the nick ${reply.nick} is not registered any more`);
+      }
+      case "password": {
+        const reply = await chat.apply(
+          member,
+          command.nick === undefined
+            ? { kind: "password", old: command.first, password: command.password }
+            : { kind: "password", nick: command.nick, password: command.password },
+        );
+        if (reply.kind === "refused") return this.#error(problemText(reply.problem));
+        this.#account("password changed", reply.nick);
+        return this.#notice(`the password of ${reply.nick} is changed`);
+      }
+      case "oper": {
+        const reply = await chat.apply(member, { kind: "oper", password: command.password });
+        if (reply.kind === "refused") {
+          this.#account(`oper failed: ${reply.problem.code}`);
+          return this.#error(problemText(reply.problem));
+        }
+        this.#account("is a server operator now");
+        return this.#notice("you are a server operator now: /kick, /ban, /mute, /say, /stats …");
+      }
+      case "operator": {
+        const parsed = parseOperatorLine(command.line);
+        if (parsed.type === "problem") return this.#error(describeProblem(parsed.problem));
+        if (parsed.type !== "command") return;
+        const reply = await chat.apply(member, { kind: "moderate", command: parsed.command });
+        if (reply.kind === "refused") return this.#error(problemText(reply.problem));
+        const lines = moderatedLines(reply, Date.now());
+        this.#log.event({ event: "operator", by: member.nick, what: lines.join("; ") });
+        for (const line of lines) this.#notice(line);
+        return;
+      }
       case "quit":
         return this.connection.end("quit", {
           detail: command.reason,
@@ -351,6 +436,16 @@ export class LineSession implements Endpoint, LineHandler {
     this.#notice(historyStartText(history.length, room.name));
     this.connection.send(new TextEncoder().encode(text));
     this.#notice(HISTORY_END_TEXT);
+  }
+
+  /** Logs an account matter (never a password). */
+  #account(what: string, nick?: string): void {
+    this.#log.event({
+      event: "account",
+      peer: this.connection.peer,
+      nick: nick ?? this.#member?.nick ?? "",
+      what,
+    });
   }
 
   #rejected(why: string): void {

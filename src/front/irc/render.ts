@@ -42,6 +42,15 @@ export class IrcRenderer implements Renderer {
   /** One event's lines, CRLF-terminated, joined. */
   lines(event: ChatEvent): string {
     const tags = this.serverTime ? { time: formatServerTime(event.time) } : undefined;
+    if (event.kind === "notice") {
+      return formatTextLines({
+        tags,
+        source: this.host,
+        command: "NOTICE",
+        target: event.to ?? "*",
+        text: event.text,
+      }).join("");
+    }
     const source = this.source(event.nick, event.user);
     switch (event.kind) {
       case "message":
@@ -117,5 +126,9 @@ export function quitText(reason: QuitReason, detail: string): string {
       return "Server shutting down";
     case "error":
       return "Error";
+    case "kicked":
+      return detail ? `Kicked (${detail})` : "Kicked";
+    case "server lost":
+      return "Server lost (*.net *.split)";
   }
 }

@@ -22,7 +22,11 @@
  * @module
  */
 
-import type { Chat, ChatMember, Endpoint, Renderer } from "../../core/chat.ts";
+import type { Chat, ChatMember, Endpoint, Removal, Renderer } from "../../core/chat.ts";
+import { parseCidr } from "../../core/cidr.ts";
+import type { Moderated, Refused } from "../../core/commands.ts";
+import type { OperatorCommand } from "../../core/moderation.ts";
+import { moderatedLines } from "../moderation.ts";
 import type { MemberInfo, Problem } from "../../core/commands.ts";
 import type { MessageEvent } from "../../core/events.ts";
 import { MAX_NICK, MAX_ROOM, MAX_TOPIC } from "../../core/names.ts";
@@ -30,7 +34,7 @@ import type { Logger } from "../../log.ts";
 import type { Connection, LineHandler } from "../../net/connection.ts";
 import { LINE_TOO_LONG } from "../../net/line_reader.ts";
 import { cleanString, hasContent } from "../../text.ts";
-import { historyTime } from "../line.ts";
+import { historyTime, problemText, removalText } from "../line.ts";
 import {
   formatListLines,
   formatMessage,
@@ -95,6 +99,8 @@ export class IrcSession implements Endpoint, LineHandler {
   #nick: string | null = null;
   #user: string | null = null;
   #realname = "";
+  /** PASS at registration: the password of the nick (`nick:password`, or with NICK). */
+  #password: string | null = null;
   readonly #caps = new Set<string>();
   #negotiating = false;
   #messages = 0;
@@ -117,6 +123,21 @@ export class IrcSession implements Endpoint, LineHandler {
   /** The nick: registered, asked for, or `*`. */
   get nick(): string {
     return this.#member?.nick ?? this.#nick ?? "*";
+  }
+
+  /** The client's address (bans, password throttling; never shown to users). */
+  get address(): string {
+    return this.connection.peer.hostname;
+  }
+
+  /** An operator removed this client: an ERROR line says why, then the connection closes. */
+  remove(removal: Removal): void {
+    this.connection.end("kicked", {
+      detail: `${removal.how === "banned" ? "banned" : "kicked"} by ${removal.by}${
+        removal.reason ? `: ${removal.reason}` : ""
+      }`,
+      notice: this.#errorLine(removalText(removal)),
+    });
   }
 
   /** Events for this member (the chat calls it); held back while a JOIN's replies go out. */
@@ -254,8 +275,18 @@ export class IrcSession implements Endpoint, LineHandler {
         this.#realname = clean(message.params[3]).slice(0, 100);
         return this.#tryRegister();
       }
-      case "PASS":
-        return; // accounts come later: a password is accepted and not used
+      case "PASS": {
+        // `PASS nick:password` names the nick too; a plain PASS goes with NICK.
+        const given = first ?? "";
+        const colon = given.indexOf(":");
+        if (colon > 0) {
+          this.#nick ??= clean(given.slice(0, colon));
+          this.#password = given.slice(colon + 1);
+        } else {
+          this.#password = given;
+        }
+        return;
+      }
       case "PING":
         return this.#pong(first);
       case "PONG":
@@ -311,7 +342,7 @@ export class IrcSession implements Endpoint, LineHandler {
   async #tryRegister(): Promise<void> {
     if (this.#nick === null || this.#user === null || this.#negotiating) return;
     const nick = this.#nick;
-    const entered = await this.#chat.enter(this, nick, this.#user);
+    const entered = await this.#chat.enter(this, nick, this.#user, this.#password ?? undefined);
     if ("kind" in entered) {
       this.#nick = null;
       return this.#nickProblem(entered.problem, nick);
@@ -397,6 +428,19 @@ export class IrcSession implements Endpoint, LineHandler {
         return this.#quit(params[0] ?? "");
       case "CAP":
         return this.#cap(message);
+      case "OPER":
+        return this.#oper(params[params.length - 1]);
+      case "KILL":
+      case "KICK": {
+        // parley has no per-channel kick: an operator's KICK or KILL removes the user.
+        const [first, second, third] = params;
+        const nick = message.command === "KILL" ? first : second;
+        const reason = message.command === "KILL" ? second : third;
+        if (!nick) {
+          return this.#numeric(N.ERR_NEEDMOREPARAMS, message.command, "Not enough parameters");
+        }
+        return this.#moderate({ kind: "kick", nick, reason: reason ? clean(reason) : undefined });
+      }
       case "USER":
       case "PASS":
         return this.#numeric(N.ERR_ALREADYREGISTERED, "You may not reregister");
@@ -425,6 +469,7 @@ export class IrcSession implements Endpoint, LineHandler {
     const nicks: string[] = [];
     for (const target of targets.split(",")) {
       if (target.startsWith("#")) this.#say(target, text, action, notice);
+      else if (target.toLowerCase() === "nickserv") return this.#nickServ(raw);
       else if (target) nicks.push(target);
     }
     if (nicks.length > 0) return this.#private(nicks, text, action, notice);
@@ -713,7 +758,33 @@ export class IrcSession implements Endpoint, LineHandler {
       const name = `#${room.name}`;
       if (change === undefined) return this.#numericData(N.RPL_CHANNELMODEIS, name, "+nt");
       if (/^[+-]?b$/.test(change) && params.length === 2) {
+        // Bans are server-wide (addresses); a channel's list shows them.
+        for (const ban of this.#chat.bans.list()) {
+          this.#numericData(
+            N.RPL_BANLIST,
+            name,
+            ban.mask,
+            ban.by,
+            String(Math.floor(ban.created / 1000)),
+          );
+        }
         return this.#numeric(N.RPL_ENDOFBANLIST, name, "End of channel ban list");
+      }
+      if (/^[+-]b$/.test(change) && params[2]) {
+        const mask = params[2];
+        const block = parseCidr(mask);
+        if (change === "-b") {
+          if (block === null) {
+            return this.#numeric(N.ERR_UNKNOWNMODE, "b", "Bans are addresses or CIDR blocks");
+          }
+          return this.#moderate({ kind: "unban", block });
+        }
+        return this.#moderate({
+          kind: "ban",
+          target: block === null
+            ? { kind: "nick", nick: mask.split("!")[0] }
+            : { kind: "addresses", block },
+        });
       }
       return this.#numeric(N.ERR_CHANOPRIVSNEEDED, name, "Channel modes cannot be changed here");
     }
@@ -725,6 +796,98 @@ export class IrcSession implements Endpoint, LineHandler {
     }
     if (change === undefined) return this.#numericData(N.RPL_UMODEIS, "+");
     // A client setting +i on itself (irssi does at once): nothing to do, nothing to complain about.
+  }
+
+  async #oper(password: string | undefined): Promise<void> {
+    if (!password) return this.#numeric(N.ERR_NEEDMOREPARAMS, "OPER", "Not enough parameters");
+    const reply = await this.#chat.apply(this.#member!, { kind: "oper", password });
+    if (reply.kind === "refused") {
+      this.#account(`oper failed: ${reply.problem.code}`);
+      return this.#numeric(N.ERR_PASSWDMISMATCH, problemText(reply.problem));
+    }
+    this.#account("is a server operator now");
+    this.#numeric(N.RPL_YOUREOPER, "You are now an IRC operator");
+  }
+
+  /** An operator command from IRC (KICK, KILL, MODE +b): answered as server notices. */
+  async #moderate(command: OperatorCommand): Promise<void> {
+    const member = this.#member!;
+    const reply = await this.#chat.apply(member, { kind: "moderate", command });
+    if (reply.kind === "refused") {
+      if (reply.problem.code === "not-server-operator") {
+        return this.#numeric(N.ERR_NOPRIVILEGES, "Permission Denied- You're not an IRC operator");
+      }
+      return this.#serverNotice(problemText(reply.problem));
+    }
+    const lines = moderatedLines(reply as Exclude<Moderated | Refused, Refused>, Date.now());
+    this.#log.event({ event: "operator", by: member.nick, what: lines.join("; ") });
+    for (const line of lines) this.#serverNotice(line);
+  }
+
+  /** NickServ, the way IRC clients reach accounts: `PRIVMSG NickServ :IDENTIFY [nick] password`. */
+  async #nickServ(text: string): Promise<void> {
+    const member = this.#member!;
+    const [verb = "", ...words] = clean(text).split(/\s+/).filter(Boolean);
+    const say = (line: string) =>
+      this.#send(formatMessage({
+        source: `NickServ!services@${this.#irc.name}`,
+        command: "NOTICE",
+        params: [this.nick, line],
+      }, { trailing: true }));
+    switch (verb.toUpperCase()) {
+      case "IDENTIFY": {
+        if (words.length < 1 || words.length > 2) return say("usage: IDENTIFY [NICK] PASSWORD");
+        const [nick, password] = words.length === 2 ? words : [undefined, words[0]];
+        const from = member.nick;
+        const user = member.user;
+        const reply = await this.#chat.apply(member, { kind: "identify", nick, password });
+        if (reply.kind === "refused") {
+          this.#account(`identify failed: ${reply.problem.code}`, nick);
+          return say(problemText(reply.problem));
+        }
+        this.#account("identified", reply.nick);
+        if (reply.renamedFrom !== null) {
+          this.#send(formatMessage({
+            source: this.#irc.plain.source(from, user),
+            command: "NICK",
+            params: [reply.nick],
+          }));
+        }
+        return say(`You are now identified for ${reply.nick}.`);
+      }
+      case "REGISTER": {
+        if (words.length < 1) return say("usage: REGISTER PASSWORD");
+        const reply = await this.#chat.apply(member, { kind: "register", password: words[0] });
+        if (reply.kind === "refused") return say(problemText(reply.problem));
+        this.#account("registered");
+        return say(`The nick ${reply.nick} is registered to you.`);
+      }
+      case "DROP": {
+        const reply = await this.#chat.apply(member, { kind: "drop", nick: words[0] });
+        if (reply.kind === "refused") return say(problemText(reply.problem));
+        this.#account("dropped", reply.nick);
+        return say(`The nick ${reply.nick} is not registered any more.`);
+      }
+      default:
+        return say("commands: IDENTIFY [NICK] PASSWORD, REGISTER PASSWORD, DROP");
+    }
+  }
+
+  #serverNotice(text: string): void {
+    this.#send(formatMessage({
+      source: this.#irc.name,
+      command: "NOTICE",
+      params: [this.nick, text],
+    }, { trailing: true }));
+  }
+
+  #account(what: string, nick?: string): void {
+    this.#log.event({
+      event: "account",
+      peer: this.connection.peer,
+      nick: nick ?? this.nick,
+      what,
+    });
   }
 
   async #away(text: string): Promise<void> {
@@ -759,10 +922,20 @@ export class IrcSession implements Endpoint, LineHandler {
   }
 
   #nickProblem(problem: Problem, wanted: string): void {
-    if (problem.code === "nick-taken") {
-      return this.#numeric(N.ERR_NICKNAMEINUSE, problem.nick, "Nickname is already in use");
+    switch (problem.code) {
+      case "nick-taken":
+        return this.#numeric(N.ERR_NICKNAMEINUSE, problem.nick, "Nickname is already in use");
+      case "nick-registered":
+      case "nick-reserved":
+      case "wrong-password":
+      case "not-registered":
+      case "too-many-attempts":
+      case "accounts-unavailable":
+        // 433 makes clients try another nick; the text says why.
+        return this.#numeric(N.ERR_NICKNAMEINUSE, wanted || "*", problemText(problem));
+      default:
+        return this.#numeric(N.ERR_ERRONEUSNICKNAME, wanted || "*", "Erroneous nickname");
     }
-    this.#numeric(N.ERR_ERRONEUSNICKNAME, wanted || "*", "Erroneous nickname");
   }
 
   #roomProblem(channel: string, problem: Problem): void {

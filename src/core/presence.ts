@@ -1,0 +1,43 @@
+/**
+ * Presence: who is in the chat on the *other* servers that share it, for
+ * lists and counts (`/who`, `/rooms`, WHO, NAMES, LIST, online counts). The
+ * chat keeps it told of this server's members. This is a seam: a single
+ * server has no others ({@linkcode LocalPresence}); Redis (`--cluster`)
+ * keeps every server's members.
+ *
+ * @module
+ */
+
+/** What others see of a member. */
+export interface PresenceInfo {
+  nick: string;
+  user: string;
+  /** The rooms it is in (display names). */
+  rooms: string[];
+  away: string | null;
+}
+
+/** A member of another server. */
+export interface RemoteMember extends PresenceInfo {
+  /** Its member id. */
+  id: string;
+}
+
+/** This server's members, told to the others; the others' members, asked for. */
+export interface Presence {
+  /** A member of this server entered, renamed, joined, parted or went away. */
+  set(id: string, info: PresenceInfo): void;
+  /** A member of this server left the chat. */
+  remove(id: string): void;
+  /** Every member of every other server. */
+  elsewhere(): Promise<RemoteMember[]>;
+}
+
+/** One server on its own: nobody elsewhere. */
+export class LocalPresence implements Presence {
+  set(): void {}
+  remove(): void {}
+  elsewhere(): Promise<RemoteMember[]> {
+    return Promise.resolve([]);
+  }
+}

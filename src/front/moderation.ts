@@ -1,0 +1,73 @@
+/**
+ * The words for what operator commands did, shared by the server console and
+ * line clients who are operators, so that `/ban` answers alike wherever it is
+ * typed. Pure.
+ *
+ * @module
+ */
+
+import type { Moderated } from "../core/commands.ts";
+import type { Ban } from "../core/store.ts";
+import { formatDuration } from "../console/commands.ts";
+import { historyTime, roomsText, topicText, whoText } from "./line.ts";
+
+/** The reply lines for what an operator command did. */
+export function moderatedLines(reply: Moderated, now: number): string[] {
+  switch (reply.kind) {
+    case "said":
+      return [`told ${reply.reached} online`];
+    case "kicked":
+      return [`kicked ${reply.nick}`];
+    case "banned":
+      return [
+        `banned ${describeBan(reply.ban, now)}`,
+        ...(reply.kicked.length > 0 ? [`removed: ${reply.kicked.join(", ")}`] : []),
+      ];
+    case "unbanned":
+      return [`lifted the ban on ${reply.mask}`];
+    case "bans":
+      return reply.bans.length === 0 ? ["no bans"] : reply.bans.map((ban) => describeBan(ban, now));
+    case "muted":
+      return [
+        reply.until === null
+          ? `muted ${reply.nick} until /unmute`
+          : `muted ${reply.nick} for ${formatDuration(reply.until - now)}`,
+      ];
+    case "unmuted":
+      return [`unmuted ${reply.nick}`];
+    case "topic":
+      return [
+        reply.changed
+          ? `topic of #${reply.room} is now: ${reply.topic?.text ?? ""}`
+          : topicText(reply.room, reply.topic, now),
+      ];
+    case "who":
+      return reply.room === ""
+        ? [
+          `online (${reply.members.length}): ${
+            reply.members.map((member) => (member.operator ? "@" : "") + member.nick).join(", ")
+          }`,
+        ]
+        : [whoText(reply.room, reply.members, reply.online)];
+    case "rooms":
+      return [roomsText(reply.rooms)];
+    case "stats":
+      return [
+        `${reply.online} online, ${reply.rooms} rooms, up ${
+          formatDuration(reply.uptime * 1000)
+        }, ` +
+        `${reply.bans} bans, ${reply.operators} operators here`,
+      ];
+  }
+}
+
+/** `203.0.113.0/24 for 1h59m (spam), by alice` */
+function describeBan(ban: Ban, now: number): string {
+  const span = ban.expires === null
+    ? "for good"
+    : `until ${historyTime(ban.expires, now)} (${
+      formatDuration(Math.max(1000, ban.expires - now))
+    } left)`;
+  const reason = ban.reason ? ` (${ban.reason})` : "";
+  return `${ban.mask} ${span}${reason}, by ${ban.by}`;
+}

@@ -1,0 +1,92 @@
+/**
+ * Every Redis key and channel parley uses, in one place. Names are keys
+ * (`nameKey`) unless said otherwise. A room's keys share the `{…}` part, so
+ * on a Redis Cluster they would land in one hash slot (a Lua script may only
+ * touch keys of one slot); on a single Redis the braces are just characters.
+ *
+ * | key | type | what |
+ * |---|---|---|
+ * | `parley:epoch` | string | a random id; it changing means Redis lost its memory |
+ * | `parley:feed:{F}:meta` | hash | `seq` (last sequence number), `epoch` (the feed's own) |
+ * | `parley:feed:{F}:log` | stream | one entry per event, id `<seq>-0`, fields `b` batch id, `d` JSON; capped (≈) |
+ * | `parley:feed:{F}:sent:<batch>` | string | `<first seq> <epoch>` of a published batch, for a safe re-send; expires |
+ * | `parley:feed:{F}` | channel | `<first seq> <epoch> <batch> <JSON array of events>` |
+ * | `parley:room:{R}:history` | stream | room messages only, fields `s` seq, `d` JSON; capped exactly |
+ * | `parley:room:{R}:info` | hash | `name`, `lastUsed`, `topic` (JSON) |
+ * | `parley:rooms` | set | keys of every stored room |
+ * | `parley:nick:{N}` | string | `<since> <owner member id>`, with a lease (PX) |
+ * | `parley:guests` | string | the guest-number counter (INCR) |
+ * | `parley:nodes` | set | ids of the servers believed alive |
+ * | `parley:node:{id}` | string | a server's heartbeat, with a lease (PX) |
+ * | `parley:node:{id}:members` | hash | member id → JSON {nick, user, rooms, away} |
+ * | `parley:node:{id}:bye` | string | set when a server left cleanly; expires |
+ * | `parley:account:{N}` | hash | `nick`, `hash`, `salt` (base64), `N`, `r`, `p`, `created` |
+ * | `parley:bans` | hash | mask → JSON ban |
+ *
+ * A feed `F` is a room's key, or {@linkcode DIRECT_FEED} for the events that
+ * belong to no one room (renames, quits, private messages).
+ *
+ * @module
+ */
+
+/** The feed of member and private events: `*` can never be a room's key. */
+export const DIRECT_FEED = "*";
+
+export const EPOCH_KEY = "parley:epoch";
+export const ROOMS_KEY = "parley:rooms";
+export const GUESTS_KEY = "parley:guests";
+export const NODES_KEY = "parley:nodes";
+export const BANS_KEY = "parley:bans";
+
+/** PSUBSCRIBE pattern of every feed's channel. */
+export const FEED_PATTERN = "parley:feed:*";
+
+const FEED_CHANNEL_PREFIX = "parley:feed:{";
+
+/** The keys and the channel of one feed. */
+export function feedKeys(feed: string): { meta: string; log: string; channel: string } {
+  return {
+    meta: `parley:feed:{${feed}}:meta`,
+    log: `parley:feed:{${feed}}:log`,
+    channel: `parley:feed:{${feed}}`,
+  };
+}
+
+/** The key that remembers a published batch for a while (a re-send then publishes nothing). */
+export function sentKey(feed: string, batch: string): string {
+  return `parley:feed:{${feed}}:sent:${batch}`;
+}
+
+/** The feed a channel belongs to, or null for a channel that is not a feed's. */
+export function feedOfChannel(channel: string): string | null {
+  if (!channel.startsWith(FEED_CHANNEL_PREFIX) || !channel.endsWith("}")) return null;
+  return channel.slice(FEED_CHANNEL_PREFIX.length, -1);
+}
+
+export function historyKey(room: string): string {
+  return `parley:room:{${room}}:history`;
+}
+
+export function roomInfoKey(room: string): string {
+  return `parley:room:{${room}}:info`;
+}
+
+export function nickKey(nick: string): string {
+  return `parley:nick:{${nick}}`;
+}
+
+export function nodeKey(node: string): string {
+  return `parley:node:{${node}}`;
+}
+
+export function nodeMembersKey(node: string): string {
+  return `parley:node:{${node}}:members`;
+}
+
+export function nodeByeKey(node: string): string {
+  return `parley:node:{${node}}:bye`;
+}
+
+export function accountKey(nick: string): string {
+  return `parley:account:{${nick}}`;
+}

@@ -1,0 +1,315 @@
+/**
+ * The {@linkcode Store} in Redis (`--cluster`): rooms, topics, accounts, bans
+ * and room history shared by every server of the cluster, and kept as long
+ * as Redis keeps them (run it with persistence for a restart of Redis too).
+ *
+ * - **History** is written by the bus's publish script (a message is in the
+ *   history exactly when it was published), so {@linkcode RedisHistory}'s
+ *   `append` and `commit` do nothing; `recent` reads the room's history
+ *   stream, and answers nothing (and reports) while Redis is unreachable
+ *   rather than keep a member from entering a room. `forget` does nothing
+ *   (one server cannot know a room is gone from the cluster);
+ *   {@linkcode RedisStore.forgetRoom} deletes a room's history with the room.
+ * - **Writes** (rooms, topics, bans) are fire-and-forget: while the link is
+ *   down they wait (at most 1000, in order) and go out when it is back; a
+ *   write Redis refuses, or one beyond the bound, is reported through
+ *   `onError`.
+ * - **Accounts and bans are read or fail**: their promises reject while
+ *   Redis cannot answer, because "no such account" or "no bans" by mistake
+ *   would hand a registered nick, or the server, to anyone.
+ *
+ * @module
+ */
+
+import type { Topic } from "../../core/commands.ts";
+import type { MessageEvent } from "../../core/events.ts";
+import type { History } from "../../core/history.ts";
+import type { Account, Ban, Store, StoredRoom } from "../../core/store.ts";
+import { errorText } from "../../errors.ts";
+import { accountKey, BANS_KEY, historyKey, roomInfoKey, ROOMS_KEY } from "./keys.ts";
+import type { RedisClient, RedisLink } from "./link.ts";
+import { recentMessages } from "./room_log.ts";
+import { detach, HASH_CREATE, isTransient, runScript, within } from "./scripts.ts";
+
+/** Most writes waiting for the link. */
+const MAX_WAITING_WRITES = 1000;
+/** Longest wait for a read, in ms. */
+const READ_TIMEOUT_MS = 3000;
+
+/** Room history in Redis: read here, written by the bus (see the module notes). */
+export class RedisHistory implements History {
+  readonly #link: RedisLink;
+  readonly #report: (message: string) => void;
+
+  constructor(link: RedisLink, report: (message: string) => void) {
+    this.#link = link;
+    this.#report = report;
+  }
+
+  /** Nothing: the bus's publish script keeps the message in the room's history. */
+  append(_key: string, _event: MessageEvent): void {}
+
+  async recent(key: string, limit: number): Promise<MessageEvent[]> {
+    if (limit <= 0 || !this.#link.ready) return [];
+    try {
+      return await within(
+        recentMessages(this.#link.commands, key, limit),
+        READ_TIMEOUT_MS,
+        "history",
+      );
+    } catch (error) {
+      this.#report(`Cannot read the history of ${key} from Redis: ${errorText(error)}`);
+      return [];
+    }
+  }
+
+  /**
+   * Nothing. A room emptied on this server may be full on another: one
+   * server cannot know that a room no longer exists. Its history goes with
+   * {@linkcode RedisStore.forgetRoom}, a decision for the whole cluster.
+   */
+  forget(_key: string): void {}
+
+  /** Nothing: the publish script is atomic. */
+  commit(): void {}
+}
+
+/** Everything that outlives a connection, in Redis. */
+export class RedisStore implements Store {
+  readonly history: RedisHistory;
+  readonly persistent = true;
+  onError?: (message: string) => void;
+  readonly #link: RedisLink;
+  /** Writes waiting for the link, in order. */
+  readonly #waiting: { what: string; write: (client: RedisClient) => Promise<unknown> }[] = [];
+  #flushing: Promise<void> | null = null;
+  readonly #stopListening: () => void;
+
+  constructor(link: RedisLink) {
+    this.#link = link;
+    this.history = new RedisHistory(link, (message) => this.#report(message));
+    this.#stopListening = link.onReady((which) => {
+      if (which === "commands") detach(this.#flush(), (m) => this.#report(m));
+    });
+  }
+
+  /** Every room remembered (none while Redis cannot be read: reported). */
+  async rooms(): Promise<StoredRoom[]> {
+    try {
+      const keys = await this.#read((c) => c.sMembers(ROOMS_KEY), "the rooms");
+      if (keys.length === 0) return [];
+      const multi = this.#link.commands.multi();
+      for (const key of keys) multi.hGetAll(roomInfoKey(key));
+      const rows = await this.#read(() => multi.exec(), "the rooms") as unknown as Record<
+        string,
+        string
+      >[];
+      const rooms: StoredRoom[] = [];
+      for (let i = 0; i < keys.length; i++) {
+        const row = rows[i];
+        if (row?.name === undefined) continue;
+        rooms.push({
+          key: keys[i],
+          name: row.name,
+          topic: parseTopic(row.topic),
+          lastUsed: Number(row.lastUsed ?? 0),
+          seq: 0, // a room's feed in Redis numbers its events itself
+        });
+      }
+      return rooms;
+    } catch (error) {
+      this.#report(errorText(error));
+      return [];
+    }
+  }
+
+  touchRoom(key: string, name: string, now: number): void {
+    this.#write("a room", (c) =>
+      c.multi()
+        .sAdd(ROOMS_KEY, key)
+        .hSetNX(roomInfoKey(key), "name", name)
+        .hSet(roomInfoKey(key), "lastUsed", String(now))
+        .exec());
+  }
+
+  setTopic(key: string, topic: Topic | null): void {
+    this.#write(
+      "a topic",
+      (c) =>
+        topic === null
+          ? c.hDel(roomInfoKey(key), "topic")
+          : c.hSet(roomInfoKey(key), "topic", JSON.stringify(topic)),
+    );
+  }
+
+  forgetRoom(key: string): void {
+    this.#write(
+      "a room",
+      (c) => c.multi().sRem(ROOMS_KEY, key).del([roomInfoKey(key), historyKey(key)]).exec(),
+    );
+  }
+
+  async account(key: string): Promise<Account | null> {
+    const row = await this.#read((c) => c.hGetAll(accountKey(key)), "the account");
+    if (row.hash === undefined) return null;
+    return {
+      key,
+      nick: row.nick,
+      hash: fromBase64(row.hash),
+      salt: fromBase64(row.salt),
+      params: { N: Number(row.N), r: Number(row.r), p: Number(row.p) },
+      created: Number(row.created),
+    };
+  }
+
+  async addAccount(account: Account): Promise<boolean> {
+    const created = await this.#read(
+      (c) => runScript(c, HASH_CREATE, { keys: [accountKey(account.key)], args: fields(account) }),
+      "store the account",
+    );
+    return Number(created) === 1;
+  }
+
+  async updateAccount(account: Account): Promise<void> {
+    const args = fields(account);
+    const values: Record<string, string> = {};
+    for (let i = 0; i < args.length; i += 2) values[args[i]] = args[i + 1];
+    await this.#read((c) => c.hSet(accountKey(account.key), values), "update the account");
+  }
+
+  async dropAccount(key: string): Promise<void> {
+    await this.#read((c) => c.del(accountKey(key)), "drop the account");
+  }
+
+  async bans(): Promise<Ban[]> {
+    const rows = await this.#read((c) => c.hGetAll(BANS_KEY), "the bans");
+    const bans: Ban[] = [];
+    for (const json of Object.values(rows)) {
+      try {
+        bans.push(JSON.parse(json) as Ban);
+      } catch {
+        this.#report("A damaged ban in Redis was skipped");
+      }
+    }
+    return bans;
+  }
+
+  addBan(ban: Ban): void {
+    this.#write("a ban", (c) => c.hSet(BANS_KEY, ban.mask, JSON.stringify(ban)));
+  }
+
+  async removeBan(mask: string): Promise<boolean> {
+    return (await this.#read((c) => c.hDel(BANS_KEY, mask), "lift the ban")) > 0;
+  }
+
+  /** Sends what waits (at most 1 s); the link itself is closed by its owner. */
+  async close(): Promise<void> {
+    this.#stopListening();
+    await within(this.#flush(), 1000, "store writes").catch(() => {});
+    if (this.#waiting.length > 0) {
+      this.#report(`${this.#waiting.length} writes were not stored in Redis (shutting down)`);
+      this.#waiting.length = 0;
+    }
+  }
+
+  /**
+   * A read (or a write whose outcome the caller needs), after the writes
+   * waiting; rejects with a sentence when Redis cannot answer.
+   */
+  async #read<T>(read: (client: RedisClient) => Promise<T>, what: string): Promise<T> {
+    if (!this.#link.ready) throw new Error(`Cannot read ${what}: the link to Redis is down`);
+    try {
+      // Writes that waited for the link go first: a read sees what was written before it.
+      if (this.#waiting.length > 0) await within(this.#flush(), READ_TIMEOUT_MS, what);
+      return await within(read(this.#link.commands), READ_TIMEOUT_MS, what);
+    } catch (error) {
+      throw new Error(`Cannot read ${what} from Redis: ${errorText(error)}`);
+    }
+  }
+
+  #write(what: string, write: (client: RedisClient) => Promise<unknown>): void {
+    if (this.#waiting.length > 0 || !this.#link.ready) {
+      this.#wait(what, write);
+      return;
+    }
+    write(this.#link.commands).catch((error) => {
+      if (isTransient(error)) this.#wait(what, write);
+      else this.#report(`Redis refused ${what}: ${errorText(error)}`);
+    });
+  }
+
+  #wait(what: string, write: (client: RedisClient) => Promise<unknown>): void {
+    if (this.#waiting.length >= MAX_WAITING_WRITES) {
+      this.#report(`Not stored: ${what} (${MAX_WAITING_WRITES} writes wait for Redis)`);
+      return;
+    }
+    this.#waiting.push({ what, write });
+    if (this.#link.ready) detach(this.#flush(), (m) => this.#report(m));
+  }
+
+  /** Sends the waiting writes in order, one at a time, while the link holds. */
+  #flush(): Promise<void> {
+    if (this.#flushing !== null) return this.#flushing;
+    this.#flushing = (async () => {
+      while (this.#waiting.length > 0 && this.#link.ready) {
+        const { what, write } = this.#waiting[0];
+        try {
+          await write(this.#link.commands);
+        } catch (error) {
+          if (isTransient(error)) return; // the next ready tries again
+          this.#report(`Redis refused ${what}: ${errorText(error)}`);
+        }
+        this.#waiting.shift();
+      }
+    })().finally(() => this.#flushing = null);
+    return this.#flushing;
+  }
+
+  #report(message: string): void {
+    try {
+      this.onError?.(message);
+    } catch { /* a reporter's failure is not the chat's */ }
+  }
+}
+
+function fields(account: Account): string[] {
+  return [
+    "nick",
+    account.nick,
+    "hash",
+    toBase64(account.hash),
+    "salt",
+    toBase64(account.salt),
+    "N",
+    String(account.params.N),
+    "r",
+    String(account.params.r),
+    "p",
+    String(account.params.p),
+    "created",
+    String(account.created),
+  ];
+}
+
+function parseTopic(json: string | undefined): Topic | null {
+  if (json === undefined) return null;
+  try {
+    const topic = JSON.parse(json) as Topic;
+    return typeof topic.text === "string" ? topic : null;
+  } catch {
+    return null;
+  }
+}
+
+function toBase64(bytes: Uint8Array): string {
+  let text = "";
+  for (const byte of bytes) text += String.fromCharCode(byte);
+  return btoa(text);
+}
+
+function fromBase64(base64: string | undefined): Uint8Array {
+  const text = atob(base64 ?? "");
+  const bytes = new Uint8Array(text.length);
+  for (let i = 0; i < text.length; i++) bytes[i] = text.charCodeAt(i);
+  return bytes;
+}
