@@ -22,7 +22,7 @@
  */
 
 import { settlesWithin, sleep } from "./src/async.ts";
-import { Chat } from "./src/core/chat.ts";
+import { Chat, type ChatOptions } from "./src/core/chat.ts";
 import { connectionFailure, errorText } from "./src/errors.ts";
 import denoConfig from "./deno.json" with { type: "json" };
 import { formatMessage } from "./src/front/irc/message.ts";
@@ -31,8 +31,9 @@ import { type IrcServerInfo, IrcSession } from "./src/front/irc/session.ts";
 import { encodeLine, errorLine, refusalText } from "./src/front/line.ts";
 import { LineSession } from "./src/front/line_session.ts";
 import type { Logger } from "./src/log.ts";
+import type { FrontCounters, ServerMetrics } from "./src/metrics.ts";
 import { Admission, type Refusal } from "./src/net/admission.ts";
-import { Connection, type ConnectionLimits } from "./src/net/connection.ts";
+import { Connection, type ConnectionLimits, type ReadCounts } from "./src/net/connection.ts";
 import { closeQuietly, writeAll } from "./src/net/io.ts";
 import { WriteScheduler } from "./src/net/outbox.ts";
 import { formatPeer, type Peer, peerOf } from "./src/net/peer.ts";
@@ -55,6 +56,8 @@ export interface ServeOptions {
   maxClients?: number;
   /** Most clients from one address (0 = no limit). */
   maxPerIp?: number;
+  /** New connections per address per minute (0 = no limit). */
+  connectRate?: number;
   /** Lines per second per client (0 = no flood control). */
   rate?: number;
   /** Lines a client may send at once before `rate` applies. */
@@ -73,6 +76,13 @@ export interface ServeOptions {
   tls?: boolean;
   /** The IRC front end: its own listener (`--irc-port`), name and MOTD. */
   irc?: IrcOptions;
+  /**
+   * The chat's other settings: where it keeps things (`--data`), the other
+   * servers (`--cluster`), accounts and operators.
+   */
+  chat?: Omit<ChatOptions, "history" | "maxRooms">;
+  /** What the server counts as it runs (`--metrics` serves it); counted either way. */
+  metrics?: ServerMetrics;
 }
 
 /** IRC settings. IRC clients are served on the line port too (told apart by their first line). */
@@ -105,6 +115,7 @@ export type ServerLimits = Required<
     | "maxLine"
     | "maxClients"
     | "maxPerIp"
+    | "connectRate"
     | "rate"
     | "burst"
     | "sendQueue"
@@ -120,6 +131,7 @@ export const SERVER_DEFAULTS: Readonly<ServerLimits> = {
   maxLine: 4096,
   maxClients: 10_000,
   maxPerIp: 32,
+  connectRate: 0,
   rate: 10,
   burst: 20,
   sendQueue: 1024 * 1024,
@@ -135,7 +147,11 @@ export interface Server {
   readonly addr: Deno.NetAddr;
   /** Clients connected now. */
   readonly online: number;
-  /** Resolves when the server has shut down and every connection is closed. */
+  /** The chat (the console's operator commands go to it). */
+  readonly chat: Chat;
+  /** Resolves once what the store kept is loaded and connections are being accepted. */
+  readonly ready: Promise<void>;
+  /** Resolves when the server has shut down and every connection is closed; rejects when it could not start. */
   readonly finished: Promise<void>;
 }
 
@@ -147,12 +163,16 @@ const LOG_FLUSH_LIMIT_MS = 1000;
  */
 export function serve(listener: Deno.Listener, options: ServeOptions): Server {
   const server = new ChatServer(listener, options);
+  const finished = server.run();
   return {
     addr: listener.addr as Deno.NetAddr,
     get online() {
       return server.chat.online;
     },
-    finished: server.run(),
+    chat: server.chat,
+    // A start that fails rejects `finished`; `ready` then never settles.
+    ready: server.ready,
+    finished,
   };
 }
 
@@ -178,6 +198,11 @@ class ChatServer {
   /** Set during shutdown: called when the last handler is done. */
   #onLastHandler: (() => void) | null = null;
   readonly #stopAccepting = new AbortController();
+  readonly #ready = Promise.withResolvers<void>();
+  readonly #metrics: ServerMetrics | null;
+  readonly #readCounts: ReadCounts = { bytesRead: 0, throttledReads: 0 };
+  readonly #lineCounters: FrontCounters | undefined;
+  readonly #ircCounters: FrontCounters | undefined;
 
   constructor(listener: Deno.Listener, options: ServeOptions) {
     this.#listener = listener;
@@ -195,8 +220,21 @@ class ChatServer {
       sendQueue: settings.sendQueue,
       closeGrace: settings.closeGrace,
     };
-    this.#admission = new Admission(settings);
-    this.chat = new Chat({ history: settings.history, maxRooms: settings.maxRooms });
+    this.chat = new Chat({
+      ...options.chat,
+      history: settings.history,
+      maxRooms: settings.maxRooms,
+    });
+    this.#admission = new Admission({
+      ...settings,
+      bannedBy: (address) => this.chat.bans.match(address),
+    });
+    const metrics = this.#metrics = options.metrics ?? null;
+    if (metrics) {
+      this.#lineCounters = metrics.countersOf("line");
+      this.#ircCounters = metrics.countersOf("irc");
+      this.#sampleInto(metrics);
+    }
     const irc = options.irc ?? {};
     const name = irc.name ?? hostName();
     this.#ircListener = irc.listener ?? null;
@@ -212,9 +250,45 @@ class ChatServer {
     };
   }
 
+  /** Resolves once connections are being accepted. */
+  get ready(): Promise<void> {
+    return this.#ready.promise;
+  }
+
+  /** The numbers the metrics read at scrape time from their owners. */
+  #sampleInto(metrics: ServerMetrics): void {
+    const counts = this.#readCounts;
+    metrics.bytesReceived.sample = () => counts.bytesRead;
+    metrics.floodThrottledReads.sample = () => counts.throttledReads;
+    metrics.bytesSent.sample = () => this.#scheduler.bytesWritten;
+    metrics.deliveries.sample = () => this.chat.deliveries;
+    metrics.sendQueueBytes.sample = () => {
+      let bytes = 0;
+      for (const session of this.#sessions) bytes += session.connection.pendingBytes;
+      return bytes;
+    };
+    const online = (irc: boolean) => () => {
+      let count = 0;
+      for (const session of this.#sessions) {
+        if (session.member !== null && (session instanceof IrcSession) === irc) count++;
+      }
+      return count;
+    };
+    metrics.clientsOnline.of.line.sample = online(false);
+    metrics.clientsOnline.of.irc.sample = online(true);
+  }
+
   /** Serves until the signal aborts, then shuts down; resolves when all is closed. */
   async run(): Promise<void> {
     const log = this.#log;
+    try {
+      // What was kept from before (rooms, topics, bans) is in place before anyone comes.
+      for (const problem of await this.chat.load()) log.event({ event: "error", message: problem });
+    } catch (error) {
+      closeQuietly(this.#listener);
+      closeQuietly(this.#ircListener);
+      throw error;
+    }
     log.event({ event: "listening", address: this.#listener.addr as Deno.NetAddr, tls: this.#tls });
     const ircListener = this.#ircListener;
     if (ircListener) {
@@ -237,6 +311,7 @@ class ChatServer {
     };
     if (this.#signal?.aborted) stop();
     this.#signal?.addEventListener("abort", stop, { once: true });
+    this.#ready.resolve();
     try {
       const loops = [
         acceptLoop(this.#listener, {
@@ -286,6 +361,7 @@ class ChatServer {
     const peer = peerOf(conn.remoteAddr);
     this.#handlers++;
     this.#joining.add(conn);
+    if (this.#metrics) this.#metrics.connectionsAccepted.value++;
     const refusal = this.#admission.admit(peer.hostname);
     let started = false;
     try {
@@ -295,6 +371,7 @@ class ChatServer {
       const connection = new Connection(conn, peer, {
         limits: this.#limits,
         scheduler: this.#scheduler,
+        counts: this.#readCounts,
       });
       let kind = port;
       if (port === "line") {
@@ -310,6 +387,7 @@ class ChatServer {
           chat: this.chat,
           log: this.#log,
           irc: this.#irc,
+          counters: this.#ircCounters,
           onEnd: this.#sessionEnded,
         })
         : new LineSession(connection, {
@@ -317,6 +395,7 @@ class ChatServer {
           log: this.#log,
           maxLine: this.#limits.maxLine,
           idleTimeout: this.#settings.idleTimeout,
+          counters: this.#lineCounters,
           onEnd: this.#sessionEnded,
         });
       this.#joining.delete(conn);
@@ -339,6 +418,7 @@ class ChatServer {
   /** A session is over and its connection closed. */
   #sessionEnded = (session: Session): void => {
     this.#sessions.delete(session);
+    this.#metrics?.disconnected(session.connection.reason);
     this.#released(null, session.connection.peer);
   };
 
@@ -357,7 +437,16 @@ class ChatServer {
     port: "line" | "irc",
   ): Promise<void> {
     const reason = refusalText(refusal);
-    this.#log.event({ event: "refused", peer, reason, online: this.chat.online });
+    this.#metrics?.refused(refusal.code);
+    // A burst of connects past the rate is logged once, at its first.
+    if (refusal.code !== "connect-rate" || refusal.first) {
+      this.#log.event({
+        event: "refused",
+        peer,
+        reason: loggedReason(refusal),
+        online: this.chat.online,
+      });
+    }
     try {
       await writeAll(
         conn,
@@ -384,6 +473,7 @@ class ChatServer {
     first: Uint8Array,
   ): Promise<void> {
     const reason = kind === "tls" ? "TLS client on a plain port" : "HTTP request on the chat port";
+    this.#metrics?.refused(kind === "tls" ? "tls_on_plain" : "http");
     this.#log.event({ event: "refused", peer, reason, online: this.chat.online });
     try {
       if (kind === "http") {
@@ -414,6 +504,7 @@ class ChatServer {
       return true;
     } catch (error) {
       if (!this.#stopAccepting.signal.aborted) {
+        this.#metrics?.refused("tls_handshake");
         this.#log.event({
           event: "refused",
           peer,
@@ -436,6 +527,8 @@ class ChatServer {
 /** What the server asks of every session, whatever its protocol. */
 interface Session {
   readonly connection: Connection;
+  /** Its member while the client is in the chat, else null. */
+  readonly member: unknown;
   /** Greets and starts serving the client; the session reports its end through `onEnd`. */
   start(): Promise<void>;
   /** Ends it from outside, telling the client why in its protocol. */
@@ -512,13 +605,30 @@ function configure(conn: Deno.Conn): void {
   }
 }
 
+/** A refusal as the console shows it: as the client is told, with which ban. */
+function loggedReason(refusal: Refusal): string {
+  if (refusal.code === "banned") return `banned (${refusal.ban.mask})`;
+  if (refusal.code === "connect-rate") {
+    return `${refusalText(refusal)}; more from it are not logged until it slows down`;
+  }
+  return refusalText(refusal);
+}
+
 function reasonText(reason: unknown): string {
   if (reason === undefined) return "stopped";
   return typeof reason === "string" ? reason : errorText(reason);
 }
 
 function limitsOf(options: ServeOptions): Partial<ServerLimits> {
-  const { log: _log, signal: _signal, tls: _tls, irc: _irc, ...limits } = options;
+  const {
+    log: _log,
+    signal: _signal,
+    tls: _tls,
+    irc: _irc,
+    chat: _chat,
+    metrics: _metrics,
+    ...limits
+  } = options;
   return limits;
 }
 

@@ -477,6 +477,8 @@ export interface HostPortOptions {
   flag?: string;
   /** The port must be given (`HOST:PORT`), not only allowed (`HOST[:PORT]`). */
   requirePort?: boolean;
+  /** An address to listen on: port 0 (pick a free one) is allowed too. */
+  listen?: boolean;
 }
 
 /**
@@ -489,7 +491,8 @@ export function parseHostPort(
 ): { host: string; port?: number } {
   const fail = (reason?: string) => {
     const form = options.requirePort ? "HOST:PORT" : "HOST[:PORT]";
-    const expected = `${form} with a port from 1 to 65535, such as localhost:12000 or [::1]:12000`;
+    const ports = options.listen ? "0 (a free one) to 65535" : "1 to 65535";
+    const expected = `${form} with a port from ${ports}, such as localhost:12000 or [::1]:12000`;
     if (options.flag) return invalidValue(options.flag, value, expected, reason);
     return new UsageError(`invalid address ${quote(value)}: ${explain(expected, reason)}`);
   };
@@ -510,6 +513,6 @@ export function parseHostPort(
     return { host };
   }
   const number = /^\d+$/.test(port) ? Number(port) : NaN;
-  if (!(number >= 1 && number <= 65535)) throw fail();
+  if (!(number >= (options.listen ? 0 : 1) && number <= 65535)) throw fail();
   return { host, port: number };
 }

@@ -36,7 +36,7 @@ export type DisconnectReason = QuitReason;
 /** Something the console reports. */
 export type LogEvent =
   /** The server accepts connections at `address` (for IRC clients: `protocol`). */
-  | { event: "listening"; address: Peer; tls: boolean; protocol?: "irc" }
+  | { event: "listening"; address: Peer; tls: boolean; protocol?: "irc" | "metrics" }
   | { event: "connect"; peer: Peer; nick: string; online: number; protocol?: "irc" }
   /** A room message (`action` for `/me`). */
   | { event: "message"; peer: Peer; nick: string; room: string; text: string; action?: boolean }
@@ -74,6 +74,8 @@ export type LogEvent =
   | { event: "account"; peer: Peer; nick: string; what: string }
   /** An operator did something (`by`: the operator's nick, or `console`). */
   | { event: "operator"; by: string; what: string }
+  /** The link to the other servers (`--cluster`): joined, lost, restored, a server gone. */
+  | { event: "cluster"; what: string }
   /** Something went wrong that is not one client's business (accept failures, …). */
   | { event: "error"; message: string }
   | { event: "shutdown"; reason: string; online: number }
@@ -167,6 +169,8 @@ export class Logger {
         return this.#line("account", c.blue, `${peer(event.peer)}  ${event.nick}  ${event.what}`);
       case "operator":
         return this.#line("operator", c.magenta, `${event.by}  ${event.what}`);
+      case "cluster":
+        return this.#line("cluster", c.magenta, event.what);
       case "error":
         return this.#line("error", c.red, event.message);
       case "shutdown":

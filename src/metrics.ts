@@ -294,6 +294,14 @@ const DISCONNECT_LABELS: readonly DisconnectLabel[] = [
   "error",
 ];
 
+/** What a front end's sessions count as they carry out what clients say. */
+export interface FrontCounters {
+  /** Room messages and actions received. */
+  readonly messages: Counter;
+  /** Private messages sent (one per recipient). */
+  readonly privateMessages: Counter;
+}
+
 /** What {@linkcode ServerMetrics} is told when it is created. */
 export interface ServerMetricsOptions {
   /** The program's version, for `parley_info`. */
@@ -405,6 +413,11 @@ export class ServerMetrics implements MetricsSource {
    */
   disconnected(reason: string): void {
     this.disconnects.labels(labelOf(reason)).value++;
+  }
+
+  /** The counters of one front end's sessions. */
+  countersOf(frontend: Frontend): FrontCounters {
+    return { messages: this.messagesReceived.of[frontend], privateMessages: this.privateMessages };
   }
 
   /** The exposition text. */

@@ -5,30 +5,39 @@
  * @module
  */
 
+import denoConfig from "../../deno.json" with { type: "json" };
 import { serve, SERVER_DEFAULTS } from "../../server.ts";
 import { colorWanted } from "../colors.ts";
+import { type ServerCommand, ServerConsole } from "../console/console.ts";
+import type { Chat, ChatOptions } from "../core/chat.ts";
 import { errorText } from "../errors.ts";
 import {
   invalidValue,
   parseFlags,
   parseHost,
+  parseHostPort,
   parseInteger,
   parseNumber,
   parsePort,
   parseSize,
   UsageError,
 } from "../flags.ts";
+import { problemText } from "../front/line.ts";
+import { moderatedLines } from "../front/moderation.ts";
 import { BufferedSink, Logger } from "../log.ts";
+import { serveMetrics, ServerMetrics } from "../metrics.ts";
 import { formatPeer } from "../net/peer.ts";
 import { closeQuietly } from "../net/io.ts";
 import { cleanString } from "../text.ts";
+import type { ClusterJoin } from "./cluster_join.ts";
 import { DEFAULT_PORT, readPem, readTextFile, StartError } from "./start.ts";
 
 /** `parley server --help`. */
 export const SERVER_HELP = `Usage: parley server [options]
 
-Runs a chat server. The console shows every connection, message and disconnection.
-Stop it with Ctrl-C (or SIGTERM): clients are told, output is flushed, exit code 0.
+Runs a chat server. The console shows every connection, message and disconnection,
+and takes operator commands (/help lists them). Stop it with Ctrl-C (or SIGTERM):
+clients are told, output is flushed, exit code 0.
 
 Options:
   --host HOST            address to listen on (default 0.0.0.0, all IPv4 interfaces; :: for IPv6)
@@ -36,6 +45,7 @@ Options:
   --max-line BYTES       longest line accepted (default ${SERVER_DEFAULTS.maxLine})
   --max-clients N        most clients at once (default ${SERVER_DEFAULTS.maxClients})
   --max-per-ip N         most clients from one address (default ${SERVER_DEFAULTS.maxPerIp}; 0 = no limit)
+  --connect-rate N       new connections per address per minute (default 0 = no limit)
   --rate N               lines per second per client (default ${SERVER_DEFAULTS.rate}; 0 = no flood control)
   --burst N              lines a client may send at once (default ${SERVER_DEFAULTS.burst})
   --send-queue BYTES     output waiting for a client before it is dropped (default 1M)
@@ -50,6 +60,15 @@ Options:
                          --tls-cert); IRC clients are served on --port as well
   --irc-name NAME        server name in IRC replies (default: this machine's host name)
   --motd FILE            message of the day shown to IRC clients
+  --data FILE            keep history, topics, rooms, accounts and bans in this SQLite
+                         file across restarts (default: in memory only)
+  --cluster URL          be one chat with every server using this Redis
+                         (redis://[:PASSWORD@]HOST:PORT[/DB]; not with --data)
+  --require-account      only identified owners of registered nicks may join rooms and talk
+  --oper-password-file F the /oper password is in this file (without it, only the
+                         console has operator commands)
+  --no-console           do not read operator commands from stdin
+  --metrics HOST:PORT    serve Prometheus metrics at http://HOST:PORT/metrics (off by default)
   -h, --help             this help
 
 Sizes take k, M and G suffixes (64k, 1M).
@@ -70,6 +89,7 @@ export async function serverCommand(args: string[]): Promise<number> {
     "max-line": { type: "string" },
     "max-clients": { type: "string" },
     "max-per-ip": { type: "string" },
+    "connect-rate": { type: "string" },
     rate: { type: "string" },
     burst: { type: "string" },
     "send-queue": { type: "string" },
@@ -83,6 +103,12 @@ export async function serverCommand(args: string[]): Promise<number> {
     "irc-port": { type: "string" },
     "irc-name": { type: "string" },
     motd: { type: "string" },
+    data: { type: "string" },
+    cluster: { type: "string" },
+    "require-account": { type: "boolean" },
+    "oper-password-file": { type: "string" },
+    "no-console": { type: "boolean" },
+    metrics: { type: "string" },
     help: { type: "boolean", short: "h" },
   });
   if (values.help) {
@@ -108,6 +134,10 @@ export async function serverCommand(args: string[]): Promise<number> {
       values["max-per-ip"],
       (v) => parseInteger("max-per-ip", v, { min: 0, note: "0 = no limit" }),
     ),
+    connectRate: optional(
+      values["connect-rate"],
+      (v) => parseInteger("connect-rate", v, { min: 0, note: "0 = no limit" }),
+    ),
     rate: optional(values.rate, (v) => parseNumber("rate", v, { note: "0 = no flood control" })),
     burst: optional(values.burst, (v) => parseInteger("burst", v, 1)),
     sendQueue: optional(values["send-queue"], (v) => parseSize("send-queue", v, 1024)),
@@ -129,37 +159,163 @@ export async function serverCommand(args: string[]): Promise<number> {
   const ircPort = optional(values["irc-port"], (v) => parsePort("irc-port", v));
   const ircName = optional(values["irc-name"], (v) => parseIrcName(v));
   const motd = optional(values.motd, (v) => readMotd(v));
-  const listener = listen(hostname, port, tls && { ...tls, files: tlsFiles });
-  let ircListener: Deno.Listener | undefined;
-  try {
-    ircListener = ircPort === undefined
-      ? undefined
-      : listen(hostname, ircPort, tls && { ...tls, files: tlsFiles });
-  } catch (error) {
-    closeQuietly(listener);
-    throw error;
+  if (values.data !== undefined && values.cluster !== undefined) {
+    throw new UsageError(
+      "--data and --cluster do not go together: with --cluster everything is kept in Redis",
+    );
   }
-  const log = new Logger(new BufferedSink(Deno.stdout), {
-    format,
-    color: colorWanted(Deno.stdout),
-    messageText: !values["no-log-text"],
+  const operPassword = optional(values["oper-password-file"], readOperPassword);
+  const metricsAddress = optional(values.metrics, (v) => {
+    const { host, port } = parseHostPort(v, { flag: "metrics", requirePort: true, listen: true });
+    return { hostname: host, port: port! };
   });
-  warnAboutFileLimit(limits.maxClients ?? SERVER_DEFAULTS.maxClients);
+  const historySize = limits.history ?? SERVER_DEFAULTS.history;
 
   const controller = new AbortController();
+  let server: { chat: Chat } | null = null;
+  const stdout = new BufferedSink(Deno.stdout);
+  const color = colorWanted(Deno.stdout);
+  const serverConsole: ServerConsole | null = values["no-console"] ? null : new ServerConsole({
+    sink: stdout,
+    json: format === "json",
+    color,
+    onCommand: (command) => server ? runOperatorCommand(server.chat, command, log) : [],
+    onInterrupt: () => {
+      // Ctrl-C on the console's input line: a key, not a signal.
+      if (!controller.signal.aborted) return void controller.abort("SIGINT");
+      Deno.exit(130);
+    },
+  });
+  const log: Logger = new Logger(serverConsole?.sink ?? stdout, {
+    format,
+    color,
+    messageText: !values["no-log-text"],
+  });
   const removeSignals = onStopSignals(controller);
+  /** What was opened, closed in reverse order on the way out. */
+  const opened: (() => unknown)[] = [];
   try {
-    await serve(listener, {
+    const chat: Omit<ChatOptions, "history" | "maxRooms"> = {
+      requireAccount: values["require-account"] ?? false,
+      operPassword: operPassword ?? null,
+    };
+    if (values.data !== undefined) {
+      const store = await openStore(values.data, historySize);
+      store.onError = (message) => log.event({ event: "error", message });
+      opened.push(() => store.close());
+      chat.store = store;
+    }
+    const metrics = new ServerMetrics({
+      version: denoConfig.version,
+      clustered: values.cluster !== undefined,
+    });
+    let cluster: ClusterJoin | null = null;
+    if (values.cluster !== undefined) {
+      // Loaded only now: a single server never loads the Redis client.
+      const { joinCluster } = await import("./cluster_join.ts");
+      const joined = cluster = await joinCluster(values.cluster, {
+        historySize,
+        log,
+        metrics,
+      });
+      opened.push(() => joined.close());
+      Object.assign(chat, joined.chatOptions);
+    }
+    const listener = listen(hostname, port, tls && { ...tls, files: tlsFiles });
+    opened.push(() => closeQuietly(listener));
+    const ircListener = ircPort === undefined
+      ? undefined
+      : listen(hostname, ircPort, tls && { ...tls, files: tlsFiles });
+    opened.push(() => closeQuietly(ircListener));
+    warnAboutFileLimit(limits.maxClients ?? SERVER_DEFAULTS.maxClients);
+    const running = serve(listener, {
       log,
       signal: controller.signal,
       tls: tls !== null,
       irc: { listener: ircListener, name: ircName, motd },
+      chat,
+      metrics,
       ...limits,
-    }).finished;
+    });
+    server = running;
+    cluster?.attach(running.chat);
+    if (metricsAddress) {
+      const stop = new AbortController();
+      const endpoint = serveMetrics(metricsAddress, metrics, {
+        signal: stop.signal,
+        onListening: (address) =>
+          log.event({ event: "listening", address, tls: false, protocol: "metrics" }),
+        onError: (message) => log.event({ event: "error", message }),
+      });
+      opened.push(() => {
+        stop.abort();
+        return endpoint.finished;
+      });
+    }
+    running.ready.then(() => serverConsole?.start());
+    await running.finished;
   } finally {
     removeSignals();
+    await serverConsole?.close();
+    for (const close of opened.reverse()) {
+      try {
+        await close();
+      } catch (error) {
+        log.event({ event: "error", message: `while stopping: ${errorText(error)}` });
+      }
+    }
+    await log.sink.flush();
   }
   return 0;
+}
+
+/** Carries out an operator command typed on the console; the reply lines. */
+async function runOperatorCommand(
+  chat: Chat,
+  command: ServerCommand,
+  log: Logger,
+): Promise<string[]> {
+  const reply = await chat.moderate(null, command);
+  if (reply.kind === "refused") return [`!!! ${problemText(reply.problem)}`];
+  const lines = moderatedLines(reply, Date.now());
+  if (CHANGES.has(command.kind) && !(command.kind === "topic" && command.text === undefined)) {
+    log.event({ event: "operator", by: "console", what: lines.join("; ") });
+  }
+  return lines;
+}
+
+/** The operator commands that change something (and are logged); the others only look. */
+const CHANGES = new Set<ServerCommand["kind"]>([
+  "say",
+  "kick",
+  "ban",
+  "unban",
+  "mute",
+  "unmute",
+  "topic",
+]);
+
+/** `--data FILE`: the store, or a {@linkcode StartError} in one line naming the file. */
+async function openStore(path: string, historySize: number) {
+  // Loaded only with --data, as the Redis client only with --cluster.
+  const { SqliteStore, StoreError } = await import("../store/sqlite.ts");
+  try {
+    return SqliteStore.open(path, { historySize });
+  } catch (error) {
+    if (error instanceof StoreError) throw new StartError(error.message);
+    throw error;
+  }
+}
+
+/** `--oper-password-file F`: its first line, which must not be empty. */
+function readOperPassword(path: string): string {
+  const password = readTextFile("--oper-password-file", path).split(/\r?\n/)[0];
+  if (password.trim() === "") {
+    throw new StartError(
+      `--oper-password-file ${path} is empty: put the /oper password on its first line`,
+    );
+  }
+  return password;
 }
 
 /**

@@ -53,6 +53,7 @@ import { MAX_TOPIC, nameKey, nickProblem, roomProblem } from "./names.ts";
 import { operPasswordMatches } from "./oper.ts";
 import { LocalPresence, type Presence, type RemoteMember } from "./presence.ts";
 import { MemoryStore, type Store } from "./store.ts";
+import { errorText } from "../errors.ts";
 import { type CidrBlock, cidrContains, formatCidr, parseAddress, parseCidr } from "./cidr.ts";
 
 /** The room that always exists: line clients start in it. */
@@ -252,6 +253,8 @@ export class Chat {
   /** The ban list, checked for every accepted connection. */
   readonly bans: Bans;
   readonly #byNick = new Map<string, Member>();
+  /** The same members, by id. */
+  readonly #byMemberId = new Map<string, Member>();
   readonly #rooms = new Map<string, Room>();
   /** Rooms by display name, for events (which name their room). */
   readonly #roomsByName = new Map<string, Room>();
@@ -261,6 +264,7 @@ export class Chat {
   #pending: MessageEvent[] = [];
   #pendingRoom: Room | null = null;
   #pendingFrom: Member | null = null;
+  #deliveries = 0;
 
   constructor(options: ChatOptions = {}) {
     this.#historySize = options.history ?? 50;
@@ -283,16 +287,28 @@ export class Chat {
 
   /**
    * Reads what the store kept from before (rooms with their topics and where
-   * their numbering was, bans). Call it once, before members come.
+   * their numbering was, bans). Call it once, before members come. Returns
+   * what could not be read (a store that is not answering: the bans are read
+   * again by whoever keeps them fresh, see {@linkcode Bans.load}).
    */
-  async load(): Promise<void> {
+  async load(): Promise<string[]> {
     for (const stored of await this.#store.rooms()) {
       const room = this.#rooms.get(stored.key) ?? this.#room(stored.name, stored.key, null);
       room.topic = stored.topic;
       room.seq = Math.max(room.seq, stored.seq);
       room.lastUsed = stored.lastUsed;
     }
-    await this.bans.load();
+    try {
+      await this.bans.load();
+      return [];
+    } catch (error) {
+      return [`the bans could not be read: ${errorText(error)}`];
+    }
+  }
+
+  /** Messages (room and private) handed to members of this server so far, one per recipient. */
+  get deliveries(): number {
+    return this.#deliveries;
   }
 
   /** Members in the chat on this server. */
@@ -375,6 +391,7 @@ export class Chat {
     this.flush();
     m.present = false;
     this.#byNick.delete(m.key);
+    this.#byMemberId.delete(m.id);
     this.#directory.release(m.key, m.id);
     this.#presence.remove(m.id);
     const rooms = [...m.rooms];
@@ -1049,14 +1066,14 @@ export class Chat {
   }
 
   #byId(id: string): Member | undefined {
-    for (const member of this.#byNick.values()) if (member.id === id) return member;
-    return undefined;
+    return this.#byMemberId.get(id);
   }
 
   #add(m: Member, nick: string, key: string): Member {
     m.nick = nick;
     m.key = key === nick ? nick : key;
     this.#byNick.set(m.key, m);
+    this.#byMemberId.set(m.id, m);
     this.#tellPresence(m);
     return m;
   }
@@ -1167,6 +1184,10 @@ export class Chat {
     const origin = first.origin;
     // Joined: the subject is in the room; left: it is gone; a message: its sender is there.
     const audience = first.kind === "left" ? room.members.size : room.members.size - 1;
+    if (first.kind === "message") {
+      const fromHere = this.#byId(origin)?.rooms.has(room) ? 1 : 0;
+      this.#deliveries += events.length * (room.members.size - fromHere);
+    }
     for (const [renderer, group] of room.groups) {
       const bytes = renderer.render(events, audience);
       if (bytes === null) continue;
@@ -1199,7 +1220,9 @@ export class Chat {
     const target = this.#byNick.get(nameKey(event.to));
     if (target === undefined) return;
     const bytes = target.renderer.render([event], 1);
-    if (bytes !== null) target.endpoint.send(bytes);
+    if (bytes === null) return;
+    target.endpoint.send(bytes);
+    this.#deliveries++;
   }
 
   #deliverNotice(event: NoticeEvent): void {

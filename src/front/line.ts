@@ -255,7 +255,18 @@ export function refusalText(refusal: Refusal): string {
       }); try again later`;
     case "per-address":
       return `too many connections from ${refusal.address} (at most ${refusal.max})`;
+    case "banned":
+      return `you are banned from this server${
+        refusal.ban.expires === null ? "" : ` until ${banEndText(refusal.ban.expires)}`
+      }${refusal.ban.reason ? `: ${refusal.ban.reason}` : ""}`;
+    case "connect-rate":
+      return `too many new connections from ${refusal.address} (at most ${refusal.max} a minute); try again later`;
   }
+}
+
+/** When a ban ends, in UTC (the server's clock and the user's may be in different zones). */
+function banEndText(expires: number): string {
+  return new Date(expires).toISOString().slice(0, 16).replace("T", " ") + " UTC";
 }
 
 /** The usage error of a command given without what it needs. */

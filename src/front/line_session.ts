@@ -14,6 +14,7 @@
  * @module
  */
 
+import type { FrontCounters } from "../metrics.ts";
 import {
   type Chat,
   type ChatMember,
@@ -68,6 +69,8 @@ export interface LineSessionContext {
   maxLine: number;
   /** Seconds without a line before the client is disconnected (0 = never). */
   idleTimeout: number;
+  /** What it counts for `--metrics`. */
+  counters?: FrontCounters;
   /** Told once the session is over and its connection closed. */
   onEnd?: (session: LineSession) => void;
 }
@@ -81,6 +84,7 @@ export class LineSession implements Endpoint, LineHandler {
   readonly #maxLine: number;
   readonly #idleTimeout: number;
   readonly #onEnd: ((session: LineSession) => void) | undefined;
+  readonly #counters: FrontCounters | undefined;
   #member: ChatMember | null = null;
   #room: ChatRoom | null = null;
   #messages = 0;
@@ -95,6 +99,12 @@ export class LineSession implements Endpoint, LineHandler {
     this.#maxLine = context.maxLine;
     this.#idleTimeout = context.idleTimeout;
     this.#onEnd = context.onEnd;
+    this.#counters = context.counters;
+  }
+
+  /** The member, while this client is in the chat. */
+  get member(): ChatMember | null {
+    return this.#member?.present ? this.#member : null;
   }
 
   /** The nick, once in the chat. */
@@ -249,6 +259,7 @@ export class LineSession implements Endpoint, LineHandler {
     const problem = this.#chat.say(member, room, text, action);
     if (problem) return this.#error(problemText(problem));
     this.#messages++;
+    this.#counters?.messages.inc();
     this.#log.event({
       event: "message",
       peer: this.connection.peer,
@@ -281,6 +292,7 @@ export class LineSession implements Endpoint, LineHandler {
         if (reply.kind === "refused") return this.#error(problemText(reply.problem));
         this.#reply(privateSentLine(reply.to, reply.text, reply.action));
         this.#messages++;
+        this.#counters?.privateMessages.inc();
         return this.#log.event({
           event: "private",
           peer,

@@ -31,6 +31,14 @@ import type { Peer } from "./peer.ts";
 import { TokenBucket } from "./rate_limit.ts";
 import { TelnetFilter } from "./telnet.ts";
 
+/** What every connection of a server adds to (for `--metrics`): one object, shared. */
+export interface ReadCounts {
+  /** Bytes read from clients. */
+  bytesRead: number;
+  /** Times reading a client paused until its flood-control budget refilled. */
+  throttledReads: number;
+}
+
 /** The limits a connection enforces. */
 export interface ConnectionLimits {
   /** Longest line in bytes. */
@@ -108,13 +116,15 @@ export class Connection implements OutboxOptions {
   #handler: LineHandler | null = null;
   /** Set while the read loop waits for flood-control tokens: wakes it. */
   #wakeThrottled: (() => void) | null = null;
+  readonly #counts: ReadCounts;
 
   constructor(
     conn: Deno.Conn,
     peer: Peer,
-    options: { limits: ConnectionLimits; scheduler: WriteScheduler },
+    options: { limits: ConnectionLimits; scheduler: WriteScheduler; counts?: ReadCounts },
   ) {
     this.#conn = conn;
+    this.#counts = options.counts ?? { bytesRead: 0, throttledReads: 0 };
     this.peer = peer;
     this.#limits = options.limits;
     this.sendQueueLimit = options.limits.sendQueue;
@@ -132,6 +142,11 @@ export class Connection implements OutboxOptions {
 
   get detail(): string {
     return this.#detail;
+  }
+
+  /** Bytes queued for the client and not yet written. */
+  get pendingBytes(): number {
+    return this.#outbox.pendingBytes;
   }
 
   /** True once the connection is ending: no more lines are carried out. */
@@ -195,6 +210,7 @@ export class Connection implements OutboxOptions {
         joined.set(collected);
         joined.set(this.#buffer.subarray(0, count), collected.length);
         collected = joined;
+        this.#counts.bytesRead += count;
         this.lastActive = Date.now();
       }
     } catch {
@@ -240,6 +256,7 @@ export class Connection implements OutboxOptions {
           if (this.#ending) return; // ended from outside while reading: what arrived is not carried out
           if (result === null) return await this.#finish(handler);
           this.lastActive = Date.now();
+          this.#counts.bytesRead += result;
           count = result;
           bytes = this.#buffer.subarray(0, count);
         }
@@ -334,6 +351,7 @@ export class Connection implements OutboxOptions {
    */
   async #waitForToken(handler: LineHandler): Promise<boolean> {
     const bucket = this.#bucket!;
+    this.#counts.throttledReads++;
     handler.endOfRead();
     for (let wait = bucket.wait(); wait > 0 && !this.#ending; wait = bucket.wait()) {
       await new Promise<void>((resolve) => {

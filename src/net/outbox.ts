@@ -129,6 +129,8 @@ const STALLED_WRITE_MS = 1000;
  * writes run at once (the rest wait in order), and join buffers are pooled.
  */
 export class WriteScheduler {
+  /** Bytes written by every outbox of this scheduler (for `--metrics`). */
+  bytesWritten = 0;
   /** Outboxes with bytes waiting for the next flush round. */
   #toFlush: Outbox[] = [];
   /** When the last flush round ran (`performance.now()`). */
@@ -419,6 +421,7 @@ export class Outbox {
 
   #written(count: number): void {
     this.#lastProgress = performance.now();
+    this.#scheduler.bytesWritten += count;
     const inFlight = this.#inFlight!;
     if (count < inFlight.length && !this.#closedByFailure) {
       // Deno.Conn.write may take only part of the bytes: send the rest before anything newer.

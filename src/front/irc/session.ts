@@ -22,6 +22,7 @@
  * @module
  */
 
+import type { FrontCounters } from "../../metrics.ts";
 import type { Chat, ChatMember, Endpoint, Removal, Renderer } from "../../core/chat.ts";
 import { parseCidr } from "../../core/cidr.ts";
 import type { Moderated, Refused } from "../../core/commands.ts";
@@ -73,6 +74,8 @@ export interface IrcSessionContext {
   chat: Chat;
   log: Logger;
   irc: IrcServerInfo;
+  /** What it counts for `--metrics`. */
+  counters?: FrontCounters;
   /** Told once the session is over and its connection closed. */
   onEnd?: (session: IrcSession) => void;
 }
@@ -95,6 +98,7 @@ export class IrcSession implements Endpoint, LineHandler {
   readonly #log: Logger;
   readonly #irc: IrcServerInfo;
   readonly #onEnd: ((session: IrcSession) => void) | undefined;
+  readonly #counters: FrontCounters | undefined;
   #member: ChatMember | null = null;
   #nick: string | null = null;
   #user: string | null = null;
@@ -117,7 +121,13 @@ export class IrcSession implements Endpoint, LineHandler {
     this.#log = context.log;
     this.#irc = context.irc;
     this.#onEnd = context.onEnd;
+    this.#counters = context.counters;
     this.renderer = context.irc.plain;
+  }
+
+  /** The member, while this client is in the chat. */
+  get member(): ChatMember | null {
+    return this.#member?.present ? this.#member : null;
   }
 
   /** The nick: registered, asked for, or `*`. */
@@ -489,6 +499,7 @@ export class IrcSession implements Endpoint, LineHandler {
       return;
     }
     this.#messages++;
+    this.#counters?.messages.inc();
     this.#log.event({
       event: "message",
       peer: this.connection.peer,
@@ -515,6 +526,7 @@ export class IrcSession implements Endpoint, LineHandler {
       }
       if (reply.away !== null && !notice) this.#numeric(N.RPL_AWAY, reply.to, reply.away);
       this.#messages++;
+      this.#counters?.privateMessages.inc();
       this.#log.event({
         event: "private",
         peer: this.connection.peer,
