@@ -38,6 +38,8 @@ export interface ClientOptions {
   port: number;
   /** Sent as `/nick NAME` right after connecting. */
   name?: string;
+  /** The password of `name` (`--password-file`): `/identify NAME PASSWORD` is sent instead. */
+  password?: string;
   /** Speak TLS. */
   tls?: boolean;
   /** Extra trusted CA certificates (PEM), for a self-signed server. */
@@ -256,7 +258,14 @@ async function runTerminalClient(options: ClientOptions): Promise<number> {
       if (conn === null) return 0; // left while offline
       view.online = true;
       terminal.write(view.status(`connected to ${target} again`));
-      send(view.rejoinCommands());
+      // The nick it proved at the start is proved again (a registered nick refuses a bare /nick).
+      send(
+        view.rejoinCommands().map((command) =>
+          command === `/nick ${options.name}` && options.password
+            ? firstLine(options).trimEnd()
+            : command
+        ),
+      );
     }
   } finally {
     clearTimeout(graceTimer);
@@ -440,6 +449,7 @@ async function pumpToServer(
  * client, so it greets without waiting for the first-bytes deadline (SPEC §2).
  */
 function firstLine(options: ClientOptions): string {
+  if (options.name && options.password) return `/identify ${options.name} ${options.password}\n`;
   return options.name ? `/nick ${options.name}\n` : "\n";
 }
 

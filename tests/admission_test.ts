@@ -54,12 +54,21 @@ Deno.test("admission: bans refuse first, and the connect rate refuses past N a m
   assert.deepEqual(admission.admit("10.9.1.1", 0), { code: "banned", address: "10.9.1.1", ban });
   assert.equal(admission.admit("10.0.0.1", 0), null);
   assert.equal(admission.admit("10.0.0.1", 1), null);
-  const refusal = (first: boolean) => ({ code: "connect-rate", address: "10.0.0.1", max: 2, first });
+  const refusal = (first: boolean) => ({
+    code: "connect-rate",
+    address: "10.0.0.1",
+    max: 2,
+    first,
+  });
   assert.deepEqual(admission.admit("10.0.0.1", 2), refusal(true));
   assert.deepEqual(admission.admit("10.0.0.1", 3), refusal(false), "the rest of the burst");
   assert.equal(admission.admit("10.0.0.2", 3), null, "another address has its own rate");
   // Two a minute: one is back after 30 s.
   assert.equal(admission.admit("10.0.0.1", 30_010), null);
-  assert.deepEqual(admission.admit("10.0.0.1", 30_020), refusal(true), "a new burst is logged again");
+  assert.deepEqual(
+    admission.admit("10.0.0.1", 30_020),
+    refusal(true),
+    "a new burst is logged again",
+  );
   assert.equal(admission.count, 8, "refused connections count until released");
 });

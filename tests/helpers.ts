@@ -74,12 +74,12 @@ export function startServer(
 
 /** Waits until `check` holds, polling; fails with `what` after `timeout` ms. */
 export async function waitUntil(
-  check: () => boolean,
+  check: () => boolean | Promise<boolean>,
   what: string | (() => string),
   timeout = 5000,
 ): Promise<void> {
   const deadline = Date.now() + timeout;
-  while (!check()) {
+  while (!(await check())) {
     if (Date.now() > deadline) {
       throw new Error(
         `timed out after ${timeout} ms waiting for ${typeof what === "string" ? what : what()}`,
@@ -386,6 +386,10 @@ export interface ServerProcess {
   port: number;
   /** The IRC listener's port, when started with `--irc-port` (0 otherwise). */
   ircPort: number;
+  /** The metrics endpoint's port, when started with `--metrics` (0 otherwise). */
+  metricsPort: number;
+  /** Types a line into the server console (its stdin; with `console: true`). */
+  type(line: string): Promise<void>;
   stdout: OutputCollector;
   stderr: OutputCollector;
   /** Sends `signal` and returns the exit code. */
@@ -394,19 +398,24 @@ export interface ServerProcess {
 
 export async function startServerProcess(
   extra: string[] = [],
-  options: SpawnOptions = {},
+  options: SpawnOptions & { /** Keep stdin open for console commands. */ console?: boolean } = {},
 ): Promise<ServerProcess> {
   const child = spawnCli(["server", "--host", "127.0.0.1", "--port", "0", ...extra], options);
-  await child.stdin.close();
+  const keyboard = options.console ? child.stdin.getWriter() : null;
+  if (!keyboard) await child.stdin.close();
   const stdout = new OutputCollector(child.stdout);
   const stderr = new OutputCollector(child.stderr);
   let port = 0;
   let ircPort = 0;
+  let metricsPort = 0;
   try {
     const match = await stdout.waitFor(
-      /listening +127\.0\.0\.1:(\d+)|"event":"listening".*"port":(\d+)/,
+      /listening +127\.0\.0\.1:(\d+)(?:  \(tls\))?\n|"event":"listening"(?!.*"protocol").*"port":(\d+)/,
     );
     port = Number(match[1] ?? match[2]);
+    if (extra.includes("--metrics")) {
+      metricsPort = Number((await stdout.waitFor(/listening +127\.0\.0\.1:(\d+)  \(metrics\)/))[1]);
+    }
     if (extra.includes("--irc-port")) {
       ircPort = Number(
         (await stdout.waitFor(/listening +127\.0\.0\.1:(\d+)(?:  \(tls\))?  \(irc\)/))[1],
@@ -421,9 +430,15 @@ export async function startServerProcess(
     child,
     port,
     ircPort,
+    metricsPort,
+    async type(line: string) {
+      if (!keyboard) throw new Error("started without console: true");
+      await keyboard.write(new TextEncoder().encode(line + "\n"));
+    },
     stdout,
     stderr,
     async stop(signal: Deno.Signal = "SIGTERM") {
+      await keyboard?.close().catch(() => {});
       try {
         child.kill(signal);
       } catch {
@@ -460,4 +475,78 @@ export async function withDeadline<T>(promise: Promise<T>, ms: number, what: str
   } finally {
     clearTimeout(timer);
   }
+}
+
+/**
+ * `nc -s SOURCE 127.0.0.1 PORT` (netcat-openbsd): a plain client whose
+ * address is `source` (any of 127.0.0.0/8), to test what the server does by
+ * address (bans, throttles) while other clients come from 127.0.0.1.
+ */
+export class NetcatClient {
+  readonly child: Deno.ChildProcess;
+  readonly output: OutputCollector;
+  readonly #keyboard: WritableStreamDefaultWriter<Uint8Array>;
+
+  constructor(port: number, source: string) {
+    this.child = new Deno.Command("nc", {
+      args: ["-s", source, "127.0.0.1", String(port)],
+      stdin: "piped",
+      stdout: "piped",
+      stderr: "null",
+    }).spawn();
+    this.output = new OutputCollector(this.child.stdout);
+    this.#keyboard = this.child.stdin.getWriter();
+  }
+
+  /** Types a line. */
+  async send(line: string): Promise<void> {
+    await this.#keyboard.write(encoder.encode(line + "\n"));
+  }
+
+  /**
+   * Resolves with nc's exit code once the server has closed the connection
+   * (nc leaves when both its input and the connection have ended: its input
+   * is ended here).
+   */
+  async closedByServer(timeout = 5000): Promise<number> {
+    await this.#keyboard.close().catch(() => {});
+    return (await withDeadline(this.child.status, timeout, "the server to close nc's connection"))
+      .code;
+  }
+
+  async close(): Promise<void> {
+    await this.#keyboard.close().catch(() => {});
+    try {
+      this.child.kill("SIGTERM");
+    } catch { /* gone already */ }
+    await this.child.status;
+    await this.output.done;
+  }
+}
+
+/** Whether a program is installed (on the PATH). */
+export async function commandExists(name: string): Promise<boolean> {
+  try {
+    const { success } = await new Deno.Command("sh", {
+      args: ["-c", `command -v ${name}`],
+      stdout: "null",
+      stderr: "null",
+    }).output();
+    return success;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * For a test's `ignore`: true when one of `tools` is missing, after saying
+ * out loud which, and that `.ci/run` installs them.
+ */
+export async function missingTools(test: string, ...tools: string[]): Promise<boolean> {
+  const missing: string[] = [];
+  for (const tool of tools) if (!(await commandExists(tool))) missing.push(tool);
+  if (missing.length > 0) {
+    console.warn(`${test}: skipped, not installed: ${missing.join(", ")} (.ci/run installs them)`);
+  }
+  return missing.length > 0;
 }

@@ -7,6 +7,7 @@
 
 import assert from "node:assert/strict";
 import {
+  commandExists,
   delay,
   OutputCollector,
   runCli,
@@ -240,17 +241,4 @@ async function readAll(conn: Deno.Conn): Promise<string> {
     } catch { /* closed */ }
   }
   return new TextDecoder().decode(Uint8Array.from(chunks.flatMap((chunk) => [...chunk])));
-}
-
-async function commandExists(name: string): Promise<boolean> {
-  try {
-    const { success } = await new Deno.Command("sh", {
-      args: ["-c", `command -v ${name}`],
-      stdout: "null",
-      stderr: "null",
-    }).output();
-    return success;
-  } catch {
-    return false;
-  }
 }

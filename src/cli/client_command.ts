@@ -15,7 +15,7 @@ import {
   UsageError,
 } from "../flags.ts";
 import { nameProblemText } from "../front/line.ts";
-import { DEFAULT_PORT, readPem } from "./start.ts";
+import { DEFAULT_PORT, readPem, readTextFile, StartError } from "./start.ts";
 
 /** `parley client --help`. */
 export const CLIENT_HELP = `Usage: parley client [HOST[:PORT]] [options]
@@ -31,6 +31,9 @@ Options:
   --host HOST     server address (default 127.0.0.1)
   --port PORT     server port (default ${DEFAULT_PORT})
   --name NICK     nickname to take on joining
+  --password-file FILE
+                  NICK is registered and its password is in FILE (first line):
+                  the client identifies as NICK on joining
   --reconnect     on a terminal: when the server goes away, retry (0.5 s doubling
                   to 10 s) and rejoin with the same nick and room
   --tls           connect with TLS
@@ -46,6 +49,7 @@ export async function clientCommand(args: string[]): Promise<number> {
     host: { type: "string" },
     port: { type: "string" },
     name: { type: "string" },
+    "password-file": { type: "string" },
     reconnect: { type: "boolean" },
     tls: { type: "boolean" },
     ca: { type: "string" },
@@ -72,14 +76,30 @@ export async function clientCommand(args: string[]): Promise<number> {
       `invalid value ${quote(values.name!)} for --name: ${nameProblemText("nickname", why)}`,
     );
   }
+  if (values["password-file"] !== undefined && name === undefined) {
+    throw new UsageError("--password-file needs --name (the nick the password is for)");
+  }
+  const password = values["password-file"] === undefined
+    ? undefined
+    : readPassword(values["password-file"]);
   const caCerts = values.ca ? [readPem("--ca", values.ca)] : undefined;
   const { runClient } = await import("../../client.ts");
   return await runClient({
     host,
     port,
     name,
+    password,
     tls: values.tls,
     caCerts,
     reconnect: values.reconnect,
   });
+}
+
+/** The first line of a `--password-file`, which must not be empty. */
+function readPassword(path: string): string {
+  const password = readTextFile("--password-file", path).split(/\r?\n/)[0];
+  if (password.trim() === "") {
+    throw new StartError(`--password-file ${path} is empty: put the password on its first line`);
+  }
+  return password;
 }

@@ -227,6 +227,19 @@ export async function serverCommand(args: string[]): Promise<number> {
       ? undefined
       : listen(hostname, ircPort, tls && { ...tls, files: tlsFiles });
     opened.push(() => closeQuietly(ircListener));
+    let metricsAt: Deno.NetAddr | null = null;
+    if (metricsAddress) {
+      const stop = new AbortController();
+      const endpoint = serveMetrics(metricsAddress, metrics, {
+        signal: stop.signal,
+        onError: (message) => log.event({ event: "error", message }),
+      });
+      metricsAt = endpoint.addr;
+      opened.push(() => {
+        stop.abort();
+        return endpoint.finished;
+      });
+    }
     warnAboutFileLimit(limits.maxClients ?? SERVER_DEFAULTS.maxClients);
     const running = serve(listener, {
       log,
@@ -239,20 +252,13 @@ export async function serverCommand(args: string[]): Promise<number> {
     });
     server = running;
     cluster?.attach(running.chat);
-    if (metricsAddress) {
-      const stop = new AbortController();
-      const endpoint = serveMetrics(metricsAddress, metrics, {
-        signal: stop.signal,
-        onListening: (address) =>
-          log.event({ event: "listening", address, tls: false, protocol: "metrics" }),
-        onError: (message) => log.event({ event: "error", message }),
-      });
-      opened.push(() => {
-        stop.abort();
-        return endpoint.finished;
-      });
-    }
-    running.ready.then(() => serverConsole?.start());
+    running.ready.then(() => {
+      // After the chat port's line, which scripts look for first.
+      if (metricsAt) {
+        log.event({ event: "listening", address: metricsAt, tls: false, protocol: "metrics" });
+      }
+      serverConsole?.start();
+    });
     await running.finished;
   } finally {
     removeSignals();

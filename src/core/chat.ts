@@ -602,6 +602,10 @@ export class Chat {
         } else {
           block = command.target.block;
         }
+        const own = by === null ? null : parseAddress((by as Member).endpoint.address);
+        if (own !== null && cidrContains(block, own)) {
+          return refused({ code: "ban-covers-you", mask: formatCidr(block) });
+        }
         const ban = this.bans.add(block, {
           duration: command.duration,
           reason: command.reason,
@@ -753,7 +757,7 @@ export class Chat {
       displaced = holder.nick;
       await this.#renameToGuest(holder);
       this.notify(
-        `${m.nick} proved the nick ${displaced} with its password; you are now ${holder.nick}`,
+        `the nick ${displaced} was proved with its password on another connection; you are now ${holder.nick}`,
         holder.id,
       );
     }
@@ -825,7 +829,10 @@ export class Chat {
         return refused({ code: "too-many-rooms", max: this.#maxRooms });
       }
       room = this.#room(name, key, m);
-    } else if (room.members.size === 0 && room.creator === null && this.#store.persistent) {
+    } else if (
+      room.members.size === 0 && room.creator === null && this.#store.persistent &&
+      key !== nameKey(LOBBY)
+    ) {
       room.creator = m; // a kept room nobody was in: whoever brings it back runs it
     }
     // Asked for before entering, in the same turn: the history is what the room had

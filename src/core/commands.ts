@@ -71,7 +71,9 @@ export type Problem =
   | { code: "wrong-oper-password" }
   /** The server has no operator password (`--oper-password-file`). */
   | { code: "no-operators" }
-  | { code: "no-such-ban"; mask: string };
+  | { code: "no-such-ban"; mask: string }
+  /** An operator's ban would cover the operator's own address. */
+  | { code: "ban-covers-you"; mask: string };
 
 /** A command that could not be carried out. */
 export interface Refused {

@@ -243,6 +243,8 @@ export function problemText(problem: Problem): string {
       return "this server has no operators";
     case "no-such-ban":
       return `no ban on ${problem.mask}`;
+    case "ban-covers-you":
+      return `a ban on ${problem.mask} would cover your own address; ban from the server console`;
   }
 }
 
@@ -350,6 +352,8 @@ export function roomsText(rooms: readonly { name: string; members: number }[]): 
 
 /** Why someone left, as the room is told (`quit`, `quit: gone fishing`, `reset`, …). */
 export function quitWhy(reason: QuitReason, detail: string): string {
+  // An operator's removal says it all: `kicked by op: spam`, `banned by op`.
+  if (reason === "kicked" && detail) return detail;
   return detail ? `${reason}: ${detail}` : reason;
 }
 

@@ -42,7 +42,9 @@ export function moderatedLines(reply: Moderated, now: number): string[] {
           : topicText(reply.room, reply.topic, now),
       ];
     case "who":
-      return reply.room === ""
+      return reply.room === "" && reply.members.length === 0
+        ? ["nobody online"]
+        : reply.room === ""
         ? [
           `online (${reply.members.length}): ${
             reply.members.map((member) => (member.operator ? "@" : "") + member.nick).join(", ")

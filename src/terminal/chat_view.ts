@@ -8,6 +8,7 @@
  * @module
  */
 
+import { isSecret, masked } from "./secret.ts";
 import { LOBBY } from "../core/chat.ts";
 import { parseServerLine } from "../front/line.ts";
 import { hasContent } from "../text.ts";
@@ -103,7 +104,7 @@ export class ChatView {
     const { output, scroll } = renderInput({
       prompt,
       styledPrompt,
-      clusters: this.editor.clusters,
+      clusters: masked(this.editor.clusters),
       cursor: this.editor.cursor,
       columns: this.#columns,
       scroll: this.#scroll,
@@ -171,7 +172,11 @@ export class ChatView {
         break;
       }
       if (!this.#online) {
-        shown.push(`!!! not connected: not sent (↑ brings it back): ${line}`);
+        shown.push(
+          isSecret(line)
+            ? "!!! not connected: not sent"
+            : `!!! not connected: not sent (↑ brings it back): ${line}`,
+        );
         continue;
       }
       send.push(line);

@@ -11,6 +11,7 @@
  * @module
  */
 
+import { isSecret } from "./secret.ts";
 import { cleanString } from "../text.ts";
 import type { Key } from "./keys.ts";
 import { graphemes } from "./width.ts";
@@ -160,7 +161,8 @@ export class LineEditor {
   /** Takes the line: remembers it in the history and empties the editor. */
   #submit(): string {
     const line = this.text;
-    if (line.trim() !== "" && this.#history[this.#history.length - 1] !== line) {
+    // A line with a password is never kept (SPEC §10).
+    if (line.trim() !== "" && !isSecret(line) && this.#history[this.#history.length - 1] !== line) {
       this.#history.push(line);
       if (this.#history.length > MAX_HISTORY) this.#history.shift();
     }
