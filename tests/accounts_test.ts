@@ -5,7 +5,8 @@
  */
 
 import assert from "node:assert/strict";
-import { startServer, TestClient, waitUntil } from "./helpers.ts";
+import { join } from "node:path";
+import { runCli, startServer, TestClient, waitUntil } from "./helpers.ts";
 
 const PASSWORD = "sekret-horse-42";
 
@@ -209,5 +210,37 @@ Deno.test("--connect-rate: past N new connections a minute one !!! line and clos
   } finally {
     for (const client of clients) client.close();
     await server.close();
+  }
+});
+
+Deno.test("client --password-file: the piped client proves its registered nick on joining", async () => {
+  const server = startServer();
+  const dir = await Deno.makeTempDir({ prefix: "parley-pw-" });
+  try {
+    const owner = await TestClient.join(server.port, "dana");
+    owner.send(`/register ${PASSWORD}`);
+    await owner.expect(/the nick dana is yours now/);
+    owner.send("/quit");
+    await owner.expectClosed();
+    const file = join(dir, "password");
+    await Deno.writeTextFile(file, PASSWORD + "\n");
+    const listener = await TestClient.join(server.port, "lis");
+    const args = ["client", "--port", String(server.port), "--name", "dana"];
+    const proved = await runCli([...args, "--password-file", file], { stdin: "hi, it is me\n" });
+    assert.equal(proved.code, 0, proved.stderr);
+    assert.match(proved.stdout, /\*\*\* you are identified as dana/);
+    await listener.expect("<dana> hi, it is me");
+    // Without it, a registered nick is refused and the script does not post as someone else.
+    const refused = await runCli(args, { stdin: "not me\n" });
+    assert.equal(refused.code, 1);
+    assert.match(refused.stderr, /cannot join as dana: the nick dana is registered/);
+    const wrong = await runCli(["client", "--port", String(server.port), "--password-file", file]);
+    assert.equal(wrong.code, 2);
+    assert.match(wrong.stderr, /--password-file needs --name/);
+    assert.ok(!server.log.lines.join("\n").includes(PASSWORD));
+    listener.close();
+  } finally {
+    await server.close();
+    await Deno.remove(dir, { recursive: true });
   }
 });

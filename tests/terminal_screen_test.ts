@@ -393,3 +393,31 @@ Deno.test("chat view: with colour the prompt carries the nick's colour and the t
   assert.match(out, /\x1b\[2m12:05\x1b\[22m \x1b\[36m\*\*\* welcome/);
   assert.match(view.draw(), /^\r\x1b\[\d+mann\x1b\[39m> \x1b\[K\r\x1b\[5C$/);
 });
+
+Deno.test("chat view: a password command shows its arguments as *, is sent as typed, and ↑ never brings it back", () => {
+  const { terminal, view, press } = setUp(60);
+  press(type("hello"), key("enter"));
+  press(type("/identify ann hunter2 ok"));
+  assert.equal(terminal.row(terminal.y), "ann> /identify *** ******* **");
+  const { send } = press(key("enter"));
+  assert.deepEqual(send, ["/identify ann hunter2 ok"]);
+  for (
+    const command of [
+      "/register pässwörd9",
+      "/OPER secret",
+      "/password old newer",
+      "/setpassword bob x",
+    ]
+  ) {
+    press(type(command));
+    assert.ok(!terminal.row(terminal.y).includes(command.split(" ")[1]), terminal.row(terminal.y));
+    press(key("enter"));
+  }
+  assert.ok(!terminal.rows.some((row) => row.join("").includes("hunter2")), "shown nowhere");
+  press(key("up"));
+  assert.equal(view.editor.text, "hello", "↑ skips the password lines");
+  assert.deepEqual(view.editor.history, ["hello"]);
+  // Not a password command: shown as typed.
+  press(key("kill-before"), type("/identity crisis"));
+  assert.equal(terminal.row(terminal.y), "ann> /identity crisis");
+});
