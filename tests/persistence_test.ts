@@ -17,6 +17,8 @@ import {
 } from "./helpers.ts";
 
 const PASSWORD = "sekret-horse-42";
+/** `/me waves` as IRC clients get it: a CTCP ACTION. */
+const ACTION_WAVES = new RegExp("PRIVMSG #rust :\x01ACTION waves\x01$");
 
 /** The `@time=` tag of a line. */
 function timeTag(line: string): string {
@@ -44,7 +46,7 @@ Deno.test("--data: history with its times, topics, rooms, accounts and bans surv
     alice.send("hello 世界 👋");
     alice.send("/me waves");
     const said = timeTag(await watcher.expect(/PRIVMSG #rust :hello 世界 👋$/));
-    const waved = timeTag(await watcher.expect(/PRIVMSG #rust :\x01ACTION waves\x01$/));
+    const waved = timeTag(await watcher.expect(ACTION_WAVES));
     await server.type("/ban 203.0.113.0/24 2h abuse from that block");
     await server.stdout.waitFor(
       /banned 203\.0\.113\.0\/24 until .* \(abuse from that block\), by console/,
@@ -58,7 +60,7 @@ Deno.test("--data: history with its times, topics, rooms, accounts and bans surv
     irc.sendIrc("JOIN #rust");
     await irc.expect(/ 332 reader #rust :crabs and borrowing$/);
     assert.equal(timeTag(await irc.expect(/PRIVMSG #rust :hello 世界 👋$/)), said);
-    assert.equal(timeTag(await irc.expect(/PRIVMSG #rust :\x01ACTION waves\x01$/)), waved);
+    assert.equal(timeTag(await irc.expect(ACTION_WAVES)), waved);
     const line = await TestClient.join(server.port);
     line.send("/nick alice");
     await line.expect(/^!!! the nick alice is registered/);
