@@ -140,6 +140,9 @@ export interface ChatOptions {
   operPassword?: string | null;
 }
 
+/** How old the view of other servers' members that newcomers' counts come from may be (ms). */
+const CENSUS_MAX_AGE_MS = 1000;
+
 /** Chat's own record of a member. */
 class Member implements ChatMember {
   readonly id: string;
@@ -265,6 +268,8 @@ export class Chat {
   #pendingRoom: Room | null = null;
   #pendingFrom: Member | null = null;
   #deliveries = 0;
+  /** The other servers' members as last asked for (see {@linkcode census}). */
+  #census: { at: number; members: Promise<RemoteMember[]> } | null = null;
 
   constructor(options: ChatOptions = {}) {
     this.#historySize = options.history ?? 50;
@@ -393,7 +398,8 @@ export class Chat {
     this.#byNick.delete(m.key);
     this.#byMemberId.delete(m.id);
     this.#directory.release(m.key, m.id);
-    this.#presence.remove(m.id);
+    // Everyone leaving at once (shutdown): the server's goodbye tells the others who was here.
+    if (why.announce !== false) this.#presence.remove(m.id);
     const rooms = [...m.rooms];
     const now = this.#clock();
     for (const room of rooms) {
@@ -1055,6 +1061,27 @@ export class Chat {
   }
 
   /** Members of the other servers; none when the presence cannot say. */
+  /**
+   * How many are online, and in `room`, on every server: what a newcomer is
+   * told. The other servers' members are counted from a view at most
+   * {@linkcode CENSUS_MAX_AGE_MS} old, so that a burst of newcomers costs
+   * one question to the other servers, not one each.
+   */
+  async census(room: { name: string; size: number }): Promise<{ online: number; inRoom: number }> {
+    if (this.#presence instanceof LocalPresence) return { online: this.online, inRoom: room.size };
+    const now = this.#clock();
+    if (this.#census === null || now - this.#census.at > CENSUS_MAX_AGE_MS) {
+      this.#census = { at: now, members: this.#elsewhere() };
+    }
+    const elsewhere = await this.#census.members;
+    const key = nameKey(room.name);
+    let inRoom = room.size;
+    for (const member of elsewhere) {
+      if (member.rooms.some((name) => nameKey(name) === key)) inRoom++;
+    }
+    return { online: this.online + elsewhere.length, inRoom };
+  }
+
   async #elsewhere(): Promise<RemoteMember[]> {
     try {
       return await this.#presence.elsewhere();

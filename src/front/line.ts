@@ -287,8 +287,8 @@ export function welcomeText(nick: string): string {
 }
 
 /** The second welcome notice. */
-export function onlineText(online: number, room: { name: string; size: number }): string {
-  return `${online} online, ${room.size} in #${room.name}; /nick NAME to change your name, /help for commands`;
+export function onlineText(online: number, room: string, inRoom: number): string {
+  return `${online} online, ${inRoom} in #${room}; /nick NAME to change your name, /help for commands`;
 }
 
 /** The notice after `/nick`. */

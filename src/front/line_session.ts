@@ -148,7 +148,8 @@ export class LineSession implements Endpoint, LineHandler {
       if (joined.kind === "joined") {
         this.#room = chat.findRoom(joined.room.name) ?? null;
         this.#notice(welcomeText(member.nick));
-        this.#notice(onlineText(chat.online, joined.room));
+        const census = await chat.census(joined.room);
+        this.#notice(onlineText(census.online, joined.room.name, census.inRoom));
         this.#replay(joined);
       }
       this.#release();

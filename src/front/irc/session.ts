@@ -23,7 +23,14 @@
  */
 
 import type { FrontCounters } from "../../metrics.ts";
-import type { Chat, ChatMember, Endpoint, Removal, Renderer } from "../../core/chat.ts";
+import {
+  type Chat,
+  type ChatMember,
+  type Endpoint,
+  LOBBY,
+  type Removal,
+  type Renderer,
+} from "../../core/chat.ts";
 import { parseCidr } from "../../core/cidr.ts";
 import type { Moderated, Refused } from "../../core/commands.ts";
 import type { OperatorCommand } from "../../core/moderation.ts";
@@ -358,7 +365,8 @@ export class IrcSession implements Endpoint, LineHandler {
       return this.#nickProblem(entered.problem, nick);
     }
     this.#member = entered;
-    this.#welcome();
+    const lobby = this.#chat.findRoom(LOBBY);
+    this.#welcome(lobby ? (await this.#chat.census(lobby)).online : this.#chat.online);
     this.#log.event({
       event: "connect",
       peer: this.connection.peer,
@@ -368,7 +376,8 @@ export class IrcSession implements Endpoint, LineHandler {
     });
   }
 
-  #welcome(): void {
+  /** 001–005, the user count (`online`, on every server) and the MOTD. */
+  #welcome(online: number): void {
     const irc = this.#irc;
     const me = this.#member!;
     const source = irc.plain.source(me.nick, me.user);
@@ -394,7 +403,7 @@ export class IrcSession implements Endpoint, LineHandler {
     );
     this.#numeric(
       N.RPL_LUSERCLIENT,
-      `There are ${this.#chat.online} users and 0 invisible on 1 servers`,
+      `There are ${online} users and 0 invisible`,
     );
     const motd = irc.motd;
     if (motd === null) return this.#numeric(N.ERR_NOMOTD, "MOTD File is missing");
