@@ -8,6 +8,7 @@
 import assert from "node:assert/strict";
 import {
   missingTools,
+  runCli,
   type ServerProcess,
   startServerProcess,
   TestClient,
@@ -250,4 +251,38 @@ Deno.test({
   } finally {
     await stopAll(processes, clients);
   }
+});
+
+Deno.test({
+  name:
+    "cluster: the Redis password from REDIS_PASSWORD or the URL, never in the console; a wrong one is one line, exit 1",
+  ignore: NO_REDIS,
+}, async () => {
+  await using redis = await startRedisServer({ password: "redis-secret-77" });
+  const bare = `redis://127.0.0.1:${redis.port}`;
+  const server = await startServerProcess(["--cluster", bare, "--no-console"], {
+    env: { REDIS_PASSWORD: "redis-secret-77" },
+  });
+  try {
+    const ann = await TestClient.join(server.port, "ann");
+    ann.close();
+    assert.match(server.stdout.text, /cluster +joined the cluster at redis:\/\/127\.0\.0\.1:\d+/);
+  } finally {
+    await server.stop("SIGTERM");
+  }
+  assert.ok(!server.stdout.text.includes("redis-secret-77"));
+  const wrong = await runCli([
+    "server",
+    "--port",
+    "0",
+    "--cluster",
+    `redis://:not-it@127.0.0.1:${redis.port}`,
+  ]);
+  assert.equal(wrong.code, 1, wrong.stderr);
+  assert.equal(wrong.stderr.trim().split("\n").length, 1, wrong.stderr);
+  assert.match(
+    wrong.stderr,
+    /^parley server: cannot join the cluster at redis:\/\/:\*\*\*@127\.0\.0\.1:\d+/,
+  );
+  assert.ok(!wrong.stderr.includes("not-it") && !wrong.stdout.includes("not-it"));
 });

@@ -63,7 +63,11 @@ export async function joinCluster(
 ): Promise<ClusterJoin> {
   let redacted: string;
   try {
-    redacted = parseRedisUrl(url).redacted;
+    const parsed = parseRedisUrl(url);
+    redacted = parsed.redacted;
+    // A password kept out of the command line (and so out of `ps`): REDIS_PASSWORD.
+    const password = Deno.env.get("REDIS_PASSWORD");
+    if (parsed.password === "" && password) url = withPassword(url, password);
   } catch (error) {
     throw new StartError((error as Error).message);
   }
@@ -186,6 +190,13 @@ function quitsOf(members: readonly ClusterMember[], how: GoneHow): QuitEvent[] {
     time,
     origin: member.id,
   }));
+}
+
+/** `url` with `password` in it (the user name, if any, kept). */
+function withPassword(url: string, password: string): string {
+  const parsed = new URL(url);
+  parsed.password = encodeURIComponent(password);
+  return parsed.toString();
 }
 
 /** `host-pid-random`: unique among the servers for this run. */
