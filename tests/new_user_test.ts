@@ -242,3 +242,17 @@ async function readAll(conn: Deno.Conn): Promise<string> {
   }
   return new TextDecoder().decode(Uint8Array.from(chunks.flatMap((chunk) => [...chunk])));
 }
+
+Deno.test("a single server starts from an empty Deno cache without downloading anything (the Redis client is loaded only with --cluster)", async () => {
+  const cache = await Deno.makeTempDir({ prefix: "parley-deno-dir-" });
+  try {
+    const server = await startServerProcess([], { env: { DENO_DIR: cache } });
+    const client = await TestClient.join(server.port, "solo");
+    client.close();
+    assert.equal(await server.stop("SIGTERM"), 0);
+    assert.doesNotMatch(server.stderr.text, /Download/, server.stderr.text);
+    assert.equal(server.stderr.text, "");
+  } finally {
+    await Deno.remove(cache, { recursive: true });
+  }
+});

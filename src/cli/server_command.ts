@@ -32,6 +32,9 @@ import { cleanString } from "../text.ts";
 import type { ClusterJoin } from "./cluster_join.ts";
 import { DEFAULT_PORT, readPem, readTextFile, StartError } from "./start.ts";
 
+/** The cluster code (and with it the Redis client), loaded only with `--cluster`. */
+const CLUSTER_MODULE = new URL("./cluster_join.ts", import.meta.url).href;
+
 /** `parley server --help`. */
 export const SERVER_HELP = `Usage: parley server [options]
 
@@ -211,8 +214,9 @@ export async function serverCommand(args: string[]): Promise<number> {
     });
     let cluster: ClusterJoin | null = null;
     if (values.cluster !== undefined) {
-      // Loaded only now: a single server never loads the Redis client.
-      const { joinCluster } = await import("./cluster_join.ts");
+      // Loaded only now, by a name Deno does not look at ahead of time: a single server
+      // never loads (nor downloads) the Redis client.
+      const { joinCluster }: typeof import("./cluster_join.ts") = await import(CLUSTER_MODULE);
       const joined = cluster = await joinCluster(values.cluster, {
         historySize,
         log,
