@@ -106,14 +106,25 @@ Deno.test({
     await b.expect("!!! nickname cy is taken");
     const racers = await Promise.all(processes.slice(0, 2).map((p) => TestClient.join(p.port)));
     clients.push(...racers);
-    for (const racer of racers) racer.send("/nick zed");
-    const outcomes = await Promise.all(
-      racers.map((racer) => racer.expect(/^(\*\*\* you are now zed|!!! nickname zed is taken)$/)),
-    );
-    assert.deepEqual(
-      outcomes.filter((line) => line.startsWith("***")).length,
-      1,
-      outcomes.join(" | "),
+    const wins = [0, 0];
+    for (let round = 1; round <= 50; round++) {
+      const nick = `zed${round}`;
+      for (const racer of racers) racer.send(`/nick ${nick}`);
+      const outcomes = await Promise.all(
+        racers.map((racer) =>
+          racer.expect(
+            new RegExp(`^(\\*\\*\\* you are now ${nick}|!!! nickname ${nick} is taken)$`),
+          )
+        ),
+      );
+      const won = outcomes.map((line) => line.startsWith("***"));
+      assert.equal(won.filter(Boolean).length, 1, `round ${round}: ${outcomes.join(" | ")}`);
+      wins[won.indexOf(true)]++;
+    }
+    console.log(
+      `nick races: 50 rounds, exactly one winner each (server 1 won ${wins[0]}, server 2 ${
+        wins[1]
+      })`,
     );
   } finally {
     await stopAll(processes, clients);
@@ -285,4 +296,63 @@ Deno.test({
     /^parley server: cannot join the cluster at redis:\/\/:\*\*\*@127\.0\.0\.1:\d+/,
   );
   assert.ok(!wrong.stderr.includes("not-it") && !wrong.stdout.includes("not-it"));
+});
+
+Deno.test({
+  name:
+    "cluster: messages, actions, joins, leaves and renames from three servers reach watchers on every server in one order",
+  ignore: NO_REDIS,
+}, async () => {
+  await using redis = await startRedisServer();
+  const processes = await servers(redis, 3);
+  const clients: TestClient[] = [];
+  try {
+    const watchers = await Promise.all(processes.map((p, i) => TestClient.join(p.port, `w${i}`)));
+    const [ann, bob, mo] = await Promise.all(
+      ["ann", "bob", "mo"].map((nick, i) => TestClient.join(processes[i].port, nick)),
+    );
+    clients.push(...watchers, ann, bob, mo);
+    await waitUntil(
+      async () => {
+        watchers[0].send("/who");
+        return (await watchers[0].expect(/^\*\*\* in #lobby: /)).includes("(6 here, 6 online)");
+      },
+      "everyone in the lobby",
+      10_000,
+    );
+    const from = watchers.map((w) => w.lines.length);
+    for (let i = 1; i <= 30; i++) {
+      ann.send(i % 10 === 0 ? `/me nods ${i}` : `a${i}`);
+      bob.send(`b${i}`);
+      if (i === 10) mo.send("/nick mo2");
+      if (i === 15) mo.send("/join side");
+      if (i === 20) mo.send("/join lobby");
+      if (i === 25) mo.send("/me is back");
+    }
+    const last = "<bob> b30";
+    await Promise.all(watchers.map((w) => w.expect(last, 10_000)));
+    await waitUntil(
+      () => watchers.every((w) => w.lines.some((l) => l === "* ann nods 30")),
+      "ann's last action everywhere",
+    );
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    const views = watchers.map((w, i) =>
+      w.lines.slice(from[i]).filter((l) =>
+        /^(<|\* |\*\*\* )/.test(l) && !/^\*\*\* (in #|rooms:)/.test(l)
+      )
+    );
+    assert.ok(
+      views[0].length >= 64,
+      `watcher 0 saw ${views[0].length} events:\n${views[0].join("\n")}`,
+    );
+    assert.ok(views[0].includes("*** mo is now known as mo2"));
+    assert.ok(
+      views[0].some((l) => /^\*\*\* mo2 (left #lobby|went to #side)/.test(l)),
+      views[0].join("\n"),
+    );
+    assert.deepEqual(views[1], views[0], "server 2's watcher saw the same, in the same order");
+    assert.deepEqual(views[2], views[0], "server 3's watcher saw the same, in the same order");
+  } finally {
+    await stopAll(processes, clients);
+  }
 });
