@@ -55,10 +55,9 @@ export function moderatedLines(reply: Moderated, now: number): string[] {
       return [roomsText(reply.rooms)];
     case "stats":
       return [
-        `${reply.online} online, ${reply.rooms} rooms, up ${
+        `${reply.online} online, ${count(reply.rooms, "room")}, up ${
           formatDuration(reply.uptime * 1000)
-        }, ` +
-        `${reply.bans} bans, ${reply.operators} operators here`,
+        }, ${count(reply.bans, "ban")}, ${count(reply.operators, "operator")} here`,
       ];
   }
 }
@@ -72,4 +71,9 @@ function describeBan(ban: Ban, now: number): string {
     } left)`;
   const reason = ban.reason ? ` (${ban.reason})` : "";
   return `${ban.mask} ${span}${reason}, by ${ban.by}`;
+}
+
+/** `1 room`, `3 rooms`. */
+function count(n: number, noun: string): string {
+  return `${n} ${noun}${n === 1 ? "" : "s"}`;
 }
