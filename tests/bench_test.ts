@@ -3,7 +3,8 @@
  * latency histogram and the connect window's arithmetic, small real runs
  * (against the CLI's own parley server, servers that stop relaying, drop
  * lines, cut a reader, cut a stalled client or greet late, and ncat when
- * installed), the growth scenario scaled down, the lean floor readers, the
+ * installed), one server against a cluster of two (`--cluster`, when
+ * redis-server is installed), the growth scenario scaled down, the lean floor readers, the
  * scenario definitions and the flags. Nothing here asserts timings: the
  * machine is shared.
  */
@@ -28,9 +29,21 @@ import {
   PROBE_SEQ,
   type Receiver,
 } from "../src/bench/payload.ts";
-import { formatReport, formatSuiteTable, type ScenarioResult } from "../src/bench/report.ts";
+import {
+  type ClusterComparison,
+  formatClusterComparison,
+  formatReport,
+  formatSuiteTable,
+  type ScenarioResult,
+} from "../src/bench/report.ts";
 import { type BenchReport, runBench } from "../src/bench/run.ts";
-import { describeParley, ncatAvailable, startNcat, startParley } from "../src/bench/servers.ts";
+import {
+  describeParley,
+  ncatAvailable,
+  redisAvailable,
+  startNcat,
+  startParley,
+} from "../src/bench/servers.ts";
 import { parleyLimits, SCENARIOS } from "../src/bench/suite.ts";
 import { SERVER_DEFAULTS, SERVER_V8_FLAGS } from "../server.ts";
 import { runCli, spawnCli } from "./helpers.ts";
@@ -426,6 +439,13 @@ function sampleReport(changes: Partial<BenchReport> = {}): BenchReport {
     greetingMs: { p50: 1, p90: 1.5, p99: 2, max: 2.5, mean: 1.1 },
     slowConnects: 0,
     server: { pid: 1, cpuSeconds: 0.01, systemSeconds: 0, peakRssMiB: 40 },
+    servers: {
+      pids: [1],
+      cpuSeconds: 0.01,
+      systemSeconds: 0,
+      peakRssMiB: 40,
+      each: [{ pid: 1, cpuSeconds: 0.01, systemSeconds: 0, peakRssMiB: 40 }],
+    },
     bench: { pid: 2, cpuSeconds: 0.02, systemSeconds: 0.01, peakRssMiB: 50 },
     ...changes,
   };
@@ -485,6 +505,35 @@ Deno.test("reports format without surprises", () => {
   assert.match(table, /\| +\| C epoll reader p99 ms +\| +2\.50 \| +2\.00 \| +1\.25 \|/);
   assert.equal(table.match(/C epoll reader p50/g)?.length, 1, "lean rows only for the floor");
   assert.match(table, /greeting p99 ms/);
+});
+
+Deno.test("one server against a cluster: both summaries, then the figures side by side", () => {
+  const single = sampleReport();
+  const cluster = sampleReport({
+    target: "127.0.0.1:1, 127.0.0.1:2",
+    latencyMs: { p50: 1, p90: 1.2, p99: 1.4, max: 2, mean: 1.1 },
+    server: null,
+    servers: {
+      pids: [3, 4],
+      cpuSeconds: 0.05,
+      systemSeconds: 0.01,
+      peakRssMiB: 110,
+      each: [
+        { pid: 3, cpuSeconds: 0.02, systemSeconds: 0, peakRssMiB: 100 },
+        { pid: 4, cpuSeconds: 0.03, systemSeconds: 0.01, peakRssMiB: 110 },
+      ],
+    },
+  });
+  const text = formatClusterComparison(
+    { servers: 2, single, cluster, redisCpuSeconds: 0.04, p99Ratio: 2 },
+    { single: "one", cluster: "two" },
+  );
+  assert.match(text, /servers +CPU 0\.05 s together \(0\.01 s system; 0\.02 \+ 0\.03\)/);
+  assert.match(text, /largest peak RSS 110\.0 MiB \(pids 3, 4\)/);
+  assert.match(text, /redis +CPU 0\.04 s during the run/);
+  assert.match(text, /\| latency p99 ms +\| +0\.70 \| +1\.40 \| +2\.00 \|/);
+  assert.match(text, /\| parley CPU s +\| +0\.01 \| +0\.05 \| +5\.00 \|/);
+  assert.match(text, /\| redis CPU s +\| +\| +0\.04 \| +\|/);
 });
 
 Deno.test("the growth table shows each level and what limited it", () => {
@@ -551,6 +600,17 @@ Deno.test("bench flags: one line naming the flag, exit code 2", async () => {
     [["bench", "--server-pid", "1"], /--server-pid goes with --target/],
     [["bench", "--target", "127.0.0.1:1", "--port", "2"], /--port is for the bench's own/],
     [["bench", "--port", "70000"], /invalid value '70000' for --port/],
+    [
+      ["bench", "--cluster", "1"],
+      /invalid value '1' for --cluster: expected an integer from 2 to 8/,
+    ],
+    [
+      ["bench", "--cluster", "9"],
+      /invalid value '9' for --cluster: expected an integer from 2 to 8/,
+    ],
+    [["bench", "--cluster", "2", "--target", "127.0.0.1:1"], /--cluster does not go with --target/],
+    [["bench", "--cluster", "2", "--port", "4000"], /--port does not go with --cluster/],
+    [["bench", "--suite", "--cluster", "2"], /--cluster does not go with --suite/],
     [["bench", "--bogus"], /unknown option '--bogus'/],
   ];
   for (const [args, message] of cases) {
@@ -561,11 +621,50 @@ Deno.test("bench flags: one line naming the flag, exit code 2", async () => {
   }
   const help = await runCli(["bench", "--help"]);
   assert.equal(help.code, 0);
-  for (const flag of ["--stalled K", "--port P", "--scenarios LIST", "--suite"]) {
+  for (const flag of ["--stalled K", "--port P", "--scenarios LIST", "--suite", "--cluster N"]) {
     assert.ok(help.stdout.includes(flag), flag);
   }
   assert.match(help.stdout, /Without any flag of a single run/);
   assert.match((await runCli(["--help"])).stdout, /parley bench/);
+});
+
+const haveRedis = await redisAvailable();
+if (!haveRedis) {
+  console.warn("bench_test: redis-server is not installed: the --cluster run is skipped");
+}
+
+Deno.test({
+  name: "--cluster 2 runs the load on one server, then on two in a cluster, and reports both",
+  ignore: !haveRedis,
+  async fn() {
+    const result = await runCli(
+      ["bench", "--cluster", "2", "--clients", "4", "--messages", "20", "--json"],
+      { timeout: 90_000 },
+    );
+    assert.equal(result.code, 0, result.stderr);
+    const comparison = JSON.parse(result.stdout) as ClusterComparison & { parleyCommand: string };
+    assert.equal(comparison.servers, 2);
+    assert.match(comparison.parleyCommand, /--cluster redis:\/\/127\.0\.0\.1:\d+$/);
+    for (const report of [comparison.single, comparison.cluster]) {
+      assertSane(report);
+      assert.equal(report.status, "complete");
+      assert.equal(report.lost, 0);
+      assert.equal(report.delivered, 4 * 3 * 20);
+      assert.equal(report.disconnected, 0);
+      assert.ok(report.latencyMs, "latency measured");
+      assert.equal(typeof report.servers?.cpuSeconds, "number");
+    }
+    assert.equal(comparison.single.servers!.pids.length, 1);
+    const cluster = comparison.cluster;
+    assert.equal(cluster.servers!.pids.length, 2, "both servers measured");
+    assert.equal(cluster.server, null, "no single server figures for a cluster");
+    assert.equal(cluster.target.split(", ").length, 2, "clients went to two ports");
+    assert.equal(typeof comparison.redisCpuSeconds, "number");
+    assert.equal(
+      comparison.p99Ratio,
+      Math.round(cluster.latencyMs!.p99 / comparison.single.latencyMs!.p99 * 100) / 100,
+    );
+  },
 });
 
 Deno.test("deno task bench with single-run flags is a single run (issue 9)", async () => {

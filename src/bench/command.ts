@@ -1,7 +1,9 @@
 /**
  * `parley bench` once its flags are parsed: one run against a server (a given
  * `--target`, or a parley server the bench starts and stops) when a flag of a
- * single run is given, else the scenario suite (what `deno task bench` runs).
+ * single run is given, with `--cluster N` the same load on one parley server
+ * and then on N of them sharing a redis-server, else the scenario suite (what
+ * `deno task bench` runs).
  * Results go to stdout, as text or one JSON object; the progress bar and
  * per-scenario notes go to stderr.
  *
@@ -20,31 +22,54 @@ import {
 import { SERVER_DEFAULTS, SERVER_V8_FLAGS } from "../../server.ts";
 import { MAX_SENDERS, PAYLOAD_MIN_SIZE } from "./payload.ts";
 import {
+  type ClusterComparison,
+  formatClusterComparison,
   formatCount,
   formatReport,
   formatSuiteTable,
   type Outcome,
   ProgressBar,
 } from "./report.ts";
-import { type BenchOptions, checkFileLimit, runBench } from "./run.ts";
-import { type BenchServer, describeParley, startParley, stopAll } from "./servers.ts";
+import { type BenchOptions, checkFileLimit, cpuUsed, round, runBench, sleep } from "./run.ts";
+import {
+  type BenchServer,
+  cpuTime,
+  describeParley,
+  requireRedis,
+  startParley,
+  startParleyCluster,
+  startRedis,
+  stopAll,
+} from "./servers.ts";
 import { parleyLimits, runSuite, SCENARIOS } from "./suite.ts";
 
 export { BenchError } from "./servers.ts";
 
 /** One run, as the flags describe it. */
-export interface BenchRunOptions
-  extends Omit<BenchOptions, "host" | "port" | "onProgress" | "connectMode" | "connector"> {
+export interface BenchRunOptions extends
+  Omit<
+    BenchOptions,
+    "host" | "port" | "ports" | "serverPids" | "onProgress" | "connectMode" | "connector"
+  > {
   /** The server to measure; without it the bench starts its own parley server. */
   target?: { host: string; port: number };
   /** The port of the bench's own parley server (default: a free one). */
   port?: number;
   /** Print one JSON object instead of the summary. */
   json?: boolean;
+  /**
+   * Run the load twice: on one parley server, then on this many in one
+   * cluster over a redis-server of the bench's own (not with `target`).
+   */
+  cluster?: number;
 }
+
+/** How long the cluster's servers get to see each other once all are listening (ms). */
+const CLUSTER_SETTLE = 1_000;
 
 /** Runs one bench and prints its report; returns the exit code. */
 export async function runBenchCommand(options: BenchRunOptions): Promise<number> {
+  if (options.cluster !== undefined) return await runClusterCommand(options, options.cluster);
   const { target, json, port, ...load } = options;
   let server: BenchServer | undefined;
   const progress = new ProgressBar();
@@ -73,6 +98,92 @@ export async function runBenchCommand(options: BenchRunOptions): Promise<number>
   } finally {
     progress.clear();
     await server?.stop();
+    removeSignals();
+  }
+}
+
+/**
+ * `--cluster N`: the same load on one parley server, then on N parley servers
+ * in one cluster (a redis-server of the bench's own on a free port), clients
+ * spread round-robin over them; prints both reports and the comparison.
+ * Every server is stopped afterwards, on Ctrl-C too.
+ */
+async function runClusterCommand(options: BenchRunOptions, count: number): Promise<number> {
+  const { json, target: _target, port: _port, cluster: _cluster, ...load } = options;
+  /** The parley servers running now (the single one, then the cluster's). */
+  let parleys: BenchServer[] = [];
+  let redis: BenchServer | undefined;
+  const progress = new ProgressBar();
+  const removeSignals = stopServersOnSignal(progress);
+  const stopServers = async () => {
+    // parley first, so that each says goodbye through Redis, then Redis.
+    await Promise.all(parleys.map((server) => server.stop()));
+    parleys = [];
+    await redis?.stop();
+    redis = undefined;
+  };
+  try {
+    const limits = parleyLimits(load);
+    checkFileLimit(load.clients + load.idle + load.stalled);
+    await requireRedis();
+
+    progress.label = "1 server";
+    const server = await startParley(limits);
+    parleys = [server];
+    const single = await runBench({
+      ...load,
+      host: server.host,
+      port: server.port,
+      serverPid: server.pid,
+      onProgress: (p) => progress.update(p),
+    });
+    await stopServers();
+
+    progress.label = `${count} servers`;
+    redis = await startRedis();
+    const redisPid = redis.pid;
+    const redisUrl = `redis://${redis.host}:${redis.port}`;
+    const servers = await startParleyCluster(count, redisUrl, limits);
+    parleys = servers;
+    await sleep(CLUSTER_SETTLE);
+    const redisCpuStart = cpuTime(redisPid);
+    const cluster = await runBench({
+      ...load,
+      host: servers[0].host,
+      port: servers[0].port,
+      ports: servers.map((server) => server.port),
+      serverPids: servers.map((server) => server.pid),
+      onProgress: (p) => progress.update(p),
+    });
+    const redisCpu = cpuUsed(redisCpuStart, cpuTime(redisPid)).cpuSeconds;
+    const logBytes = servers.reduce((total, server) => total + server.logBytes(), 0);
+    progress.clear();
+
+    const singleP99 = single.latencyMs?.p99 ?? null;
+    const clusterP99 = cluster.latencyMs?.p99 ?? null;
+    const comparison: ClusterComparison = {
+      servers: count,
+      single,
+      cluster,
+      redisCpuSeconds: redisCpu,
+      p99Ratio: singleP99 === null || clusterP99 === null || singleP99 === 0
+        ? null
+        : round(clusterP99 / singleP99, 2),
+    };
+    const command = describeParley({ ...limits, cluster: redisUrl });
+    if (json) {
+      print(JSON.stringify({ ...comparison, parleyCommand: command }));
+    } else {
+      print(formatClusterComparison(comparison, {
+        single: `one parley server started by the bench as ${describeParley(limits)}`,
+        cluster: `${count} parley servers started by the bench, each as ${command}, ` +
+          `clients spread round-robin; logs ${formatCount(logBytes)} bytes together`,
+      }));
+    }
+    return 0;
+  } finally {
+    progress.clear();
+    await stopServers();
     removeSignals();
   }
 }
@@ -123,6 +234,10 @@ Single run:
   --server-pid PID     measure this process's CPU and peak memory (with --target)
   --time-limit SECONDS hard limit for the run (default 120); a server that stops
                        delivering is reported as stuck after a few seconds
+  --cluster N          run the load twice: on one parley server, then on N (2 to 8)
+                       parley servers in one cluster over a redis-server of the
+                       bench's own (needs redis-server), clients spread round-robin
+                       over them; reports both and the ratio of their p99 latency
 
 Both:
   --json               print one JSON object instead of the summary
@@ -149,6 +264,7 @@ const RUN_FLAGS = [
   "stalled",
   "server-pid",
   "time-limit",
+  "cluster",
 ] as const;
 
 /** `parley bench ARGS`: parses the flags and runs one bench or the suite; returns the exit code. */
@@ -164,6 +280,7 @@ export async function benchCommand(args: string[]): Promise<number> {
     stalled: { type: "string" },
     "server-pid": { type: "string" },
     "time-limit": { type: "string" },
+    cluster: { type: "string" },
     json: { type: "boolean" },
     suite: { type: "boolean" },
     scenarios: { type: "string" },
@@ -207,6 +324,16 @@ export async function benchCommand(args: string[]): Promise<number> {
   } else if (values["server-pid"] !== undefined) {
     throw new UsageError("--server-pid goes with --target (a server the bench starts is measured)");
   }
+  if (values.cluster !== undefined) {
+    if (target) {
+      throw new UsageError(
+        "--cluster does not go with --target (the bench starts the cluster's servers itself)",
+      );
+    }
+    if (values.port !== undefined) {
+      throw new UsageError("--port does not go with --cluster (its servers take free ports)");
+    }
+  }
   const optional = <T>(value: string | undefined, parse: (value: string) => T, fallback: T) =>
     value === undefined ? fallback : parse(value);
   const size = optional(values.size, (v) => parseSize("size", v, PAYLOAD_MIN_SIZE), 64);
@@ -236,6 +363,7 @@ export async function benchCommand(args: string[]): Promise<number> {
       120_000,
     ),
     json: values.json,
+    cluster: optional(values.cluster, (v) => parseInteger("cluster", v, 2, 8), undefined),
   });
 }
 

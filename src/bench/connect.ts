@@ -150,10 +150,17 @@ export class ConnectError extends Error {
   override name = "ConnectError";
 }
 
-/** Opens connections to one server, keeping count of greetings and source addresses. */
+/**
+ * Opens connections to one server, or round-robin to several on one host (a
+ * cluster: connection `i` goes to `ports[i % ports.length]`), keeping count
+ * of greetings and source addresses.
+ */
 export class Connector {
   readonly host: string;
+  /** The first (or only) server's port. */
   readonly port: number;
+  /** Every server's port, in the order connections are spread over them. */
+  readonly ports: readonly number[];
   /** Connect → first byte of every greeted connection (µs). */
   readonly greetingWait: LatencyHistogram = new LatencyHistogram();
   /** `connect()` calls that took longer than {@linkcode SLOW_CONNECT}. */
@@ -171,9 +178,15 @@ export class Connector {
   #everGreeted = false;
   #started = NaN;
 
-  constructor(address: { host: string; port: number }, options: ConnectorOptions = {}) {
+  constructor(
+    address: { host: string; port: number; ports?: readonly number[] },
+    options: ConnectorOptions = {},
+  ) {
     this.host = address.host;
-    this.port = address.port;
+    this.ports = address.ports !== undefined && address.ports.length > 0
+      ? [...address.ports]
+      : [address.port];
+    this.port = this.ports[0];
     this.#perSource = options.perSource ?? Math.floor(PORT_SHARE * ephemeralPorts());
   }
 
@@ -204,7 +217,7 @@ export class Connector {
     // Connects that may start before the listen queue is read again; null: not visible.
     const family = this.host.includes(":") ? "ipv6" : "ipv4";
     const watchQueue = !storm && isLoopback(this.host) &&
-      listenQueue(this.port, family) !== null;
+      this.#mostQueued(family) !== null;
     let queueBudget = 0;
     let queueReadAt = -Infinity;
 
@@ -223,11 +236,11 @@ export class Connector {
       settled.push((async () => {
         let conn: BenchConn;
         try {
-          conn = await this.#connect();
+          conn = await this.#connect(this.portFor(index));
         } catch (error) {
           failure ??= new ConnectError(
             `cannot connect client ${index + 1} of ${first + plan.count} to ${
-              formatAddress(this.host, this.port)
+              formatAddress(this.host, this.portFor(index))
             }: ${errorText(error)}`,
           );
           pending--;
@@ -278,7 +291,7 @@ export class Connector {
       const limit = storm ? Infinity : this.#silent() ? BASE_WINDOW : this.#window.size(now);
       if (watchQueue && queueBudget <= 0 && now - queueReadAt >= LISTEN_QUEUE_EVERY) {
         queueReadAt = now;
-        queueBudget = LISTEN_QUEUE_LIMIT - (listenQueue(this.port, family) ?? 0);
+        queueBudget = LISTEN_QUEUE_LIMIT - (this.#mostQueued(family) ?? 0);
         if (queueBudget <= 0) this.queueWaits++;
       }
       if (
@@ -303,12 +316,27 @@ export class Connector {
     if (failure !== undefined) throw failure;
   }
 
+  /** The port connection `index` goes to. */
+  portFor(index: number): number {
+    return this.ports[index % this.ports.length];
+  }
+
+  /** The fullest listen queue of the servers' ports; null when none shows. */
+  #mostQueued(family: "ipv4" | "ipv6"): number | null {
+    let most: number | null = null;
+    for (const port of this.ports) {
+      const queued = listenQueue(port, family);
+      if (queued !== null) most = Math.max(most ?? 0, queued);
+    }
+    return most;
+  }
+
   #silent(): boolean {
     return !this.#everGreeted && performance.now() - this.#started > SILENT_GRACE;
   }
 
-  /** One connection from the current source address, moving on when it is used up. */
-  async #connect(): Promise<BenchConn> {
+  /** One connection to `port` from the current source address, moving on when it is used up. */
+  async #connect(port: number): Promise<BenchConn> {
     for (;;) {
       const source = this.#source;
       if (this.#perAddress[source] >= this.#perSource && this.#canMoveOn()) {
@@ -317,7 +345,7 @@ export class Connector {
       }
       this.#perAddress[source]++;
       try {
-        return source === 0 ? await this.#connectDeno() : await this.#connectNode(source);
+        return source === 0 ? await this.#connectDeno(port) : await this.#connectNode(port, source);
       } catch (error) {
         this.#perAddress[source]--;
         if (isOutOfPorts(error) && this.#canMoveOn()) {
@@ -341,8 +369,8 @@ export class Connector {
     }
   }
 
-  async #connectDeno(): Promise<BenchConn> {
-    const conn = await Deno.connect({ hostname: this.host, port: this.port });
+  async #connectDeno(port: number): Promise<BenchConn> {
+    const conn = await Deno.connect({ hostname: this.host, port });
     try {
       conn.setNoDelay(true);
     } catch {
@@ -351,11 +379,11 @@ export class Connector {
     return conn;
   }
 
-  async #connectNode(source: number): Promise<BenchConn> {
+  async #connectNode(port: number, source: number): Promise<BenchConn> {
     this.#net ??= await import("node:net");
     return await NodeConn.open(this.#net, {
       host: this.host,
-      port: this.port,
+      port,
       localAddress: sourceAddress(source),
     });
   }

@@ -1,14 +1,15 @@
 /**
  * How bench results look: a readable summary of one run, a side-by-side table
  * of a suite (parley against ncat, with ratios) followed by the growth table,
- * and a progress bar on stderr when stderr is a terminal.
+ * one server against a cluster (`--cluster`), and a progress bar on stderr
+ * when stderr is a terminal.
  *
  * @module
  */
 
 import type { LeanFloor } from "./floor.ts";
 import type { GrowthReport } from "./growth.ts";
-import type { BenchProgress, BenchReport } from "./run.ts";
+import type { BenchProgress, BenchReport, ServersReport } from "./run.ts";
 
 const numberFormat = new Intl.NumberFormat("en-US");
 
@@ -79,6 +80,7 @@ export function formatReport(report: BenchReport, server: string): string {
     );
   }
   if (report.server) lines.push(row("server", describeProcess(report.server)));
+  else if (report.servers) lines.push(row("servers", describeServers(report.servers)));
   lines.push(row("bench", describeProcess(report.bench)));
   return lines.join("\n");
 }
@@ -128,6 +130,102 @@ function describeProcess(process: NonNullable<BenchReport["server"]>): string {
     ? "peak RSS n/a"
     : `peak RSS ${process.peakRssMiB.toFixed(1)} MiB`;
   return `${cpu}, ${rss} (pid ${process.pid})`;
+}
+
+function describeServers(servers: ServersReport): string {
+  const cpu = servers.cpuSeconds === null
+    ? "CPU n/a"
+    : `CPU ${servers.cpuSeconds.toFixed(2)} s together (${
+      servers.systemSeconds?.toFixed(2)
+    } s system; ${
+      servers.each.map((server) => server.cpuSeconds?.toFixed(2) ?? "n/a").join(" + ")
+    })`;
+  const rss = servers.peakRssMiB === null
+    ? "peak RSS n/a"
+    : `largest peak RSS ${servers.peakRssMiB.toFixed(1)} MiB`;
+  return `${cpu}, ${rss} (pids ${servers.pids.join(", ")})`;
+}
+
+/** The same load on one parley server and on a cluster of several, as `--cluster` runs it. */
+export interface ClusterComparison {
+  /** How many parley servers the cluster had. */
+  servers: number;
+  /** The run against one server. */
+  single: BenchReport;
+  /** The run against the cluster, clients spread round-robin over its servers. */
+  cluster: BenchReport;
+  /** CPU seconds redis-server used during the cluster run; null when unknown. */
+  redisCpuSeconds: number | null;
+  /** Cluster p99 latency / single p99; null when either run delivered nothing. */
+  p99Ratio: number | null;
+}
+
+/**
+ * One server against a cluster: each run's summary (`single` and `cluster`
+ * name what was measured), then the figures side by side.
+ */
+export function formatClusterComparison(
+  comparison: ClusterComparison,
+  measured: { single: string; cluster: string },
+): string {
+  const { single, cluster } = comparison;
+  const cpu = (report: BenchReport) => report.servers?.cpuSeconds ?? null;
+  const fixed = (value: number | null, digits: number) =>
+    value === null ? "n/a" : value.toFixed(digits);
+  const latency = (report: BenchReport, key: "p50" | "p99") =>
+    report.latencyMs ? ms(report.latencyMs[key]) : "n/a";
+  const ratio = (a: number | null, b: number | null) =>
+    a === null || b === null || b === 0 ? "" : (a / b).toFixed(2);
+  const rows = [
+    ["", "1 server", `${comparison.servers} servers (cluster)`, "cluster/single"],
+    ["status", single.status, cluster.status, ""],
+    [
+      "delivered",
+      `${formatCount(single.delivered)} / ${formatCount(single.expected)}`,
+      `${formatCount(cluster.delivered)} / ${formatCount(cluster.expected)}`,
+      "",
+    ],
+    ["lost", formatCount(single.lost), formatCount(cluster.lost), ""],
+    [
+      "deliveries/s",
+      formatCount(single.deliveriesPerSecond),
+      formatCount(cluster.deliveriesPerSecond),
+      ratio(cluster.deliveriesPerSecond, single.deliveriesPerSecond),
+    ],
+    [
+      "latency p50 ms",
+      latency(single, "p50"),
+      latency(cluster, "p50"),
+      ratio(cluster.latencyMs?.p50 ?? null, single.latencyMs?.p50 ?? null),
+    ],
+    [
+      "latency p99 ms",
+      latency(single, "p99"),
+      latency(cluster, "p99"),
+      comparison.p99Ratio === null ? "" : comparison.p99Ratio.toFixed(2),
+    ],
+    [
+      "parley CPU s",
+      fixed(cpu(single), 2),
+      fixed(cpu(cluster), 2),
+      ratio(cpu(cluster), cpu(single)),
+    ],
+    ["redis CPU s", "", fixed(comparison.redisCpuSeconds, 2), ""],
+    [
+      "bench CPU s",
+      fixed(single.bench.cpuSeconds, 2),
+      fixed(cluster.bench.cpuSeconds, 2),
+      ratio(cluster.bench.cpuSeconds, single.bench.cpuSeconds),
+    ],
+  ];
+  return [
+    formatReport(single, measured.single),
+    "",
+    formatReport(cluster, measured.cluster),
+    row("redis", `CPU ${fixed(comparison.redisCpuSeconds, 2)} s during the run`),
+    "",
+    markdownTable(rows, [false, true, true, true]),
+  ].join("\n");
 }
 
 function connections(report: BenchReport): number {

@@ -59,8 +59,16 @@ export interface Load {
 export interface BenchOptions extends Load {
   host: string;
   port: number;
+  /**
+   * Several servers on `host` (a cluster), instead of `port`: client `i`
+   * (stalled clients first, then talkers, then listeners) connects to
+   * `ports[i % ports.length]`.
+   */
+  ports?: number[];
   /** The server's process id, for its CPU time and peak memory. */
   serverPid?: number;
+  /** The process ids of several servers (a cluster), instead of `serverPid`: their CPU time is summed. */
+  serverPids?: number[];
   /** Hard limit for the whole run, connecting included (ms). */
   timeLimit?: number;
   /**
@@ -109,6 +117,19 @@ export interface ProcessReport {
   peakRssMiB: number | null;
 }
 
+/** CPU time and peak memory of every server over a run: one process, or several (a cluster). */
+export interface ServersReport {
+  pids: number[];
+  /** User + system CPU seconds of all of them together during the run. */
+  cpuSeconds: number | null;
+  /** The part of `cpuSeconds` spent in the kernel. */
+  systemSeconds: number | null;
+  /** The largest peak resident memory (VmHWM) among them, in MiB. */
+  peakRssMiB: number | null;
+  /** Each process on its own. */
+  each: ProcessReport[];
+}
+
 /** What a run measured, and the load it was. */
 export interface BenchReport extends Load {
   target: string;
@@ -152,8 +173,10 @@ export interface BenchReport extends Load {
   greetingMs: LatencyReport | null;
   /** `connect()` calls that took over 0.9 s: most likely a full listen queue dropped the SYN. */
   slowConnects: number;
-  /** The server's figures when its pid is known. */
+  /** The server's figures when its pid is known (null for several servers: see `servers`). */
   server: ProcessReport | null;
+  /** Every measured server's figures (one or several); null when no pid is known. */
+  servers: ServersReport | null;
   /** The bench process's own figures (it should be far from busy). */
   bench: ProcessReport;
 }
@@ -201,15 +224,20 @@ export async function runBench(options: BenchOptions): Promise<BenchReport> {
   const readers = clients + idle;
   const total = readers + stalled;
   const expected = clients * messages * Math.max(0, readers - 1);
-  const target = formatAddress(options.host, options.port);
+  const ports = options.ports !== undefined && options.ports.length > 0
+    ? options.ports
+    : [options.port];
+  const target = ports.map((port) => formatAddress(options.host, port)).join(", ");
   checkFileLimit(total);
-  if (options.serverPid !== undefined && cpuTime(options.serverPid) === null) {
-    throw new BenchError(`no process ${options.serverPid} to measure (--server-pid)`);
+  const serverPids = options.serverPids ??
+    (options.serverPid === undefined ? [] : [options.serverPid]);
+  for (const pid of serverPids) {
+    if (cpuTime(pid) === null) throw new BenchError(`no process ${pid} to measure (--server-pid)`);
   }
 
   const started = performance.now();
   const deadline = started + settings.timeLimit;
-  const serverCpuStart = options.serverPid === undefined ? null : cpuTime(options.serverPid);
+  const serverCpuStart = serverPids.map((pid) => cpuTime(pid));
   const benchCpuStart = cpuTime("self");
   const state: RunState = {
     scanner: new PayloadScanner(size, clients),
@@ -225,6 +253,8 @@ export async function runBench(options: BenchOptions): Promise<BenchReport> {
   const talkers: ReadingClient[] = [];
   const readingClients: ReadingClient[] = [];
   const stalledClients: StalledClient[] = [];
+  /** The port each stalled client connected to, in the order of `stalledClients`. */
+  const stalledPorts: number[] = [];
   const loops: Promise<unknown>[] = [];
   const greetings: Promise<boolean>[] = [];
   const connector = new Connector(options, options.connector);
@@ -242,6 +272,7 @@ export async function runBench(options: BenchOptions): Promise<BenchReport> {
         if (index < stalled) {
           const client = new StalledClient(conn, state);
           stalledClients.push(client);
+          stalledPorts.push(connector.portFor(index));
           greetings.push(client.greeted);
           return client.greeted;
         }
@@ -281,11 +312,16 @@ export async function runBench(options: BenchOptions): Promise<BenchReport> {
     if (state.disconnected > 0 && (status === "complete" || status === "lost")) status = "cut";
     const stalledCut = stalledClients.length === 0
       ? null
-      : countCut(stalledClients.map((client) => client.conn), options.port);
+      : countCutPerPort(stalledClients.map((client) => client.conn), stalledPorts);
 
     const { scanner } = state;
-    const serverCpuEnd = options.serverPid === undefined ? null : cpuTime(options.serverPid);
+    const serverCpuEnd = serverPids.map((pid) => cpuTime(pid));
     const benchCpuEnd = cpuTime("self");
+    const servers: ProcessReport[] = serverPids.map((pid, index) => ({
+      pid,
+      ...cpuUsed(serverCpuStart[index], serverCpuEnd[index]),
+      peakRssMiB: roundOrNull(peakRssMiB(pid), 1),
+    }));
     const seconds = scanner.lastArrivalUs > state.firstSendUs
       ? (scanner.lastArrivalUs - state.firstSendUs) / 1e6
       : 0;
@@ -316,11 +352,8 @@ export async function runBench(options: BenchOptions): Promise<BenchReport> {
       connectMs: Math.round(connectMs),
       greetingMs: latencyReport(connector.greetingWait),
       slowConnects: connector.slowConnects,
-      server: options.serverPid === undefined ? null : {
-        pid: options.serverPid,
-        ...cpuUsed(serverCpuStart, serverCpuEnd),
-        peakRssMiB: roundOrNull(peakRssMiB(options.serverPid), 1),
-      },
+      server: servers.length === 1 ? servers[0] : null,
+      servers: servers.length === 0 ? null : sumServers(servers),
       bench: {
         pid: Deno.pid,
         ...cpuUsed(benchCpuStart, benchCpuEnd),
@@ -367,6 +400,33 @@ export function countCut(conns: { localAddr: Deno.NetAddr }[], serverPort: numbe
     const theirs = states.get(`${serverPort}:${port}`);
     return ours !== "established" || (theirs !== undefined && theirs !== "established");
   }).length;
+}
+
+/** {@linkcode countCut} for connections to several servers: `ports[i]` is where `conns[i]` went. */
+function countCutPerPort(conns: { localAddr: Deno.NetAddr }[], ports: number[]): number | null {
+  let cut = 0;
+  for (const port of new Set(ports)) {
+    const count = countCut(conns.filter((_, index) => ports[index] === port), port);
+    if (count === null) return null;
+    cut += count;
+  }
+  return cut;
+}
+
+/** The servers' figures together: CPU summed, the largest peak memory. */
+function sumServers(servers: ProcessReport[]): ServersReport {
+  const sum = (values: (number | null)[]) =>
+    values.some((value) => value === null)
+      ? null
+      : round(values.reduce((total: number, value) => total + value!, 0), 2);
+  const peaks = servers.map((server) => server.peakRssMiB);
+  return {
+    pids: servers.map((server) => server.pid),
+    cpuSeconds: sum(servers.map((server) => server.cpuSeconds)),
+    systemSeconds: sum(servers.map((server) => server.systemSeconds)),
+    peakRssMiB: peaks.some((peak) => peak === null) ? null : Math.max(...(peaks as number[])),
+    each: servers,
+  };
 }
 
 /** What the readers the server cut had not received from the other talkers when they went. */

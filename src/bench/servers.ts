@@ -1,8 +1,10 @@
 /**
- * Servers for the bench to measure: a parley server or `ncat -l --chat` started
- * as a child process on a loopback port, with its console going straight to a
- * log file (logging stays on, as in real use, and costs the bench nothing),
- * and what Linux tells about a process: CPU time, memory, descriptor limit.
+ * Servers for the bench to measure: a parley server, several in one cluster
+ * (`--cluster`) with the `redis-server` they share, or `ncat -l --chat`, each
+ * started as a child process on a loopback port, with its console going
+ * straight to a log file (logging stays on, as in real use, and costs the
+ * bench nothing), and what Linux tells about a process: CPU time, memory,
+ * descriptor limit.
  *
  * parley is started as users run it: `deno run -A main.ts server` with its
  * defaults (send queue, line length, no V8 flags) except flood control and
@@ -52,6 +54,8 @@ export interface ParleyServerOptions {
    * instead of as `deno run -A main.ts server` (the default).
    */
   taskFlags?: boolean;
+  /** `--cluster URL`: join the cluster of every parley server using this Redis. */
+  cluster?: string;
 }
 
 const HOST = "127.0.0.1";
@@ -106,7 +110,30 @@ export function parleyArgs(options: ParleyServerOptions = {}): string[] {
     "--max-per-ip",
     "0",
     ...(maxClients > SERVER_DEFAULTS.maxClients ? ["--max-clients", String(maxClients)] : []),
+    ...(options.cluster === undefined ? [] : ["--cluster", options.cluster]),
   ];
+}
+
+/**
+ * Starts `count` parley servers that make one cluster over `redisUrl`, each
+ * as {@linkcode startParley} starts one (free ports); resolves once all are
+ * listening. If one fails, the others are stopped.
+ */
+export async function startParleyCluster(
+  count: number,
+  redisUrl: string,
+  options: Omit<ParleyServerOptions, "cluster" | "port"> = {},
+): Promise<BenchServer[]> {
+  const started = await Promise.allSettled(
+    Array.from({ length: count }, () => startParley({ ...options, cluster: redisUrl })),
+  );
+  const servers = started.flatMap((result) => result.status === "fulfilled" ? [result.value] : []);
+  const failed = started.find((result) => result.status === "rejected");
+  if (failed !== undefined) {
+    await Promise.all(servers.map((server) => server.stop()));
+    throw failed.reason;
+  }
+  return servers;
 }
 
 /** How a parley server started with `options` is run, for a report: `deno run -A main.ts server …`. */
@@ -148,6 +175,65 @@ export async function startNcat(options: { maxConnections: number }): Promise<Be
     ]);
     try {
       await spawned.waitForConnect(port, START_TIMEOUT);
+      return spawned.server(port);
+    } catch (error) {
+      lastError = error;
+      await spawned.stop();
+    }
+  }
+  throw lastError;
+}
+
+/** Whether `redis-server` can be run. */
+export async function redisAvailable(): Promise<boolean> {
+  try {
+    const { success } = await new Deno.Command("redis-server", {
+      args: ["--version"],
+      stdin: "null",
+      stdout: "null",
+      stderr: "null",
+    }).output();
+    return success;
+  } catch {
+    return false;
+  }
+}
+
+/** Fails with one line when `redis-server` cannot be run. */
+export async function requireRedis(): Promise<void> {
+  if (!(await redisAvailable())) {
+    throw new BenchError(
+      "--cluster needs redis-server, which is not installed " +
+        "(Debian, Ubuntu: apt-get install redis-server)",
+    );
+  }
+}
+
+/**
+ * Starts `redis-server` on 127.0.0.1 and a free port, keeping nothing on disk
+ * (as the cluster tests run it); resolves once it accepts connections. Its
+ * URL for `--cluster` is `redis://127.0.0.1:PORT`.
+ */
+export async function startRedis(): Promise<BenchServer> {
+  await requireRedis();
+  let lastError: unknown;
+  // Redis has no port 0: a free port is found by binding and releasing it, and
+  // another program may take it first (redis-server then exits: try another).
+  for (let attempt = 0; attempt < 3; attempt++) {
+    const port = freePort();
+    const spawned = await spawnLogged("redis-server", [
+      "redis-server",
+      "--port",
+      String(port),
+      "--bind",
+      HOST,
+      "--save",
+      "",
+      "--appendonly",
+      "no",
+    ]);
+    try {
+      await spawned.waitForLog(/(Ready to accept connections)/, START_TIMEOUT);
       return spawned.server(port);
     } catch (error) {
       lastError = error;
