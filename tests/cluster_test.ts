@@ -30,6 +30,18 @@ async function stopAll(processes: ServerProcess[], clients: TestClient[]): Promi
   await Promise.all(processes.map((p) => p.stop("SIGKILL")));
 }
 
+/** ann on the first server and bob on the second, once ann has seen bob arrive. */
+async function annAndBob(
+  processes: ServerProcess[],
+  clients: TestClient[],
+): Promise<{ ann: TestClient; bob: TestClient }> {
+  const ann = await TestClient.join(processes[0].port, "ann");
+  const bob = await TestClient.join(processes[1].port, "bob");
+  clients.push(ann, bob);
+  await ann.expect(/^\*\*\* guest-\d+ is now known as bob$/, 10_000);
+  return { ann, bob };
+}
+
 /** The room lines (`<nick> text`) a client has received, in order. */
 function said(client: TestClient): string[] {
   return client.lines.filter((line) => line.startsWith("<"));
@@ -140,10 +152,7 @@ Deno.test({
   let processes = await servers(redis, 2);
   const clients: TestClient[] = [];
   try {
-    const ann = await TestClient.join(processes[0].port, "ann");
-    const bob = await TestClient.join(processes[1].port, "bob");
-    clients.push(ann, bob);
-    await ann.expect(/^\*\*\* guest-\d+ is now known as bob$/, 10_000);
+    const { ann, bob } = await annAndBob(processes, clients);
     ann.send("remember me");
     await bob.expect("<ann> remember me");
 
@@ -240,10 +249,7 @@ Deno.test({
   const processes = await servers(redis, 2);
   const clients: TestClient[] = [];
   try {
-    const ann = await TestClient.join(processes[0].port, "ann");
-    const bob = await TestClient.join(processes[1].port, "bob");
-    clients.push(ann, bob);
-    await ann.expect(/^\*\*\* guest-\d+ is now known as bob$/, 10_000);
+    const { ann, bob } = await annAndBob(processes, clients);
     // The servers look at each other every 2 s: a server gone before anyone looked is not missed.
     await new Promise((resolve) => setTimeout(resolve, 2500));
     const stoppedAt = performance.now();

@@ -144,9 +144,14 @@ export function describeParley(options: ParleyServerOptions = {}): string {
 }
 
 /** Whether `ncat` can be run. */
-export async function ncatAvailable(): Promise<boolean> {
+export function ncatAvailable(): Promise<boolean> {
+  return canRun("ncat");
+}
+
+/** Whether `program --version` runs and succeeds. */
+async function canRun(program: string): Promise<boolean> {
   try {
-    const { success } = await new Deno.Command("ncat", {
+    const { success } = await new Deno.Command(program, {
       args: ["--version"],
       stdin: "null",
       stdout: "null",
@@ -185,18 +190,8 @@ export async function startNcat(options: { maxConnections: number }): Promise<Be
 }
 
 /** Whether `redis-server` can be run. */
-export async function redisAvailable(): Promise<boolean> {
-  try {
-    const { success } = await new Deno.Command("redis-server", {
-      args: ["--version"],
-      stdin: "null",
-      stdout: "null",
-      stderr: "null",
-    }).output();
-    return success;
-  } catch {
-    return false;
-  }
+export function redisAvailable(): Promise<boolean> {
+  return canRun("redis-server");
 }
 
 /** Fails with one line when `redis-server` cannot be run. */
