@@ -607,3 +607,50 @@ Deno.test("overload: a burst far bigger than the send queue cuts no reader that 
   }
   assert.doesNotMatch(server.stdout.text, /send queue exceeded/);
 });
+
+Deno.test("a connect storm while the server is paused: 1,200 connections wait in the listen queue (4096, not Deno's 511) and are all greeted once it runs", async () => {
+  const somaxconn = Number(
+    await Deno.readTextFile("/proc/sys/net/core/somaxconn").catch(() => "0"),
+  );
+  if (somaxconn < 1200) {
+    console.error(
+      `skipped: net.core.somaxconn is ${
+        somaxconn || "unknown"
+      } here, and the kernel caps every listen queue at it`,
+    );
+    return;
+  }
+  const server = await startServerProcess(["--rate", "0", "--max-per-ip", "0"]);
+  const conns: Deno.TcpConn[] = [];
+  try {
+    Deno.kill(server.child.pid, "SIGSTOP");
+    // The kernel completes a handshake only while the listen queue has room; beyond it the
+    // SYN is dropped and the client retries a second later.
+    const connects = Array.from(
+      { length: 1200 },
+      () =>
+        Deno.connect({ hostname: "127.0.0.1", port: server.port }).then((conn) => {
+          conns.push(conn);
+        }),
+    );
+    await waitUntil(() => conns.length === 1200, "handshakes", 800).catch(() => {});
+    const queuedWhilePaused = conns.length;
+    Deno.kill(server.child.pid, "SIGCONT");
+    assert.equal(queuedWhilePaused, 1200, "every handshake completed while the server was paused");
+    await withDeadline(Promise.all(connects), 5000, "connects");
+    const greeted = await withDeadline(
+      Promise.all(conns.map(async (conn) => (await conn.read(new Uint8Array(256))) ?? 0)),
+      15_000,
+      "greetings",
+    );
+    assert.ok(greeted.every((bytes) => typeof bytes === "number" && bytes > 0), "all greeted");
+  } finally {
+    try {
+      Deno.kill(server.child.pid, "SIGCONT");
+    } catch {
+      // gone already
+    }
+    for (const conn of conns) conn.close();
+    assert.equal(await server.stop(), 0);
+  }
+});

@@ -352,6 +352,14 @@ function onStopSignals(controller: AbortController): () => void {
   };
 }
 
+/**
+ * Connections the kernel may hold before the accept loop takes them (Deno's default is 511;
+ * Linux caps it at `net.core.somaxconn`, 4096 by default). A full queue drops the SYN, and the
+ * client retries only a second later: with 511, 10,000 clients connecting at once lost about
+ * 800 SYNs that way (BENCHMARKS.md, "Connection storms").
+ */
+const LISTEN_BACKLOG = 4096;
+
 function listen(
   hostname: string,
   port: number,
@@ -360,8 +368,8 @@ function listen(
   const where = formatPeer({ hostname, port });
   try {
     return tls
-      ? Deno.listenTls({ hostname, port, cert: tls.cert, key: tls.key })
-      : Deno.listen({ hostname, port });
+      ? Deno.listenTls({ hostname, port, cert: tls.cert, key: tls.key, tcpBacklog: LISTEN_BACKLOG })
+      : Deno.listen({ hostname, port, tcpBacklog: LISTEN_BACKLOG });
   } catch (error) {
     if (tls && /KeyMismatch|keys may not be consistent/i.test(errorText(error))) {
       throw new StartError(
