@@ -33,3 +33,12 @@ export function hasContent(text: string): boolean {
   }
   return false;
 }
+
+/** Made on first use: creating one loads ICU's break data (about 5 MiB), which most servers never need. */
+let segmenter: Intl.Segmenter | undefined;
+
+/** The grapheme clusters of `text` (`"👍🏽a"` → `"👍🏽"`, `"a"`), with their string index. */
+export function graphemeSegments(text: string): Intl.Segments {
+  segmenter ??= new Intl.Segmenter(undefined, { granularity: "grapheme" });
+  return segmenter.segment(text);
+}

@@ -4,6 +4,7 @@
  */
 
 import assert from "node:assert/strict";
+import process from "node:process";
 import { CommandError } from "../src/flags.ts";
 import {
   Counter,
@@ -126,7 +127,7 @@ Deno.test("metrics: names Prometheus would refuse are refused at registration", 
 });
 
 Deno.test("metrics: the server's families, one HELP and TYPE each, every sample well formed", () => {
-  const metrics = new ServerMetrics({ version: "9.8.7" });
+  const metrics = new ServerMetrics({ version: "9.8.7", cpuUsage: () => process.cpuUsage() });
   metrics.connectionsAccepted.inc();
   metrics.clientsOnline.of.irc.inc();
   metrics.messagesReceived.of.line.value += 3;
@@ -209,6 +210,7 @@ Deno.test("metrics: the server's families, one HELP and TYPE each, every sample 
     clustered.render(),
     /^# HELP parley_cluster_link_up .+\n# TYPE parley_cluster_link_up gauge\nparley_cluster_link_up 1\n/m,
   );
+  assert.doesNotMatch(clustered.render(), /process_cpu_seconds_total/, "no CPU clock given");
 });
 
 /** `curl -s -i` (plus `args`): the status line, the headers (lower case) and the body. */

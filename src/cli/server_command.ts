@@ -208,9 +208,11 @@ export async function serverCommand(args: string[]): Promise<number> {
       opened.push(() => store.close());
       chat.store = store;
     }
+    const nodeProcess = metricsAddress ? (await import("node:process")).default : null;
     const metrics = new ServerMetrics({
       version: denoConfig.version,
       clustered: values.cluster !== undefined,
+      cpuUsage: nodeProcess ? () => nodeProcess.cpuUsage() : undefined,
     });
     let cluster: ClusterJoin | null = null;
     if (values.cluster !== undefined) {

@@ -5,10 +5,15 @@
  * @module
  */
 
-import { createHash, timingSafeEqual } from "node:crypto";
+import { constantTimeEqual } from "./passwords.ts";
 
-/** Whether `given` is the operator password `expected`. */
-export function operPasswordMatches(given: string, expected: string): boolean {
-  const digest = (text: string) => createHash("sha256").update(text.normalize("NFC")).digest();
-  return timingSafeEqual(digest(given), digest(expected));
+/** Whether `given` is the operator password `expected` (both compared as SHA-256 of their NFC form). */
+export async function operPasswordMatches(given: string, expected: string): Promise<boolean> {
+  const [a, b] = await Promise.all([digest(given), digest(expected)]);
+  return constantTimeEqual(a, b);
+}
+
+async function digest(text: string): Promise<Uint8Array> {
+  const bytes = new TextEncoder().encode(text.normalize("NFC"));
+  return new Uint8Array(await crypto.subtle.digest("SHA-256", bytes));
 }

@@ -17,7 +17,7 @@
  *   queue keeps a burst of logins from taking every core and 32 MiB each; at
  *   most {@linkcode MAX_WAITING} wait, beyond that a call is refused
  *   ({@linkcode PasswordsBusyError}) instead of memory growing.
- * - **Constant-time comparison** (`timingSafeEqual`): how long a wrong guess
+ * - **Constant-time comparison** ({@linkcode constantTimeEqual}): how long a wrong guess
  *   takes says nothing about how many bytes matched. A stored hash of the wrong
  *   length never matches (an empty one must not match everything).
  * - Passwords are compared as UTF-8 of their NFC form, so the same password
@@ -29,7 +29,6 @@
  * @module
  */
 
-import { randomBytes, scrypt, timingSafeEqual } from "node:crypto";
 import type { Account } from "./store.ts";
 
 /** scrypt cost parameters for new hashes. */
@@ -66,7 +65,7 @@ export interface PasswordHash {
 
 /** Hashes `password` with a new random salt (about 110 ms, off the main thread). */
 export async function hashPassword(password: string): Promise<PasswordHash> {
-  const salt = Uint8Array.from(randomBytes(SALT_BYTES));
+  const salt = crypto.getRandomValues(new Uint8Array(SALT_BYTES));
   const params = { ...SCRYPT_PARAMS };
   const hash = await derive(password, salt, params);
   return { hash, salt, params };
@@ -79,7 +78,18 @@ export async function verifyPassword(
 ): Promise<boolean> {
   if (account.hash.length !== HASH_BYTES) return false;
   const hash = await derive(password, account.salt, account.params);
-  return hash.length === account.hash.length && timingSafeEqual(hash, account.hash);
+  return constantTimeEqual(hash, account.hash);
+}
+
+/**
+ * Whether `a` and `b` hold the same bytes, in a time that depends on their
+ * length only, never on where they first differ.
+ */
+export function constantTimeEqual(a: Uint8Array, b: Uint8Array): boolean {
+  if (a.length !== b.length) return false;
+  let difference = 0;
+  for (let i = 0; i < a.length; i++) difference |= a[i] ^ b[i];
+  return difference === 0;
 }
 
 let running = 0;
@@ -116,14 +126,17 @@ function derive(
   const secret = new TextEncoder().encode(password.normalize("NFC"));
   // scrypt needs 128·N·r bytes plus its buffers; the default limit (32 MiB) is just too small.
   const maxmem = 2 * 128 * N * r + 128 * r * p;
-  return inTurn(() =>
-    new Promise<Uint8Array>((done, fail) => {
+  return inTurn(async () => {
+    // node:crypto is loaded by the first password check: a server without accounts never
+    // carries it (about 3 MiB).
+    const { scrypt } = await import("node:crypto");
+    return new Promise<Uint8Array>((done, fail) => {
       scrypt(secret, salt, HASH_BYTES, { N, r, p, maxmem }, (error, key) => {
         if (error) fail(error);
         else done(Uint8Array.from(key));
       });
-    })
-  );
+    });
+  });
 }
 
 /** How an {@linkcode AttemptThrottle} counts. */

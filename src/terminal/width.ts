@@ -14,7 +14,7 @@
  * @module
  */
 
-const segmenter = new Intl.Segmenter(undefined, { granularity: "grapheme" });
+import { graphemeSegments } from "../text.ts";
 
 /**
  * Invisible code points: nonspacing and enclosing marks, format characters
@@ -35,7 +35,7 @@ const EMOJI_BY_SELECTOR = /^\p{Extended_Pictographic}\ufe0f/u;
 /** Splits text into grapheme clusters (`"👍🏽a"` → `["👍🏽", "a"]`). */
 export function graphemes(text: string): string[] {
   const clusters: string[] = [];
-  for (const { segment } of segmenter.segment(text)) clusters.push(segment);
+  for (const { segment } of graphemeSegments(text)) clusters.push(segment);
   return clusters;
 }
 
@@ -118,6 +118,6 @@ export function displayWidth(text: string): number {
     }
   }
   if (ascii) return text.length;
-  for (const { segment } of segmenter.segment(text)) width += graphemeWidth(segment);
+  for (const { segment } of graphemeSegments(text)) width += graphemeWidth(segment);
   return width;
 }

@@ -34,6 +34,8 @@
  * @module
  */
 
+import { graphemeSegments } from "../../text.ts";
+
 /** A parsed IRC message. `params` includes the trailing parameter, if any. */
 export interface IrcMessage {
   /** Tag values unescaped; a tag without a value maps to "". */
@@ -483,8 +485,6 @@ export function formatTextLines(message: TextMessage): string[] {
   );
 }
 
-const graphemes = new Intl.Segmenter(undefined, { granularity: "grapheme" });
-
 /**
  * Splits text into chunks of at most `maxBytes` UTF-8 bytes; joined, the chunks
  * are the text again (nothing is dropped or added). A text that fits comes back
@@ -509,7 +509,7 @@ export function splitText(text: string, maxBytes: number): string[] {
   let bytes = 0; // its length so far
   let breakAt = -1; // string index just after its last space, or -1
   let bytesAtBreak = 0;
-  for (const { segment, index } of graphemes.segment(text)) {
+  for (const { segment, index } of graphemeSegments(text)) {
     const size = utf8ByteLength(segment);
     if (size > maxBytes) {
       if (index > start) chunks.push(text.slice(start, index));
