@@ -17,7 +17,7 @@ import {
   GreetingWindow,
   MAX_PENDING_CONNECTS,
 } from "../src/bench/connect.ts";
-import { leanReaders, measureFloor } from "../src/bench/floor.ts";
+import { leanReaders, measureFloor, measurePaced } from "../src/bench/floor.ts";
 import { planLevels, runGrowth } from "../src/bench/growth.ts";
 import { LatencyHistogram } from "../src/bench/histogram.ts";
 import {
@@ -490,10 +490,51 @@ Deno.test("reports format without surprises", () => {
     sampleResult("scale", { report }, { skipped: "n/a" }),
     sampleResult("floor", {
       report,
-      lean: [{ reader: "C epoll", readers: 99, messages: 500, p50: 1.5, p99: 2.5, max: 3 }],
+      lean: [{
+        reader: "C epoll",
+        tool: "reader",
+        readers: 99,
+        messages: 500,
+        p50: 1.5,
+        p99: 2.5,
+        max: 3,
+      }],
     }, {
       report,
-      lean: [{ reader: "C epoll", readers: 99, messages: 500, p50: 1, p99: 2, max: 3 }],
+      lean: [{
+        reader: "C epoll",
+        tool: "reader",
+        readers: 99,
+        messages: 500,
+        p50: 1,
+        p99: 2,
+        max: 3,
+      }],
+    }),
+    sampleResult("paced", {
+      report,
+      lean: [{
+        reader: "C epoll",
+        tool: "client",
+        readers: 100,
+        messages: 100,
+        p50: 2,
+        p99: 4,
+        max: 9,
+        serverCpuSeconds: 4.5,
+      }],
+    }, {
+      report,
+      lean: [{
+        reader: "C epoll",
+        tool: "client",
+        readers: 100,
+        messages: 100,
+        p50: 8,
+        p99: 16,
+        max: 40,
+        serverCpuSeconds: 3,
+      }],
     }),
   ]);
   assert.match(table, /\| burst +\| status +\| +complete \| +complete \| +\|/);
@@ -504,6 +545,8 @@ Deno.test("reports format without surprises", () => {
   assert.match(table, /\| scale +\| status +\| +complete \| +n\/a \|/);
   assert.match(table, /\| +\| C epoll reader p99 ms +\| +2\.50 \| +2\.00 \| +1\.25 \|/);
   assert.equal(table.match(/C epoll reader p50/g)?.length, 1, "lean rows only for the floor");
+  assert.match(table, /\| +\| C epoll client p99 ms +\| +4\.00 \| +16\.0 \| +0\.25 \|/);
+  assert.match(table, /\| +\| C epoll client: server CPU s +\| +4\.50 \| +3\.00 \| +1\.50 \|/);
   assert.match(table, /greeting p99 ms/);
 });
 
@@ -936,7 +979,7 @@ Deno.test("growth levels beyond ulimit -n are skipped with the reason", () => {
   assert.deepEqual(planLevels([5], { bench: null, server: null }).run, [5]);
 });
 
-Deno.test("the lean floor readers (C, Python) measure a parley server", async () => {
+Deno.test("the lean floor readers (C, Python) and the C paced client measure a parley server", async () => {
   const lean = await leanReaders();
   const server = await startParley({});
   try {
@@ -945,6 +988,19 @@ Deno.test("the lean floor readers (C, Python) measure a parley server", async ()
       const floor = await measureFloor(reader, { port: server.port, readers: 5, messages: 20 });
       assert.equal(floor.reader, reader.name);
       assert.ok(floor.p50 > 0 && floor.p50 <= floor.p99 && floor.p99 <= floor.max, reader.name);
+    }
+    if (lean.client) {
+      const paced = await measurePaced(lean.client, {
+        port: server.port,
+        serverPid: server.pid,
+        clients: 5,
+        messages: 20,
+        rate: 20,
+        size: 64,
+      });
+      assert.equal(paced.tool, "client");
+      assert.ok(paced.p50 > 0 && paced.p50 <= paced.p99 && paced.p99 <= paced.max);
+      assert.ok(paced.serverCpuSeconds !== null && paced.serverCpuSeconds! >= 0);
     }
   } finally {
     await server.stop();

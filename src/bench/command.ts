@@ -455,7 +455,10 @@ function summarize(outcome: Outcome): string {
     return `base ${outcome.growth.baseRssMiB ?? "n/a"} MiB; ${[...levels, ...skipped].join(", ")}`;
   }
   const r = outcome.report;
-  const lean = (outcome.lean ?? []).map((floor) => `, ${floor.reader} reader p99 ${floor.p99} ms`)
+  const lean = (outcome.lean ?? []).map((floor) =>
+    `, ${floor.reader} ${floor.tool} p99 ${floor.p99} ms` +
+    (floor.serverCpuSeconds != null ? ` (server CPU ${floor.serverCpuSeconds} s)` : "")
+  )
     .join("");
   const missing = (outcome.leanMissing ?? []).map((why) => ` (${why})`).join("");
   return `${r.status}, ${formatCount(r.delivered)} of ${formatCount(r.expected)} delivered, ` +

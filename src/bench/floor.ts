@@ -7,40 +7,55 @@
  * show how much of it is the server's. Both are optional: without gcc or
  * python3 the suite says so and goes on.
  *
+ * The paced and heavy loads get the same treatment from `tools/paced_floor.c`
+ * (the **C epoll client**): every talker and reader in one C epoll loop, sends
+ * paced by a timerfd instead of the Deno bench's timers, which fire in ticks of
+ * about 2 ms and so send in small bursts.
+ *
  * @module
  */
 
-import { BenchError } from "./servers.ts";
+import { BenchError, cpuSeconds } from "./servers.ts";
 
-/** One lean reader program. */
+/** One lean program. */
 export interface LeanReader {
   /** "C epoll" or "Python epoll". */
   name: string;
-  /** The command before its arguments `PORT READERS MESSAGES`. */
+  /**
+   * The command before its arguments: `PORT READERS MESSAGES` for a reader,
+   * `PORT CLIENTS MESSAGES RATE SIZE` for the paced client.
+   */
   command: string[];
 }
 
-/** What a lean reader measured. */
+/** What a lean reader (the floor) or the lean paced client (paced, heavy) measured. */
 export interface LeanFloor {
   reader: string;
+  /** A fan-out reader of the floor, or the paced client. */
+  tool: "reader" | "client";
   readers: number;
   messages: number;
   p50: number;
   p99: number;
   max: number;
+  /** The server's CPU seconds during the client's run (the paced client only). */
+  serverCpuSeconds?: number | null;
 }
 
-/** The lean readers this machine can run, why the others cannot, and what cleans up after them. */
+/** The lean programs this machine can run, why the others cannot, and what cleans up after them. */
 export interface LeanReaders {
   readers: LeanReader[];
-  /** One line per reader that is not available, saying why. */
+  /** The C epoll client for paced loads, when gcc could build it. */
+  client: LeanReader | null;
+  /** One line per program that is not available, saying why. */
   missing: string[];
-  /** Removes the compiled program. */
+  /** Removes the compiled programs. */
   dispose(): Promise<void>;
 }
 
 const TOOLS = new URL("../../tools/", import.meta.url);
 const RESULT = /p50 ([\d.]+) ms, p99 ([\d.]+) ms, max ([\d.]+) ms/;
+const CLIENT_RESULT = /p50 ([\d.]+) +p90 [\d.]+ +p99 ([\d.]+) +max ([\d.]+) ms/;
 
 /** Finds (and for C, compiles) the lean readers. */
 export async function leanReaders(): Promise<LeanReaders> {
@@ -50,6 +65,7 @@ export async function leanReaders(): Promise<LeanReaders> {
   if (TOOLS.protocol !== "file:") {
     return {
       readers,
+      client: null,
       missing: [`no lean readers: the tools are not local files (${TOOLS.href})`],
       dispose: () => Promise.resolve(),
     };
@@ -63,6 +79,18 @@ export async function leanReaders(): Promise<LeanReaders> {
   if (gcc.missing) missing.push("C epoll reader: no gcc");
   else if (!gcc.success) missing.push(`C epoll reader: gcc failed: ${firstLine(gcc.stderr)}`);
   else readers.push({ name: "C epoll", command: [binary] });
+  let client: LeanReader | null = null;
+  if (!gcc.missing) {
+    const clientBinary = `${directory}/paced_floor`;
+    const built = await run(
+      ["gcc", "-O2", "-o", clientBinary, new URL("paced_floor.c", TOOLS).pathname],
+      60_000,
+    );
+    if (built.success) client = { name: "C epoll", command: [clientBinary] };
+    else missing.push(`C epoll client: gcc failed: ${firstLine(built.stderr)}`);
+  } else {
+    missing.push("C epoll client: no gcc");
+  }
   const python = await run(["python3", "--version"], 10_000);
   if (python.missing || !python.success) missing.push("Python epoll reader: no python3");
   else {
@@ -73,6 +101,7 @@ export async function leanReaders(): Promise<LeanReaders> {
   }
   return {
     readers,
+    client,
     missing,
     async dispose() {
       if (directory !== undefined) {
@@ -103,11 +132,60 @@ export async function measureFloor(
   }
   return {
     reader: reader.name,
+    tool: "reader",
     readers: plan.readers,
     messages: plan.messages,
     p50: Number(match[1]),
     p99: Number(match[2]),
     max: Number(match[3]),
+  };
+}
+
+/**
+ * Runs the lean paced client against 127.0.0.1:`port` (a fresh server whose
+ * process is `serverPid`, for its CPU); rejects with a {@linkcode BenchError},
+ * also when deliveries are missing.
+ */
+export async function measurePaced(
+  client: LeanReader,
+  plan: {
+    port: number;
+    serverPid: number;
+    clients: number;
+    messages: number;
+    rate: number;
+    size: number;
+  },
+): Promise<LeanFloor> {
+  // The sends themselves, 1 s of settling, 5 s of waiting for the last lines, room for a busy machine.
+  const timeout = (plan.messages / plan.rate) * 1000 + 30_000;
+  const cpuBefore = cpuSeconds(plan.serverPid);
+  const result = await run(
+    [
+      ...client.command,
+      ...[plan.port, plan.clients, plan.messages, plan.rate, plan.size].map(String),
+    ],
+    timeout,
+  );
+  const cpuAfter = cpuSeconds(plan.serverPid);
+  const match = CLIENT_RESULT.exec(result.stdout);
+  if (!result.success || !match) {
+    const why = result.timedOut
+      ? `no result within ${timeout / 1000} s`
+      : firstLine(result.stdout) || firstLine(result.stderr) || "no result";
+    throw new BenchError(`${client.name} client: ${why}`);
+  }
+  return {
+    reader: client.name,
+    tool: "client",
+    readers: plan.clients,
+    messages: plan.messages,
+    p50: Number(match[1]),
+    p99: Number(match[2]),
+    max: Number(match[3]),
+    serverCpuSeconds: cpuBefore === null || cpuAfter === null
+      ? null
+      : Math.round((cpuAfter - cpuBefore) * 100) / 100,
   };
 }
 

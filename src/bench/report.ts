@@ -336,18 +336,31 @@ const NO_RATIO = new Set([
   "connects over 0.9 s",
 ]);
 
-/** Rows for the lean readers of the floor, after the bench's own latency rows. */
+/** Rows for the lean readers of the floor (and the lean client of paced loads), after the bench's own latency rows. */
 const LEAN_AFTER = "latency max ms";
 
-function leanMetrics(readers: string[]): Metric[] {
-  return readers.flatMap((reader) =>
-    (["p50", "p99"] as const).map((key) => ({
-      label: `${reader} reader ${key} ms`,
-      value: (_: BenchReport, lean?: LeanFloor[]) =>
-        lean?.find((floor) => floor.reader === reader)?.[key] ?? null,
+/** A lean program's name in the table: `C epoll reader`, `C epoll client`. */
+function leanName(floor: Pick<LeanFloor, "reader" | "tool">): string {
+  return `${floor.reader} ${floor.tool}`;
+}
+
+function leanMetrics(names: string[]): Metric[] {
+  const of = (lean: LeanFloor[] | undefined, name: string) =>
+    lean?.find((floor) => leanName(floor) === name);
+  return names.flatMap((name) => [
+    ...(["p50", "p99"] as const).map((key) => ({
+      label: `${name} ${key} ms`,
+      value: (_: BenchReport, lean?: LeanFloor[]) => of(lean, name)?.[key] ?? null,
       format: ms,
-    }))
-  );
+    })),
+    ...(name.endsWith(" client")
+      ? [{
+        label: `${name}: server CPU s`,
+        value: (_: BenchReport, lean?: LeanFloor[]) => of(lean, name)?.serverCpuSeconds ?? null,
+        format: (v: number) => v.toFixed(2),
+      }]
+      : []),
+  ]);
 }
 
 /**
@@ -358,14 +371,14 @@ export function formatSuiteTable(results: ScenarioResult[]): string {
   const rows: string[][] = [["scenario", "metric", "parley", "ncat", "parley/ncat"]];
   for (const result of results) {
     if (result.kind === "growth") continue;
-    const readers = [
+    const names = [
       ...new Set(
         [result.parley, result.ncat].flatMap((outcome) =>
-          "lean" in outcome ? (outcome.lean ?? []).map((floor) => floor.reader) : []
+          "lean" in outcome ? (outcome.lean ?? []).map(leanName) : []
         ),
       ),
     ];
-    const lean = leanMetrics(readers);
+    const lean = leanMetrics(names);
     const at = METRICS.findIndex((metric) => metric.label === LEAN_AFTER) + 1;
     const metrics = [...METRICS.slice(0, at), ...lean, ...METRICS.slice(at)];
     for (const metric of metrics) {

@@ -10,7 +10,7 @@
  * @module
  */
 
-import { type LeanReaders, leanReaders, measureFloor } from "./floor.ts";
+import { type LeanReaders, leanReaders, measureFloor, measurePaced } from "./floor.ts";
 import { runGrowth } from "./growth.ts";
 import { type Outcome, type ProgressBar, type ScenarioResult } from "./report.ts";
 import { type BenchOptions, type Load, runBench } from "./run.ts";
@@ -42,6 +42,8 @@ export interface LoadScenario extends Load {
   alsoTaskFlags?: { target?: string };
   /** After the Deno bench, measure the same server with the lean readers (C, Python). */
   leanReaders?: boolean;
+  /** After the Deno bench, run the same load from the lean C epoll client, on a fresh server. */
+  leanClient?: boolean;
 }
 
 /** Memory against connections (a {@linkcode runGrowth} run); parley only. */
@@ -101,6 +103,7 @@ export const SCENARIOS: readonly Scenario[] = [
     idle: 0,
     stalled: 0,
     timeLimit: 60_000,
+    leanClient: true,
   },
   {
     kind: "load",
@@ -113,6 +116,7 @@ export const SCENARIOS: readonly Scenario[] = [
     idle: 0,
     stalled: 0,
     timeLimit: 60_000,
+    leanClient: true,
   },
   {
     kind: "load",
@@ -196,7 +200,9 @@ export async function runSuite(options: SuiteOptions = {}): Promise<ScenarioResu
     : SCENARIOS;
   const withNcat = (options.ncat ?? true) && await ncatAvailable();
   const lean = (options.leanReaders ?? true) &&
-      scenarios.some((scenario) => scenario.kind === "load" && scenario.leanReaders)
+      scenarios.some((scenario) =>
+        scenario.kind === "load" && (scenario.leanReaders || scenario.leanClient)
+      )
     ? await leanReaders()
     : undefined;
   const results: ScenarioResult[] = [];
@@ -315,6 +321,29 @@ async function measure(
           } finally {
             await server?.stop();
             server = undefined;
+          }
+        }
+      }
+      if (scenario.leanClient && options.lean) {
+        await server?.stop();
+        server = undefined;
+        outcome.lean = [];
+        outcome.leanMissing = options.lean.client ? [] : ["C epoll client: not built (no gcc)"];
+        if (options.lean.client) {
+          try {
+            server = await start();
+            outcome.lean.push(
+              await measurePaced(options.lean.client, {
+                port: server.port,
+                serverPid: server.pid,
+                clients: scenario.clients,
+                messages: scenario.messages,
+                rate: scenario.rate,
+                size: scenario.size,
+              }),
+            );
+          } catch (error) {
+            outcome.leanMissing.push(error instanceof Error ? error.message : String(error));
           }
         }
       }
