@@ -3,7 +3,10 @@
  * endpoint that shows it to Prometheus (SPEC §11).
  *
  * ```ts
- * const metrics = new ServerMetrics({ version: "0.1.0" });
+ * import process from "node:process";
+ *
+ * // cpuUsage feeds process_cpu_seconds_total (left out without it).
+ * const metrics = new ServerMetrics({ version: "0.1.0", cpuUsage: () => process.cpuUsage() });
  * metrics.connectionsAccepted.inc(); // on the hot path: a property increment, nothing more
  * const controller = new AbortController();
  * const endpoint = serveMetrics({ hostname: "127.0.0.1", port: 9100 }, metrics, {

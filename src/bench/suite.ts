@@ -327,9 +327,12 @@ async function measure(
       if (scenario.leanClient && options.lean) {
         await server?.stop();
         server = undefined;
-        outcome.lean = [];
-        outcome.leanMissing = options.lean.client ? [] : ["C epoll client: not built (no gcc)"];
-        if (options.lean.client) {
+        outcome.lean ??= [];
+        outcome.leanMissing ??= [];
+        if (!options.lean.client) {
+          const why = options.lean.missing.filter((line) => line.startsWith("C epoll client"));
+          outcome.leanMissing.push(...(why.length > 0 ? why : ["C epoll client: not available"]));
+        } else {
           try {
             server = await start();
             outcome.lean.push(
