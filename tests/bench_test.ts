@@ -17,7 +17,7 @@ import {
   GreetingWindow,
   MAX_PENDING_CONNECTS,
 } from "../src/bench/connect.ts";
-import { leanReaders, measureFloor, measurePaced } from "../src/bench/floor.ts";
+import { type LeanFloor, leanReaders, measureFloor, measurePaced } from "../src/bench/floor.ts";
 import { planLevels, runGrowth } from "../src/bench/growth.ts";
 import { LatencyHistogram } from "../src/bench/histogram.ts";
 import {
@@ -467,6 +467,13 @@ function sampleResult(
   };
 }
 
+/** What the C epoll client measured in a paced run (for the table tests). */
+function pacedClient(
+  figures: Pick<LeanFloor, "p50" | "p99" | "max" | "serverCpuSeconds">,
+): LeanFloor {
+  return { reader: "C epoll", tool: "client", readers: 100, messages: 100, ...figures };
+}
+
 Deno.test("reports format without surprises", () => {
   const report = sampleReport();
   assert.match(formatReport(report, "test"), /p99 0\.70/);
@@ -511,31 +518,11 @@ Deno.test("reports format without surprises", () => {
         max: 3,
       }],
     }),
-    sampleResult("paced", {
-      report,
-      lean: [{
-        reader: "C epoll",
-        tool: "client",
-        readers: 100,
-        messages: 100,
-        p50: 2,
-        p99: 4,
-        max: 9,
-        serverCpuSeconds: 4.5,
-      }],
-    }, {
-      report,
-      lean: [{
-        reader: "C epoll",
-        tool: "client",
-        readers: 100,
-        messages: 100,
-        p50: 8,
-        p99: 16,
-        max: 40,
-        serverCpuSeconds: 3,
-      }],
-    }),
+    sampleResult(
+      "paced",
+      { report, lean: [pacedClient({ p50: 2, p99: 4, max: 9, serverCpuSeconds: 4.5 })] },
+      { report, lean: [pacedClient({ p50: 8, p99: 16, max: 40, serverCpuSeconds: 3 })] },
+    ),
   ]);
   assert.match(table, /\| burst +\| status +\| +complete \| +complete \| +\|/);
   assert.match(table, /deliveries\/s +\| +2,000 \| +2,000 \| +1\.00 \|/);
