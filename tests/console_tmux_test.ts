@@ -8,6 +8,7 @@
 
 import assert from "node:assert/strict";
 import { CONSOLE_NOTES } from "../src/console/console.ts";
+import { findTmux, TmuxSession } from "./tmux.ts";
 
 const tmuxVersion = await findTmux();
 if (tmuxVersion === null) {
@@ -15,21 +16,6 @@ if (tmuxVersion === null) {
     "\n⚠️  tests/console_tmux_test.ts SKIPPED: tmux is not installed, so the server console " +
       "is not tested in a real terminal. Install tmux (apt-get install tmux).\n",
   );
-}
-
-async function findTmux(): Promise<string | null> {
-  try {
-    const { success, stdout } = await new Deno.Command("tmux", {
-      args: ["-V"],
-      stdin: "null",
-      stdout: "piped",
-      stderr: "null",
-    }).output();
-    return success ? new TextDecoder().decode(stdout).trim() : null;
-  } catch (error) {
-    if (error instanceof Deno.errors.NotFound) return null;
-    throw error;
-  }
 }
 
 /** The driver: a console on the real stdin, and a fake server that logs and shuts down. */
@@ -68,93 +54,6 @@ await console.ended;
 console.sink.write("log console ended; the server goes on\\n");
 `;
 
-/** A detached tmux session on its own server (private socket), running bash with job control. */
-class TmuxSession {
-  readonly socket = `parley-console-${crypto.randomUUID().slice(0, 8)}`;
-  #socketPath: string | null = null;
-
-  /** Starts bash (no rc files, prompt `$ `) in a 100×30 window. */
-  async start(): Promise<void> {
-    await this.tmux(
-      "-f",
-      "/dev/null",
-      "new-session",
-      "-d",
-      "-x",
-      "100",
-      "-y",
-      "30",
-      "-s",
-      "t",
-      "env",
-      "PS1=$ ",
-      "NO_COLOR=1",
-      "bash",
-      "--norc",
-      "--noprofile",
-      "-i",
-    );
-    this.#socketPath = await this.tmux("display-message", "-p", "#{socket_path}");
-  }
-
-  /** The pane's terminal device, to look at its modes from outside. */
-  paneTty(): Promise<string> {
-    return this.tmux("display-message", "-p", "-t", "t", "#{pane_tty}");
-  }
-
-  async type(text: string): Promise<void> {
-    await this.tmux("send-keys", "-t", "t", "-l", text);
-  }
-
-  async press(...keys: string[]): Promise<void> {
-    await this.tmux("send-keys", "-t", "t", ...keys);
-  }
-
-  /** Visible rows (trailing spaces removed); with `history`, the scrollback too, wrapped rows joined. */
-  async screen(history = false): Promise<string[]> {
-    const scrollback = history ? ["-S", "-", "-J"] : [];
-    const text = await this.tmux("capture-pane", "-p", ...scrollback, "-t", "t");
-    return text.split("\n").map((row) => row.trimEnd());
-  }
-
-  async cursorX(): Promise<number> {
-    return Number(await this.tmux("display-message", "-p", "-t", "t", "#{cursor_x}"));
-  }
-
-  async waitFor(
-    what: string,
-    check: (rows: string[]) => boolean,
-    { timeout = 10_000, history = false } = {},
-  ): Promise<string[]> {
-    const deadline = Date.now() + timeout;
-    for (;;) {
-      const rows = await this.screen(history);
-      if (check(rows)) return rows;
-      if (Date.now() > deadline) {
-        throw new Error(`timed out waiting for ${what}; the screen:\n${rows.join("\n")}`);
-      }
-      await new Promise((resolve) => setTimeout(resolve, 40));
-    }
-  }
-
-  async kill(): Promise<void> {
-    await this.tmux("kill-server").catch(() => {});
-    if (this.#socketPath) await Deno.remove(this.#socketPath).catch(() => {});
-  }
-
-  async tmux(...args: string[]): Promise<string> {
-    const { success, stdout, stderr } = await new Deno.Command("tmux", {
-      args: ["-L", this.socket, ...args],
-      stdin: "null",
-      stdout: "piped",
-      stderr: "piped",
-    }).output();
-    const decoder = new TextDecoder();
-    if (!success) throw new Error(`tmux ${args.join(" ")}: ${decoder.decode(stderr).trim()}`);
-    return decoder.decode(stdout).trimEnd();
-  }
-}
-
 const PROMPT = /^\$$/;
 /** A log line from the driver, perhaps after a shell prompt it landed beside. */
 const TICK = /(^|\$ )log tick \d+$/;
@@ -189,7 +88,15 @@ async function withSession(
 ): Promise<void> {
   const driver = await Deno.makeTempFile({ prefix: "parley-console-tmux-", suffix: ".ts" });
   await Deno.writeTextFile(driver, DRIVER);
-  const tmux = new TmuxSession();
+  const tmux = new TmuxSession("parley-console", [
+    "env",
+    "PS1=$ ",
+    "NO_COLOR=1",
+    "bash",
+    "--norc",
+    "--noprofile",
+    "-i",
+  ]); // bash with job control, no rc files, prompt `$ `
   try {
     await tmux.start();
     await tmux.waitFor("the shell prompt", (rows) => PROMPT.test(lastRow(rows)));

@@ -7,6 +7,7 @@
 
 import assert from "node:assert/strict";
 import { OutputCollector, spawnCli, startServer, TestClient } from "./helpers.ts";
+import { findTmux, TmuxSession } from "./tmux.ts";
 
 const MAIN = new URL("../main.ts", import.meta.url).pathname;
 const tmuxVersion = await findTmux();
@@ -15,106 +16,6 @@ if (tmuxVersion === null) {
     "\n⚠️  tests/tmux_test.ts SKIPPED: tmux is not installed, so the terminal client is not " +
       "tested in a real terminal. Install tmux (apt-get install tmux; .ci/run does it).\n",
   );
-}
-
-async function findTmux(): Promise<string | null> {
-  try {
-    const { success, stdout } = await new Deno.Command("tmux", {
-      args: ["-V"],
-      stdin: "null",
-      stdout: "piped",
-      stderr: "null",
-    }).output();
-    return success ? new TextDecoder().decode(stdout).trim() : null;
-  } catch (error) {
-    if (error instanceof Deno.errors.NotFound) return null;
-    throw error;
-  }
-}
-
-/** A detached tmux session on its own server (private socket), running a plain shell. */
-class TmuxSession {
-  readonly socket = `parley-test-${crypto.randomUUID().slice(0, 8)}`;
-  /** Where tmux put the socket: kill-server leaves the file behind, so `kill` removes it. */
-  #socketPath: string | null = null;
-
-  /** Starts `sh` in a 100×30 window. */
-  async start(): Promise<void> {
-    await this.tmux(
-      "-f",
-      "/dev/null",
-      "new-session",
-      "-d",
-      "-x",
-      "100",
-      "-y",
-      "30",
-      "-s",
-      "t",
-      "sh",
-    );
-    this.#socketPath = await this.tmux("display-message", "-p", "#{socket_path}");
-  }
-
-  /** Types `text` literally. */
-  async type(text: string): Promise<void> {
-    await this.tmux("send-keys", "-t", "t", "-l", text);
-  }
-
-  /** Presses keys by tmux name (`Enter`, `BSpace`, `Up`, `C-u`). */
-  async press(...keys: string[]): Promise<void> {
-    await this.tmux("send-keys", "-t", "t", ...keys);
-  }
-
-  /**
-   * The visible screen, one string per row, trailing spaces removed. With `history`, the
-   * scrollback too, with wrapped rows joined: what scrolled away or wrapped is still whole.
-   */
-  async screen(history = false): Promise<string[]> {
-    const scrollback = history ? ["-S", "-", "-J"] : [];
-    const text = await this.tmux("capture-pane", "-p", ...scrollback, "-t", "t");
-    return text.split("\n").map((row) => row.trimEnd());
-  }
-
-  /** The cursor column. */
-  async cursorX(): Promise<number> {
-    return Number(await this.tmux("display-message", "-p", "-t", "t", "#{cursor_x}"));
-  }
-
-  /** Polls the screen until `check` holds; fails with the screen after `timeout` ms. */
-  async waitFor(
-    what: string,
-    check: (rows: string[]) => boolean,
-    { timeout = 10_000, history = false } = {},
-  ): Promise<string[]> {
-    const deadline = Date.now() + timeout;
-    for (;;) {
-      const rows = await this.screen(history);
-      if (check(rows)) return rows;
-      if (Date.now() > deadline) {
-        throw new Error(`timed out waiting for ${what}; the screen:\n${rows.join("\n")}`);
-      }
-      await new Promise((resolve) => setTimeout(resolve, 40));
-    }
-  }
-
-  /** Stops this tmux server (and everything in it). */
-  async kill(): Promise<void> {
-    await this.tmux("kill-server").catch(() => {});
-    if (this.#socketPath) await Deno.remove(this.#socketPath).catch(() => {});
-  }
-
-  async tmux(...args: string[]): Promise<string> {
-    const { success, stdout, stderr } = await new Deno.Command("tmux", {
-      args: ["-L", this.socket, ...args],
-      stdin: "null",
-      stdout: "piped",
-      stderr: "piped",
-    }).output();
-    const decoder = new TextDecoder();
-    if (!success) throw new Error(`tmux ${args.join(" ")}: ${decoder.decode(stderr).trim()}`);
-    return decoder.decode(stdout).trimEnd();
-  }
 }
 
 /** The shell's prompt on an otherwise empty line (`$`, or `#` for root). */
@@ -165,7 +66,7 @@ Deno.test({
   ignore: tmuxVersion === null,
   async fn() {
     const server = startServer();
-    const tmux = new TmuxSession();
+    const tmux = new TmuxSession("parley-test");
     let bob: TestClient | null = null;
     try {
       await tmux.start();
@@ -252,7 +153,7 @@ Deno.test({
   async fn() {
     let server = await serverProcess(0);
     const port = server.port;
-    const tmux = new TmuxSession();
+    const tmux = new TmuxSession("parley-test");
     let bob: TestClient | null = null;
     try {
       await tmux.start();
