@@ -66,6 +66,31 @@ Deno.test({
   },
 });
 
+Deno.test({
+  name:
+    "SIGINT copies that keep coming for 100 ms after the first are one stop, even after the stop is done: exit 0",
+  ignore: !(await commandExists("sh")),
+  async fn() {
+    const server = await startServerProcess();
+    const client = await TestClient.join(server.port, "nc-user");
+    try {
+      // As fast as a shell can send them: some land after the server has stopped and is
+      // about to exit, where only its own listener stands between a copy and exit code 130.
+      const copies = new Deno.Command("timeout", {
+        args: ["0.1", "sh", "-c", `while kill -INT ${server.child.pid} 2>/dev/null; do :; done`],
+      }).spawn();
+      const { code } = await server.child.status;
+      await copies.status;
+      await Promise.all([server.stdout.done, server.stderr.done]);
+      assert.equal(code, 0, `exit code 0, not ${code}\n${server.stdout.text}${server.stderr.text}`);
+      assert.match(server.stdout.text, /shutdown +reason=SIGINT/);
+      assert.match(server.stdout.text, /stopped\n$/);
+    } finally {
+      client.close();
+    }
+  },
+});
+
 Deno.test("telnet: command bytes never reach anyone; DO TIMING-MARK is refused; after BINARY, text arrives intact", async () => {
   const server = startServer();
   const bob = await TestClient.join(server.port, "bob");

@@ -194,7 +194,7 @@ export async function serverCommand(args: string[]): Promise<number> {
     color,
     messageText: !values["no-log-text"],
   });
-  const removeSignals = onStopSignals(controller);
+  onStopSignals(controller);
   /** What was opened, closed in reverse order on the way out. */
   const opened: (() => unknown)[] = [];
   try {
@@ -267,7 +267,6 @@ export async function serverCommand(args: string[]): Promise<number> {
     });
     await running.finished;
   } finally {
-    removeSignals();
     await serverConsole?.close();
     for (const close of opened.reverse()) {
       try {
@@ -333,25 +332,22 @@ function readOperPassword(path: string): string {
 /**
  * SIGINT and SIGTERM abort `controller` (a graceful shutdown); a second one,
  * not a copy of the first (see {@linkcode SIGNAL_COPY_MS}), exits at once
- * with 130 or 143. Returns what removes the listeners.
+ * with 130 or 143. The listeners stay until the process exits: a copy that
+ * comes after the stop is done would otherwise meet the default action and
+ * end a clean stop with 130.
  */
-function onStopSignals(controller: AbortController): () => void {
+function onStopSignals(controller: AbortController): void {
   let firstAt = 0;
-  const listeners = (["SIGINT", "SIGTERM"] as const).map((name) => {
-    const handler = () => {
+  for (const name of ["SIGINT", "SIGTERM"] as const) {
+    Deno.addSignalListener(name, () => {
       const now = performance.now();
       if (!controller.signal.aborted) {
         firstAt = now;
         return controller.abort(name);
       }
       if (now - firstAt >= SIGNAL_COPY_MS) Deno.exit(name === "SIGINT" ? 130 : 143);
-    };
-    Deno.addSignalListener(name, handler);
-    return () => Deno.removeSignalListener(name, handler);
-  });
-  return () => {
-    for (const remove of listeners) remove();
-  };
+    });
+  }
 }
 
 /**
