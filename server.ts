@@ -21,7 +21,7 @@
  * @module
  */
 
-import { settlesWithin, sleep } from "./src/async.ts";
+import { EqualWaits, settlesWithin, sleep } from "./src/async.ts";
 import { Chat, type ChatOptions } from "./src/core/chat.ts";
 import { connectionFailure, errorText } from "./src/errors.ts";
 import denoConfig from "./deno.json" with { type: "json" };
@@ -186,6 +186,8 @@ class ChatServer {
   readonly #settings: ServerLimits;
   readonly #limits: ConnectionLimits;
   readonly #scheduler = new WriteScheduler();
+  /** How long a new line-port client may take to show its protocol: one timer for all. */
+  readonly #sniffWaits = new EqualWaits(SNIFF_TIMEOUT_MS);
   readonly #admission: Admission;
   /** Sessions running now: told at shutdown, ticked every second (idleness, PING). */
   readonly #sessions = new Set<Session>();
@@ -375,7 +377,7 @@ class ChatServer {
       });
       let kind = port;
       if (port === "line") {
-        const first = await connection.peek(SNIFF_TIMEOUT_MS, decided);
+        const first = await connection.peek(this.#sniffWaits.wait(), decided);
         const sniffed = classifyFirstBytes(first);
         if (sniffed === "tls" || sniffed === "http") {
           return await this.#turnAway(conn, peer, sniffed, first);

@@ -54,3 +54,51 @@ export async function valueWithin<T, F>(
     clearTimeout(timer);
   }
 }
+
+/**
+ * Many waits of one length at once, on one timer. Each wait is as long as
+ * the others, so they end in the order they began: a queue, and a timer for
+ * its head. The timer fires a tenth of the length late and ends every wait
+ * due by then, so each wait lasts from `ms` to 1.1 × `ms`, and a connect
+ * storm of thousands of waits sets a timer every `ms / 10`, not one per wait.
+ */
+export class EqualWaits {
+  readonly #ms: number;
+  #queue: { at: number; end: () => void }[] = [];
+  #head = 0;
+  #timer: ReturnType<typeof setTimeout> | undefined;
+
+  constructor(ms: number) {
+    this.#ms = ms;
+  }
+
+  /** Resolves `ms` to 1.1 × `ms` milliseconds from now. */
+  wait(): Promise<void> {
+    return new Promise((end) => {
+      this.#queue.push({ at: performance.now() + this.#ms, end });
+      if (this.#timer === undefined) this.#arm();
+    });
+  }
+
+  #arm(): void {
+    const untilHead = this.#queue[this.#head].at - performance.now();
+    this.#timer = setTimeout(this.#due, Math.max(0, untilHead) + this.#ms / 10);
+  }
+
+  #due = (): void => {
+    this.#timer = undefined;
+    const now = performance.now();
+    const queue = this.#queue;
+    while (this.#head < queue.length && queue[this.#head].at <= now) queue[this.#head++].end();
+    if (this.#head === queue.length) {
+      this.#queue = [];
+      this.#head = 0;
+      return;
+    }
+    if (this.#head >= 1024) {
+      this.#queue = queue.slice(this.#head);
+      this.#head = 0;
+    }
+    this.#arm();
+  };
+}

@@ -85,7 +85,8 @@ export interface EndOptions {
 const MIN_READ = 256;
 const MAX_READ = 64 * 1024;
 const EMPTY = new Uint8Array(0);
-const TIMED_OUT = Symbol("timed out");
+const TIMED_OUT: unique symbol = Symbol("timed out");
+const timedOutValue = (): typeof TIMED_OUT => TIMED_OUT;
 
 /** A client connection from accept to close. */
 export class Connection implements OutboxOptions {
@@ -187,19 +188,17 @@ export class Connection implements OutboxOptions {
   }
 
   /**
-   * Reads what the client sends first, for at most `waitMs`, until `enough`
+   * Reads what the client sends first, until `timeUp` resolves or `enough`
    * says what has arrived decides the matter. Returns those bytes; the read
    * loop carries them out first, so nothing is lost.
    */
-  async peek(waitMs: number, enough: (bytes: Uint8Array) => boolean): Promise<Uint8Array> {
-    const deadline = performance.now() + waitMs;
+  async peek(timeUp: Promise<void>, enough: (bytes: Uint8Array) => boolean): Promise<Uint8Array> {
+    const timedOut = timeUp.then(timedOutValue);
     let collected = EMPTY;
     try {
       while (!enough(collected) && !this.#peerClosed) {
-        const left = deadline - performance.now();
-        if (left <= 0) break;
         this.#pendingRead ??= this.#conn.read(this.#buffer);
-        const count = await valueWithin(this.#pendingRead, left, TIMED_OUT);
+        const count = await Promise.race([this.#pendingRead, timedOut]);
         if (count === TIMED_OUT) break;
         this.#pendingRead = null;
         if (count === null) {
