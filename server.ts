@@ -347,6 +347,7 @@ class ChatServer {
       online: this.chat.online,
     });
     for (const conn of this.#joining) closeQuietly(conn);
+    this.#sniffWaits.endAll();
     for (const session of this.#sessions) session.stop("shutdown");
     if (this.#handlers > 0) await new Promise<void>((resolve) => this.#onLastHandler = resolve);
     log.event({ event: "stopped" });

@@ -55,12 +55,15 @@ export async function valueWithin<T, F>(
   }
 }
 
+/** How late an {@linkcode EqualWaits} wait may end, so that waits due together end together. */
+export const WAIT_GRAIN_MS = 4;
+
 /**
  * Many waits of one length at once, on one timer. Each wait is as long as
  * the others, so they end in the order they began: a queue, and a timer for
- * its head. The timer fires a tenth of the length late and ends every wait
- * due by then, so each wait lasts from `ms` to 1.1 × `ms`, and a connect
- * storm of thousands of waits sets a timer every `ms / 10`, not one per wait.
+ * its head. The timer fires {@linkcode WAIT_GRAIN_MS} late and ends every
+ * wait due by then, so a connect storm of thousands of waits sets a timer
+ * every few milliseconds, not one per wait.
  */
 export class EqualWaits {
   readonly #ms: number;
@@ -72,7 +75,7 @@ export class EqualWaits {
     this.#ms = ms;
   }
 
-  /** Resolves `ms` to 1.1 × `ms` milliseconds from now. */
+  /** Resolves `ms` (up to `ms` + {@linkcode WAIT_GRAIN_MS}) milliseconds from now. */
   wait(): Promise<void> {
     return new Promise((end) => {
       this.#queue.push({ at: performance.now() + this.#ms, end });
@@ -80,9 +83,19 @@ export class EqualWaits {
     });
   }
 
+  /** Ends every wait now (a server shutting down), and the timer with them. */
+  endAll(): void {
+    clearTimeout(this.#timer);
+    this.#timer = undefined;
+    const queue = this.#queue;
+    for (let at = this.#head; at < queue.length; at++) queue[at].end();
+    this.#queue = [];
+    this.#head = 0;
+  }
+
   #arm(): void {
     const untilHead = this.#queue[this.#head].at - performance.now();
-    this.#timer = setTimeout(this.#due, Math.max(0, untilHead) + this.#ms / 10);
+    this.#timer = setTimeout(this.#due, Math.max(0, untilHead) + WAIT_GRAIN_MS);
   }
 
   #due = (): void => {

@@ -167,7 +167,7 @@ export class LineSession implements Endpoint, LineHandler {
       });
       connection.end("error", { detail: errorText(error) });
     }
-    void connection.run(this, { telnet: true });
+    connection.run(this, { telnet: true });
   }
 
   /** The read loop is over: out of the chat, the connection closed, the log told. */

@@ -102,6 +102,8 @@ export class Connection implements OutboxOptions {
   #reader: LineReader;
   readonly #bucket: TokenBucket | null;
   #telnet: TelnetFilter | null = null;
+  /** Whether the read loop takes telnet commands out of the stream. */
+  #telnetOn = false;
   #buffer: Uint8Array = new Uint8Array(MIN_READ);
   /** A read started by {@linkcode peek} and not yet taken by the read loop. */
   #pendingRead: Promise<number | null> | null = null;
@@ -225,64 +227,108 @@ export class Connection implements OutboxOptions {
    * are taken out of the stream (and answered) before framing; `maxLine`
    * replaces the limit's line length (a protocol with its own, like IRC's).
    * Never throws; when it is over it calls `handler.ended()`.
+   *
+   * Between reads nothing is suspended: an idle connection is one pending
+   * read and its callback, not an async frame held open per client.
    */
-  async run(
-    handler: LineHandler,
-    options: { telnet?: boolean; maxLine?: number } = {},
-  ): Promise<void> {
+  run(handler: LineHandler, options: { telnet?: boolean; maxLine?: number } = {}): void {
     if (options.maxLine !== undefined && options.maxLine !== this.#reader.maxLine) {
       this.#reader = new LineReader(options.maxLine);
     }
-    const reader = this.#reader;
     this.#handler = handler;
-    let bytes: Uint8Array | null = this.#peeked.length > 0 ? this.#peeked : null;
+    this.#telnetOn = options.telnet ?? false;
+    const peeked = this.#peeked;
     this.#peeked = EMPTY;
+    void this.#step(peeked.length > 0 ? peeked : null, 0);
+  }
+
+  #read(): void {
     try {
-      while (!this.#ending) {
-        let count = 0;
-        if (bytes === null) {
-          // Overload: the rooms this client talks in are behind; read it more slowly.
-          const gate = handler.readGate();
-          if (gate !== null) {
-            handler.endOfRead();
-            await this.#pause(gate);
-            continue;
-          }
-          if (this.#peerClosed) return await this.#finish(handler);
-          const read = this.#pendingRead ?? this.#conn.read(this.#buffer);
-          this.#pendingRead = null;
-          const result = await read;
-          if (this.#ending) return; // ended from outside while reading: what arrived is not carried out
-          if (result === null) return await this.#finish(handler);
-          this.lastActive = Date.now();
-          this.#counts.bytesRead += result;
-          count = result;
-          bytes = this.#buffer.subarray(0, count);
-        }
-        if (options.telnet) bytes = this.#filterTelnet(bytes);
-        reader.push(bytes);
-        bytes = null;
-        for (let line = reader.next(); line !== null; line = reader.next()) {
-          if (!this.#takeToken() && !(await this.#waitForToken(handler))) return;
-          if (this.#ending) return;
-          const pending = handler.line(line);
-          if (pending !== undefined) {
-            await pending;
-            if (this.#ending) return;
-          }
-        }
-        handler.endOfRead();
-        if (count > 0) this.#buffer = resized(this.#buffer, count);
-      }
+      const read = this.#pendingRead ?? this.#conn.read(this.#buffer);
+      this.#pendingRead = null;
+      read.then(this.#afterRead, this.#readFailed);
+    } catch (error) {
+      this.#readFailed(error);
+    }
+  }
+
+  #afterRead = (count: number | null): void => {
+    // Ended from outside while reading: what arrived is not carried out.
+    if (this.#ending) return this.#over();
+    if (count === null) {
+      this.#peerClosed = true;
+      return void this.#step(null, 0);
+    }
+    this.lastActive = Date.now();
+    this.#counts.bytesRead += count;
+    void this.#step(this.#buffer.subarray(0, count), count);
+  };
+
+  #readFailed = (error: unknown): void => {
+    if (!this.#ending) [this.#reason, this.#detail] = endOfFailure(error);
+    this.#over();
+  };
+
+  /**
+   * Carries out what a read brought (`count` bytes just read, or bytes that
+   * were peeked; null for none); then reads again, or is over.
+   */
+  async #step(bytes: Uint8Array | null, count: number): Promise<void> {
+    const handler = this.#handler!;
+    let again = false;
+    try {
+      again = (bytes === null || await this.#lines(handler, bytes, count)) &&
+        await this.#readable(handler);
     } catch (error) {
       if (!this.#ending) [this.#reason, this.#detail] = endOfFailure(error);
-    } finally {
-      this.#ending = true;
-      handler.endOfRead(); // lines already read still go out, whatever ended the connection
-      handler.holding(false);
-      this.#handler = null;
-      handler.ended();
     }
+    if (again) this.#read();
+    else this.#over();
+  }
+
+  /** Hands the lines in `bytes` to the handler; false when the connection ended meanwhile. */
+  async #lines(handler: LineHandler, bytes: Uint8Array, count: number): Promise<boolean> {
+    if (this.#telnetOn) bytes = this.#filterTelnet(bytes);
+    const reader = this.#reader;
+    reader.push(bytes);
+    for (let line = reader.next(); line !== null; line = reader.next()) {
+      if (!this.#takeToken() && !(await this.#waitForToken(handler))) return false;
+      if (this.#ending) return false;
+      const pending = handler.line(line);
+      if (pending !== undefined) {
+        await pending;
+        if (this.#ending) return false;
+      }
+    }
+    handler.endOfRead();
+    if (count > 0) this.#buffer = resized(this.#buffer, count);
+    return true;
+  }
+
+  /**
+   * Before the next read: waits while the rooms this client talks in are
+   * behind (overload: it is read more slowly). True to read; false when the
+   * connection ended, or the client had closed (its last line carried out).
+   */
+  async #readable(handler: LineHandler): Promise<boolean> {
+    for (let gate = handler.readGate(); gate !== null; gate = handler.readGate()) {
+      if (this.#ending) return false;
+      handler.endOfRead();
+      await this.#pause(gate);
+    }
+    if (this.#ending) return false;
+    return this.#peerClosed ? await this.#closedByPeer(handler) : true;
+  }
+
+  /** The read loop is over, whatever ended it: lines already read still go out. */
+  #over(): void {
+    const handler = this.#handler;
+    if (handler === null) return;
+    this.#ending = true;
+    this.#handler = null;
+    handler.endOfRead();
+    handler.holding(false);
+    handler.ended();
   }
 
   /**
@@ -311,12 +357,13 @@ export class Connection implements OutboxOptions {
     return this.#closing ??= this.#flushAndClose();
   }
 
-  /** The client closed its side: an unfinished last line still counts. */
-  async #finish(handler: LineHandler): Promise<void> {
+  /** The client closed its side: an unfinished last line still counts. False: do not read on. */
+  async #closedByPeer(handler: LineHandler): Promise<boolean> {
     const last = this.#reader.finish();
     if (last !== null && (this.#takeToken() || await this.#waitForToken(handler))) {
       await handler.line(last);
     }
+    return false;
   }
 
   #filterTelnet(bytes: Uint8Array): Uint8Array {

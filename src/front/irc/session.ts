@@ -168,7 +168,7 @@ export class IrcSession implements Endpoint, LineHandler {
    * leaves, the session takes it out of the chat and tells `onEnd`.
    */
   start(): Promise<void> {
-    void this.connection.run(this, { maxLine: MAX_INCOMING_LINE_BYTES });
+    this.connection.run(this, { maxLine: MAX_INCOMING_LINE_BYTES });
     return Promise.resolve();
   }
 
