@@ -16,6 +16,7 @@ import {
   TestClient,
   waitUntil,
 } from "./helpers.ts";
+import { SNIFF_TIMEOUT_MS } from "../src/net/sniff.ts";
 
 const ROOT = new URL("..", import.meta.url).pathname;
 const encoder = new TextEncoder();
@@ -217,6 +218,42 @@ Deno.test("other protocols on the chat port reach no room and no history", async
   const log = server.log.lines.join("\n");
   assert.match(log, /refused +127\.0\.0\.1:\d+ +reason="TLS client on a plain port"/);
   assert.match(log, /refused +127\.0\.0\.1:\d+ +reason="HTTP request on the chat port"/);
+});
+
+Deno.test("a first line that straddles the sniffing deadline arrives whole, and so does one ended by the client's close", async () => {
+  const server = startServer();
+  const bob = await TestClient.join(server.port, "bob");
+  const clients: TestClient[] = [];
+  const connect = async () => {
+    const client = await TestClient.connect(server.port);
+    clients.push(client);
+    return client;
+  };
+  try {
+    // "HEL" could begin an HTTP method: the server waits for more, then takes it for a line client.
+    const slow = await connect();
+    await slow.write(encoder.encode("HEL"));
+    await slow.expect(/^\*\*\* welcome to parley, you are guest-\d+$/, SNIFF_TIMEOUT_MS + 5000);
+    await slow.write(encoder.encode("LO there\n"));
+    await bob.expect(/^<guest-\d+> HELLO there$/);
+
+    // Closed while the server is still waiting to tell what it is.
+    const early = await connect();
+    await early.write(encoder.encode("GE"));
+    await (early.conn as Deno.TcpConn).closeWrite();
+    await bob.expect(/^<guest-\d+> GE$/);
+
+    // Closed after the wait, with the unfinished first line still the only thing sent.
+    const late = await connect();
+    await late.write(encoder.encode("PO"));
+    await late.expect(/^\*\*\* welcome to parley/, SNIFF_TIMEOUT_MS + 5000);
+    await (late.conn as Deno.TcpConn).closeWrite();
+    await bob.expect(/^<guest-\d+> PO$/);
+  } finally {
+    for (const client of clients) client.close();
+    bob.close();
+    await server.close();
+  }
 });
 
 Deno.test("--no-log-text keeps quit reasons and failed nick text out of the log; the events stay", async () => {

@@ -85,8 +85,6 @@ export interface EndOptions {
 const MIN_READ = 256;
 const MAX_READ = 64 * 1024;
 const EMPTY = new Uint8Array(0);
-const TIMED_OUT: unique symbol = Symbol("timed out");
-const timedOutValue = (): typeof TIMED_OUT => TIMED_OUT;
 
 /** A client connection from accept to close. */
 export class Connection implements OutboxOptions {
@@ -105,10 +103,15 @@ export class Connection implements OutboxOptions {
   /** Whether the read loop takes telnet commands out of the stream. */
   #telnetOn = false;
   #buffer: Uint8Array = new Uint8Array(MIN_READ);
-  /** A read started by {@linkcode peek} and not yet taken by the read loop. */
-  #pendingRead: Promise<number | null> | null = null;
-  /** Bytes read by {@linkcode peek}, handed to the read loop first. */
+  /** A read is under way (there is never more than one). */
+  #reading = false;
+  /** Whether {@linkcode run} has started: before, what reads bring is kept in `#peeked`. */
+  #running = false;
+  /** Bytes read before the read loop ran ({@linkcode peek}), handed to it first. */
   #peeked: Uint8Array = EMPTY;
+  /** While a {@linkcode peek} waits: what ends it, and what says enough has arrived. */
+  #peekDone: (() => void) | null = null;
+  #peekEnough: ((bytes: Uint8Array) => boolean) | null = null;
   #peerClosed = false;
   #ending = false;
   #reason: QuitReason = "closed";
@@ -192,33 +195,23 @@ export class Connection implements OutboxOptions {
   /**
    * Reads what the client sends first, until `timeUp` resolves or `enough`
    * says what has arrived decides the matter. Returns those bytes; the read
-   * loop carries them out first, so nothing is lost.
+   * loop carries them out first, so nothing is lost. A read still under way
+   * when the time is up goes on: the read loop takes what it brings.
    */
-  async peek(timeUp: Promise<void>, enough: (bytes: Uint8Array) => boolean): Promise<Uint8Array> {
-    const timedOut = timeUp.then(timedOutValue);
-    let collected = EMPTY;
-    try {
-      while (!enough(collected) && !this.#peerClosed) {
-        this.#pendingRead ??= this.#conn.read(this.#buffer);
-        const count = await Promise.race([this.#pendingRead, timedOut]);
-        if (count === TIMED_OUT) break;
-        this.#pendingRead = null;
-        if (count === null) {
-          this.#peerClosed = true;
-          break;
-        }
-        const joined = new Uint8Array(collected.length + count);
-        joined.set(collected);
-        joined.set(this.#buffer.subarray(0, count), collected.length);
-        collected = joined;
-        this.#counts.bytesRead += count;
-        this.lastActive = Date.now();
-      }
-    } catch {
-      // The read failed (reset): the read loop meets the same failure and says so.
-    }
-    this.#peeked = collected;
-    return collected;
+  peek(timeUp: Promise<void>, enough: (bytes: Uint8Array) => boolean): Promise<Uint8Array> {
+    if (this.#peerClosed || enough(this.#peeked)) return Promise.resolve(this.#peeked);
+    return new Promise((resolve) => {
+      const done = () => {
+        if (this.#peekDone !== done) return;
+        this.#peekDone = null;
+        this.#peekEnough = null;
+        resolve(this.#peeked);
+      };
+      this.#peekDone = done;
+      this.#peekEnough = enough;
+      timeUp.then(done);
+      this.#read();
+    });
   }
 
   /**
@@ -237,37 +230,66 @@ export class Connection implements OutboxOptions {
     }
     this.#handler = handler;
     this.#telnetOn = options.telnet ?? false;
-    const peeked = this.#peeked;
-    this.#peeked = EMPTY;
-    void this.#step(peeked.length > 0 ? peeked : null, 0);
+    this.#running = true;
+    // A read left under way by peek brings the peeked bytes in with its own.
+    if (!this.#reading) void this.#step(this.#takePeeked(EMPTY), 0);
   }
 
   #read(): void {
+    if (this.#reading) return;
+    this.#reading = true;
     try {
-      const read = this.#pendingRead ?? this.#conn.read(this.#buffer);
-      this.#pendingRead = null;
-      read.then(this.#afterRead, this.#readFailed);
+      this.#conn.read(this.#buffer).then(this.#afterRead, this.#readFailed);
     } catch (error) {
       this.#readFailed(error);
     }
   }
 
   #afterRead = (count: number | null): void => {
+    this.#reading = false;
+    if (!this.#running) return this.#collect(count);
     // Ended from outside while reading: what arrived is not carried out.
     if (this.#ending) return this.#over();
     if (count === null) {
       this.#peerClosed = true;
-      return void this.#step(null, 0);
+      return void this.#step(this.#takePeeked(EMPTY), 0);
     }
     this.lastActive = Date.now();
     this.#counts.bytesRead += count;
-    void this.#step(this.#buffer.subarray(0, count), count);
+    void this.#step(this.#takePeeked(this.#buffer.subarray(0, count)), count);
   };
 
   #readFailed = (error: unknown): void => {
+    this.#reading = false;
+    // Before the read loop runs, a failed read only ends a peek: the read loop meets the same
+    // failure and says so.
+    if (!this.#running) return this.#peekDone?.();
     if (!this.#ending) [this.#reason, this.#detail] = endOfFailure(error);
     this.#over();
   };
+
+  /** Before the read loop runs: what a read brought is kept for it, and a peek reads on or ends. */
+  #collect(count: number | null): void {
+    if (count === null) {
+      this.#peerClosed = true;
+    } else {
+      this.#peeked = joined(this.#peeked, this.#buffer.subarray(0, count));
+      this.#counts.bytesRead += count;
+      this.lastActive = Date.now();
+    }
+    const done = this.#peekDone;
+    if (done === null) return;
+    if (this.#peerClosed || this.#peekEnough!(this.#peeked)) done();
+    else this.#read();
+  }
+
+  /** The peeked bytes (once) followed by `fresh`, or null when there are none. */
+  #takePeeked(fresh: Uint8Array): Uint8Array | null {
+    const peeked = this.#peeked;
+    if (peeked.length === 0) return fresh.length > 0 ? fresh : null;
+    this.#peeked = EMPTY;
+    return fresh.length > 0 ? joined(peeked, fresh) : peeked;
+  }
 
   /**
    * Carries out what a read brought (`count` bytes just read, or bytes that
@@ -457,4 +479,12 @@ function resized(buffer: Uint8Array, lastRead: number): Uint8Array {
     return new Uint8Array(buffer.length / 2);
   }
   return buffer;
+}
+
+/** `first` and then `second`, in a new array. */
+function joined(first: Uint8Array, second: Uint8Array): Uint8Array {
+  const both = new Uint8Array(first.length + second.length);
+  both.set(first);
+  both.set(second, first.length);
+  return both;
 }
