@@ -55,15 +55,15 @@ export async function valueWithin<T, F>(
   }
 }
 
-/** How late an {@linkcode EqualWaits} wait may end, so that waits due together end together. */
+/** How early an {@linkcode EqualWaits} wait may end, so that waits due together end together. */
 export const WAIT_GRAIN_MS = 4;
 
 /**
  * Many waits of one length at once, on one timer. Each wait is as long as
  * the others, so they end in the order they began: a queue, and a timer for
- * its head. The timer fires {@linkcode WAIT_GRAIN_MS} late and ends every
- * wait due by then, so a connect storm of thousands of waits sets a timer
- * every few milliseconds, not one per wait.
+ * its head. When the timer fires it also ends the waits due in the next
+ * {@linkcode WAIT_GRAIN_MS}, so a connect storm of thousands of waits sets a
+ * timer every few milliseconds, not one per wait.
  */
 export class EqualWaits {
   readonly #ms: number;
@@ -75,7 +75,10 @@ export class EqualWaits {
     this.#ms = ms;
   }
 
-  /** Resolves `ms` (up to `ms` + {@linkcode WAIT_GRAIN_MS}) milliseconds from now. */
+  /**
+   * Resolves `ms` milliseconds from now, or up to {@linkcode WAIT_GRAIN_MS}
+   * sooner (later only by as much as the timer is late).
+   */
   wait(): Promise<void> {
     return new Promise((end) => {
       this.#queue.push({ at: performance.now() + this.#ms, end });
@@ -95,14 +98,14 @@ export class EqualWaits {
 
   #arm(): void {
     const untilHead = this.#queue[this.#head].at - performance.now();
-    this.#timer = setTimeout(this.#due, Math.max(0, untilHead) + WAIT_GRAIN_MS);
+    this.#timer = setTimeout(this.#due, Math.max(0, untilHead));
   }
 
   #due = (): void => {
     this.#timer = undefined;
-    const now = performance.now();
+    const due = performance.now() + WAIT_GRAIN_MS;
     const queue = this.#queue;
-    while (this.#head < queue.length && queue[this.#head].at <= now) queue[this.#head++].end();
+    while (this.#head < queue.length && queue[this.#head].at <= due) queue[this.#head++].end();
     if (this.#head === queue.length) {
       this.#queue = [];
       this.#head = 0;
