@@ -7,8 +7,8 @@
 
 import assert from "node:assert/strict";
 import {
-  commandExists,
   delay,
+  missingTools,
   OutputCollector,
   runCli,
   startServer,
@@ -30,7 +30,7 @@ const TIMING_MARK = 6;
 Deno.test({
   name:
     "Ctrl-C on `deno task server`: the group's copies of SIGINT count as one, shutdown is graceful",
-  ignore: !(await commandExists("setsid")),
+  ignore: await missingTools("Ctrl-C on `deno task server`", "setsid"),
   async fn() {
     // `setsid` gives the task its own process group, as a terminal's foreground job has; Ctrl-C
     // signals that whole group, and `deno task` forwards the signal to the server once more.
@@ -70,7 +70,7 @@ Deno.test({
 Deno.test({
   name:
     "SIGINT copies that keep coming for 100 ms after the first are one stop, even after the stop is done: exit 0",
-  ignore: !(await commandExists("sh")),
+  ignore: await missingTools("SIGINT copies", "sh", "timeout"),
   async fn() {
     const server = await startServerProcess();
     const client = await TestClient.join(server.port, "nc-user");
@@ -254,6 +254,40 @@ Deno.test("a first line that straddles the sniffing deadline arrives whole, and 
     bob.close();
     await server.close();
   }
+});
+
+Deno.test({
+  name:
+    "a client reset during the sniffing wait is a reset: its unfinished first line reaches no one",
+  ignore: await missingTools("reset during the sniffing wait", "python3"),
+  async fn() {
+    const server = startServer();
+    const bob = await TestClient.join(server.port, "bob");
+    try {
+      // Deno cannot send an RST; Python can: SO_LINGER with a zero timeout, then close.
+      const script = `
+import socket, struct, sys, time
+s = socket.create_connection(("127.0.0.1", int(sys.argv[1])))
+s.sendall(b"HEL")
+time.sleep(0.05)
+s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+s.close()
+`;
+      const { code } = await new Deno.Command("python3", {
+        args: ["-c", script, String(server.port)],
+      }).output();
+      assert.equal(code, 0);
+      await bob.expect(/^\*\*\* guest-\d+ left \(reset\)$/);
+      assert.ok(!bob.lines.some((line) => line.includes("HEL")), bob.lines.join("\n"));
+    } finally {
+      bob.close();
+      await server.close();
+    }
+    assert.match(
+      server.log.lines.join("\n"),
+      /disconnect +127\.0\.0\.1:\d+ +guest-\d+  reason="reset"  session=\S+  messages=0/,
+    );
+  },
 });
 
 Deno.test("--no-log-text keeps quit reasons and failed nick text out of the log; the events stay", async () => {

@@ -112,6 +112,8 @@ export class Connection implements OutboxOptions {
   /** While a {@linkcode peek} waits: what ends it, and what says enough has arrived. */
   #peekDone: (() => void) | null = null;
   #peekEnough: ((bytes: Uint8Array) => boolean) | null = null;
+  /** A read that failed before the read loop ran: the loop's first read meets it. */
+  #failedBeforeRun: { error: unknown } | null = null;
   #peerClosed = false;
   #ending = false;
   #reason: QuitReason = "closed";
@@ -237,6 +239,11 @@ export class Connection implements OutboxOptions {
 
   #read(): void {
     if (this.#reading) return;
+    const failed = this.#failedBeforeRun;
+    if (failed !== null) {
+      this.#failedBeforeRun = null;
+      return this.#readFailed(failed.error);
+    }
     this.#reading = true;
     try {
       this.#conn.read(this.#buffer).then(this.#afterRead, this.#readFailed);
@@ -261,9 +268,12 @@ export class Connection implements OutboxOptions {
 
   #readFailed = (error: unknown): void => {
     this.#reading = false;
-    // Before the read loop runs, a failed read only ends a peek: the read loop meets the same
-    // failure and says so.
-    if (!this.#running) return this.#peekDone?.();
+    if (!this.#running) {
+      // Before the read loop runs, a failed read ends a peek, and the loop meets the failure at
+      // its first read: a reset is a reset, not a close that would carry out the unfinished line.
+      this.#failedBeforeRun = { error };
+      return this.#peekDone?.();
+    }
     if (!this.#ending) [this.#reason, this.#detail] = endOfFailure(error);
     this.#over();
   };
@@ -279,8 +289,17 @@ export class Connection implements OutboxOptions {
     }
     const done = this.#peekDone;
     if (done === null) return;
-    if (this.#peerClosed || this.#peekEnough!(this.#peeked)) done();
+    if (this.#peerClosed || this.#peekDecided()) done();
     else this.#read();
+  }
+
+  /** Whether what was peeked decides the peek; a failing `enough` (a bug) ends it too. */
+  #peekDecided(): boolean {
+    try {
+      return this.#peekEnough!(this.#peeked);
+    } catch {
+      return true;
+    }
   }
 
   /** The peeked bytes (once) followed by `fresh`, or null when there are none. */
