@@ -312,19 +312,28 @@ export class Connection implements OutboxOptions {
 
   /**
    * Carries out what a read brought (`count` bytes just read, or bytes that
-   * were peeked; null for none); then reads again, or is over.
+   * were peeked; null for none); then, once the rooms this client talks in
+   * are not behind (overload: it is read more slowly), reads again, or is over.
    */
   async #step(bytes: Uint8Array | null, count: number): Promise<void> {
     const handler = this.#handler!;
-    let again = false;
     try {
-      again = (bytes === null || await this.#lines(handler, bytes, count)) &&
-        await this.#readable(handler);
+      if (bytes !== null && !(await this.#lines(handler, bytes, count))) return this.#over();
+      for (let gate = handler.readGate(); gate !== null; gate = handler.readGate()) {
+        if (this.#ending) return this.#over();
+        handler.endOfRead();
+        await this.#pause(gate);
+      }
+      if (this.#ending) return this.#over();
+      if (this.#peerClosed) {
+        await this.#finish(handler);
+        return this.#over();
+      }
     } catch (error) {
       if (!this.#ending) [this.#reason, this.#detail] = endOfFailure(error);
+      return this.#over();
     }
-    if (again) this.#read();
-    else this.#over();
+    this.#read();
   }
 
   /** Hands the lines in `bytes` to the handler; false when the connection ended meanwhile. */
@@ -344,21 +353,6 @@ export class Connection implements OutboxOptions {
     handler.endOfRead();
     if (count > 0) this.#buffer = resized(this.#buffer, count);
     return true;
-  }
-
-  /**
-   * Before the next read: waits while the rooms this client talks in are
-   * behind (overload: it is read more slowly). True to read; false when the
-   * connection ended, or the client had closed (its last line carried out).
-   */
-  async #readable(handler: LineHandler): Promise<boolean> {
-    for (let gate = handler.readGate(); gate !== null; gate = handler.readGate()) {
-      if (this.#ending) return false;
-      handler.endOfRead();
-      await this.#pause(gate);
-    }
-    if (this.#ending) return false;
-    return this.#peerClosed ? await this.#closedByPeer(handler) : true;
   }
 
   /** The read loop is over, whatever ended it: lines already read still go out. */
@@ -398,13 +392,12 @@ export class Connection implements OutboxOptions {
     return this.#closing ??= this.#flushAndClose();
   }
 
-  /** The client closed its side: an unfinished last line still counts. False: do not read on. */
-  async #closedByPeer(handler: LineHandler): Promise<boolean> {
+  /** The client closed its side: an unfinished last line still counts. */
+  async #finish(handler: LineHandler): Promise<void> {
     const last = this.#reader.finish();
     if (last !== null && (this.#takeToken() || await this.#waitForToken(handler))) {
       await handler.line(last);
     }
-    return false;
   }
 
   #filterTelnet(bytes: Uint8Array): Uint8Array {
