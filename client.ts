@@ -17,11 +17,11 @@
  * @module
  */
 
+import { parseServerLine } from "./src/protocol/line.ts";
+import { CommandError } from "./src/errors.ts";
 import { sleep, valueWithin } from "./src/async.ts";
 import { colorWanted } from "./src/colors.ts";
 import { connectionFailure, describeNetworkError as describe } from "./src/errors.ts";
-import { CommandError } from "./src/flags.ts";
-import { parseServerLine } from "./src/front/line.ts";
 import { type ByteWriter, closeQuietly, writeAll } from "./src/net/io.ts";
 import { LINE_TOO_LONG, LineReader } from "./src/net/line_reader.ts";
 import { formatPeer } from "./src/net/peer.ts";

@@ -9,10 +9,10 @@
  * @module
  */
 
+import { CommandError, UsageError } from "./src/errors.ts";
 import denoConfig from "./deno.json" with { type: "json" };
 import { SERVER_HELP, serverCommand } from "./src/cli/server_command.ts";
 import { DEFAULT_PORT } from "./src/cli/start.ts";
-import { CommandError, UsageError } from "./src/flags.ts";
 
 /** parley's version, from deno.json. */
 export const VERSION: string = denoConfig.version;

@@ -14,9 +14,11 @@
  *
  * The parts, in the order a connection meets them: {@linkcode acceptLoop}
  * (accept with back-off), {@linkcode Admission} (limits), the TLS handshake, a
- * {@linkcode LineSession} over a {@linkcode Connection}; and, at the end, the
- * shutdown in one fixed order: stop accepting → tell everyone → flush with a
- * deadline → close → wait for every handler.
+ * {@linkcode Connection}, the first bytes offered to the front ends (`src/front/
+ * registry.ts`) and a session of the one that recognises them; and, at the
+ * end, the shutdown in one fixed order: stop accepting → tell everyone → flush
+ * with a deadline → close → wait for every handler. The server names no
+ * protocol: the front ends word refusals, make sessions and are counted by name.
  *
  * @module
  */
@@ -24,12 +26,11 @@
 import { EqualWaits, settlesWithin, sleep } from "./src/async.ts";
 import { Chat, type ChatOptions } from "./src/core/chat.ts";
 import { connectionFailure, errorText } from "./src/errors.ts";
-import denoConfig from "./deno.json" with { type: "json" };
-import { formatMessage } from "./src/front/irc/message.ts";
-import { IrcRenderer } from "./src/front/irc/render.ts";
-import { type IrcServerInfo, IrcSession } from "./src/front/irc/session.ts";
-import { encodeLine, errorLine, refusalText } from "./src/front/line.ts";
-import { LineSession } from "./src/front/line_session.ts";
+import type { FrontEnd, Session, TurnedAway } from "./src/front/front_end.ts";
+import type { IrcOptions } from "./src/front/irc/front_end.ts";
+import { frontEnds } from "./src/front/registry.ts";
+import { classify } from "./src/front/sniff.ts";
+import { refusalText } from "./src/front/words.ts";
 import type { Logger } from "./src/log.ts";
 import type { FrontCounters, ServerMetrics } from "./src/metrics.ts";
 import { Admission, type Refusal } from "./src/net/admission.ts";
@@ -37,12 +38,9 @@ import { Connection, type ConnectionLimits, type ReadCounts } from "./src/net/co
 import { closeQuietly, writeAll } from "./src/net/io.ts";
 import { WriteScheduler } from "./src/net/outbox.ts";
 import { formatPeer, type Peer, peerOf } from "./src/net/peer.ts";
-import {
-  chatPortNotice,
-  classifyFirstBytes,
-  httpReply,
-  SNIFF_TIMEOUT_MS,
-} from "./src/net/sniff.ts";
+import { SNIFF_TIMEOUT_MS } from "./src/net/sniff.ts";
+
+export type { IrcOptions } from "./src/front/irc/front_end.ts";
 
 /** Server settings; every limit has a default (see {@linkcode SERVER_DEFAULTS}). */
 export interface ServeOptions {
@@ -83,20 +81,6 @@ export interface ServeOptions {
   chat?: Omit<ChatOptions, "history" | "maxRooms">;
   /** What the server counts as it runs (`--metrics` serves it); counted either way. */
   metrics?: ServerMetrics;
-}
-
-/** IRC settings. IRC clients are served on the line port too (told apart by their first line). */
-export interface IrcOptions {
-  /** A listener that speaks only IRC (`--irc-port`); TLS when the line listener is. */
-  listener?: Deno.Listener;
-  /** The server name in replies and in every source's host (`--irc-name`); the host name by default. */
-  name?: string;
-  /** The message of the day (`--motd FILE`); none gives 422. */
-  motd?: readonly string[] | null;
-  /** Silence after which a client is PINGed (ms; default 120 s). */
-  pingAfterMs?: number;
-  /** An unanswered PING ends the connection after this long (ms; default 60 s). */
-  pingTimeoutMs?: number;
 }
 
 /**
@@ -176,23 +160,28 @@ export function serve(listener: Deno.Listener, options: ServeOptions): Server {
   };
 }
 
+/** A listener and the front ends it serves: the first bytes pick one; the last is the fallback. */
+interface Port {
+  listener: Deno.Listener;
+  /** Its front ends; with one, no sniffing: every connection is that one's. */
+  fronts: readonly FrontEnd[];
+}
+
 /** One server's state: the chat, the connections, the limits. */
 class ChatServer {
   readonly chat: Chat;
-  readonly #listener: Deno.Listener;
+  readonly #ports: Port[];
   readonly #log: Logger;
   readonly #signal: AbortSignal | undefined;
   readonly #tls: boolean;
   readonly #settings: ServerLimits;
   readonly #limits: ConnectionLimits;
   readonly #scheduler = new WriteScheduler();
-  /** How long a new line-port client may take to show its protocol: one timer for all. */
+  /** How long a new client of a shared port may take to show its protocol: one timer for all. */
   readonly #sniffWaits = new EqualWaits(SNIFF_TIMEOUT_MS);
   readonly #admission: Admission;
-  /** Sessions running now: told at shutdown, ticked every second (idleness, PING). */
-  readonly #sessions = new Set<Session>();
-  readonly #irc: IrcServerInfo;
-  readonly #ircListener: Deno.Listener | null;
+  /** Sessions running now, with their front end: told at shutdown, ticked every second. */
+  readonly #sessions = new Map<Session, FrontEnd>();
   /** Connections not yet in a session (TLS handshake, being refused): closed at shutdown. */
   readonly #joining = new Set<Deno.Conn>();
   /** Handlers running, from accept until their connection is closed. */
@@ -203,11 +192,10 @@ class ChatServer {
   readonly #ready = Promise.withResolvers<void>();
   readonly #metrics: ServerMetrics | null;
   readonly #readCounts: ReadCounts = { bytesRead: 0, throttledReads: 0 };
-  readonly #lineCounters: FrontCounters | undefined;
-  readonly #ircCounters: FrontCounters | undefined;
+  /** What each front end counts (with --metrics). */
+  readonly #counters = new Map<FrontEnd, FrontCounters>();
 
   constructor(listener: Deno.Listener, options: ServeOptions) {
-    this.#listener = listener;
     this.#log = options.log;
     this.#signal = options.signal;
     this.#tls = options.tls ?? false;
@@ -223,6 +211,7 @@ class ChatServer {
       closeGrace: settings.closeGrace,
     };
     this.chat = new Chat({
+      onError: (message) => this.#log.event({ event: "error", message }),
       ...options.chat,
       history: settings.history,
       maxRooms: settings.maxRooms,
@@ -231,25 +220,18 @@ class ChatServer {
       ...settings,
       bannedBy: (address) => this.chat.bans.match(address),
     });
+    const fronts = frontEnds({ irc: options.irc });
+    this.#ports = [{ listener, fronts }];
+    for (const front of fronts) {
+      if (front.listener) this.#ports.push({ listener: front.listener, fronts: [front] });
+    }
     const metrics = this.#metrics = options.metrics ?? null;
     if (metrics) {
-      this.#lineCounters = metrics.countersOf("line");
-      this.#ircCounters = metrics.countersOf("irc");
+      for (const front of fronts) {
+        if (front.counted) this.#counters.set(front, metrics.countersOf(front.counted));
+      }
       this.#sampleInto(metrics);
     }
-    const irc = options.irc ?? {};
-    const name = irc.name ?? hostName();
-    this.#ircListener = irc.listener ?? null;
-    this.#irc = {
-      name,
-      version: denoConfig.version,
-      created: new Date(),
-      motd: irc.motd ?? null,
-      plain: new IrcRenderer(name, { serverTime: false }),
-      timed: new IrcRenderer(name, { serverTime: true }),
-      pingAfterMs: irc.pingAfterMs ?? IRC_PING_AFTER_MS,
-      pingTimeoutMs: irc.pingTimeoutMs ?? IRC_PING_TIMEOUT_MS,
-    };
   }
 
   /** Resolves once connections are being accepted. */
@@ -266,39 +248,37 @@ class ChatServer {
     metrics.deliveries.sample = () => this.chat.deliveries;
     metrics.sendQueueBytes.sample = () => {
       let bytes = 0;
-      for (const session of this.#sessions) bytes += session.connection.pendingBytes;
+      for (const session of this.#sessions.keys()) bytes += session.connection.pendingBytes;
       return bytes;
     };
-    const online = (irc: boolean) => () => {
-      let count = 0;
-      for (const session of this.#sessions) {
-        if (session.member !== null && (session instanceof IrcSession) === irc) count++;
-      }
-      return count;
-    };
-    metrics.clientsOnline.of.line.sample = online(false);
-    metrics.clientsOnline.of.irc.sample = online(true);
+    for (const counted of this.#counters.keys()) {
+      metrics.clientsOnline.of[counted.counted!].sample = () => {
+        let count = 0;
+        for (const [session, front] of this.#sessions) {
+          if (session.present !== null && front === counted) count++;
+        }
+        return count;
+      };
+    }
   }
 
   /** Serves until the signal aborts, then shuts down; resolves when all is closed. */
   async run(): Promise<void> {
     const log = this.#log;
+    const listeners = this.#ports.map((port) => port.listener);
     try {
       // What was kept from before (rooms, topics, bans) is in place before anyone comes.
       for (const problem of await this.chat.load()) log.event({ event: "error", message: problem });
     } catch (error) {
-      closeQuietly(this.#listener);
-      closeQuietly(this.#ircListener);
+      for (const listener of listeners) closeQuietly(listener);
       throw error;
     }
-    log.event({ event: "listening", address: this.#listener.addr as Deno.NetAddr, tls: this.#tls });
-    const ircListener = this.#ircListener;
-    if (ircListener) {
+    for (const port of this.#ports) {
       log.event({
         event: "listening",
-        address: ircListener.addr as Deno.NetAddr,
+        address: port.listener.addr as Deno.NetAddr,
         tls: this.#tls,
-        protocol: "irc",
+        protocol: port.fronts.length === 1 ? port.fronts[0].name : undefined,
       });
     }
     const idleTimeout = this.#settings.idleTimeout;
@@ -308,28 +288,19 @@ class ChatServer {
     );
     const stop = () => {
       this.#stopAccepting.abort();
-      closeQuietly(this.#listener);
-      closeQuietly(ircListener);
+      for (const listener of listeners) closeQuietly(listener);
     };
     if (this.#signal?.aborted) stop();
     this.#signal?.addEventListener("abort", stop, { once: true });
     this.#ready.resolve();
     try {
-      const loops = [
-        acceptLoop(this.#listener, {
+      await Promise.all(this.#ports.map((port) =>
+        acceptLoop(port.listener, {
           signal: this.#stopAccepting.signal,
           log,
-          onConnection: (conn) => void this.#handle(conn, "line"),
-        }),
-      ];
-      if (ircListener) {
-        loops.push(acceptLoop(ircListener, {
-          signal: this.#stopAccepting.signal,
-          log,
-          onConnection: (conn) => void this.#handle(conn, "irc"),
-        }));
-      }
-      await Promise.all(loops);
+          onConnection: (conn) => void this.#handle(conn, port),
+        })
+      ));
     } finally {
       stop();
       clearInterval(ticker);
@@ -348,7 +319,7 @@ class ChatServer {
     });
     for (const conn of this.#joining) closeQuietly(conn);
     this.#sniffWaits.endAll();
-    for (const session of this.#sessions) session.stop("shutdown");
+    for (const session of this.#sessions.keys()) session.stop("shutdown");
     if (this.#handlers > 0) await new Promise<void>((resolve) => this.#onLastHandler = resolve);
     log.event({ event: "stopped" });
     // The console may not be taking output (a paused terminal, a pipe nobody reads): not forever.
@@ -356,56 +327,50 @@ class ChatServer {
   }
 
   /**
-   * One connection, from accept to close. Never throws. A connection to the
-   * line port is told apart by its first bytes (SPEC §2): a line client, an
-   * IRC client (served as on the IRC port), or another protocol turned away.
+   * One connection, from accept to close. Never throws. On a port shared by
+   * several front ends the connection is told apart by its first bytes
+   * (SPEC §2): a TLS handshake on a plain port is turned away, the rest go to
+   * the front end that recognises them, or to the port's fallback.
    */
-  async #handle(conn: Deno.Conn, port: "line" | "irc"): Promise<void> {
+  async #handle(conn: Deno.Conn, port: Port): Promise<void> {
     const peer = peerOf(conn.remoteAddr);
     this.#handlers++;
     this.#joining.add(conn);
     if (this.#metrics) this.#metrics.connectionsAccepted.value++;
     const refusal = this.#admission.admit(peer.hostname);
     let started = false;
+    const fallback = port.fronts[port.fronts.length - 1];
     try {
       configure(conn);
-      if (refusal) return await this.#refuse(conn, peer, refusal, port);
+      if (refusal) return await this.#refuse(conn, peer, refusal, fallback);
       if (!(await this.#handshake(conn, peer))) return;
       const connection = new Connection(conn, peer, {
         limits: this.#limits,
         scheduler: this.#scheduler,
         counts: this.#readCounts,
       });
-      let kind = port;
-      if (port === "line") {
-        const first = await connection.peek(this.#sniffWaits.wait(), decided);
-        const sniffed = classifyFirstBytes(first);
-        if (sniffed === "tls" || sniffed === "http") {
-          return await this.#turnAway(conn, peer, sniffed, first);
-        }
-        if (sniffed === "irc") kind = "irc";
+      let front = fallback;
+      let first: Uint8Array = new Uint8Array(0);
+      if (port.fronts.length > 1) {
+        first = await connection.peek(this.#sniffWaits.wait(), (bytes) => decided(bytes, port));
+        const sniffed = classify(first, port.fronts);
+        if (sniffed === "tls") return await this.#tlsOnPlainPort(conn, peer);
+        if (sniffed !== "undecided") front = sniffed;
       }
-      const session = kind === "irc"
-        ? new IrcSession(connection, {
-          chat: this.chat,
-          log: this.#log,
-          irc: this.#irc,
-          counters: this.#ircCounters,
-          onEnd: this.#sessionEnded,
-        })
-        : new LineSession(connection, {
-          chat: this.chat,
-          log: this.#log,
-          maxLine: this.#limits.maxLine,
-          idleTimeout: this.#settings.idleTimeout,
-          counters: this.#lineCounters,
-          onEnd: this.#sessionEnded,
-        });
+      const served = front.serve(connection, {
+        chat: this.chat,
+        log: this.#log,
+        maxLine: this.#limits.maxLine,
+        idleTimeout: this.#settings.idleTimeout,
+        counters: this.#counters.get(front),
+        onEnd: this.#sessionEnded,
+      }, first);
+      if (isTurnedAway(served)) return await this.#turnedAway(connection, peer, served);
       this.#joining.delete(conn);
-      this.#sessions.add(session);
+      this.#sessions.set(served, front);
       // From here the session owns the connection and reports its end: this frame is done.
       started = true;
-      await session.start();
+      await served.start();
     } catch (error) {
       // A bug, not the client: it costs this connection, never the server.
       this.#log.event({
@@ -433,13 +398,7 @@ class ChatServer {
   }
 
   /** Tells a client why it cannot join (in its port's protocol), logs it, and closes. */
-  async #refuse(
-    conn: Deno.Conn,
-    peer: Peer,
-    refusal: Refusal,
-    port: "line" | "irc",
-  ): Promise<void> {
-    const reason = refusalText(refusal);
+  async #refuse(conn: Deno.Conn, peer: Peer, refusal: Refusal, front: FrontEnd): Promise<void> {
     this.#metrics?.refused(refusal.code);
     // A burst of connects past the rate is logged once, at its first.
     if (refusal.code !== "connect-rate" || refusal.first) {
@@ -451,12 +410,7 @@ class ChatServer {
       });
     }
     try {
-      await writeAll(
-        conn,
-        port === "irc"
-          ? encoder.encode(formatMessage({ command: "ERROR", params: [`Closing Link: ${reason}`] }))
-          : encodeLine(errorLine(reason)),
-      );
+      await writeAll(conn, front.refusal(refusalText(refusal)));
       await conn.closeWrite();
     } catch {
       // the client is already gone; nothing to tell
@@ -465,31 +419,23 @@ class ChatServer {
     }
   }
 
-  /**
-   * A client of another protocol on the chat port: told what this port is
-   * (HTTP), or dropped (TLS). Nothing of it reaches a room; the log says what it was.
-   */
-  async #turnAway(
-    conn: Deno.Conn,
-    peer: Peer,
-    kind: "tls" | "http",
-    first: Uint8Array,
-  ): Promise<void> {
-    const reason = kind === "tls" ? "TLS client on a plain port" : "HTTP request on the chat port";
-    this.#metrics?.refused(kind === "tls" ? "tls_on_plain" : "http");
-    this.#log.event({ event: "refused", peer, reason, online: this.chat.online });
-    try {
-      if (kind === "http") {
-        const local = conn.localAddr as Deno.NetAddr;
-        const notice = chatPortNotice(peerOf(local).hostname, local.port);
-        await writeAll(conn, httpReply(notice, { request: first }));
-        await conn.closeWrite();
-      }
-    } catch {
-      // gone already
-    } finally {
-      closeQuietly(conn);
-    }
+  /** A TLS client on a plain port: dropped (there is nothing it could read), and logged. */
+  #tlsOnPlainPort(conn: Deno.Conn, peer: Peer): void {
+    this.#metrics?.refused("tls_on_plain");
+    this.#log.event({
+      event: "refused",
+      peer,
+      reason: "TLS client on a plain port",
+      online: this.chat.online,
+    });
+    closeQuietly(conn);
+  }
+
+  /** A front end answered a connection and closed it itself (HTTP on the chat port). */
+  async #turnedAway(connection: Connection, peer: Peer, how: TurnedAway): Promise<void> {
+    this.#metrics?.refused(how.metric);
+    this.#log.event({ event: "refused", peer, reason: how.reason, online: this.chat.online });
+    await connection.close();
   }
 
   /**
@@ -523,37 +469,15 @@ class ChatServer {
   /** The clock every session keeps time by (idle timeouts, IRC's PING). */
   #tick(): void {
     const now = Date.now();
-    for (const session of this.#sessions) session.tick(now);
+    for (const session of this.#sessions.keys()) session.tick(now);
   }
-}
-
-/** What the server asks of every session, whatever its protocol. */
-interface Session {
-  readonly connection: Connection;
-  /** Its member while the client is in the chat, else null. */
-  readonly member: unknown;
-  /** Greets and starts serving the client; the session reports its end through `onEnd`. */
-  start(): Promise<void>;
-  /** Ends it from outside, telling the client why in its protocol. */
-  stop(reason: "shutdown"): void;
-  /** Once a second or so: time-driven duties. */
-  tick(now: number): void;
 }
 
 /** How often sessions are ticked (ms). */
 const TICK_MS = 1000;
-/** IRC clients are PINGed after this much silence, and dropped this long after an unanswered PING (SPEC §8). */
-const IRC_PING_AFTER_MS = 120_000;
-const IRC_PING_TIMEOUT_MS = 60_000;
-const encoder = new TextEncoder();
 
-/** This machine's name, for IRC replies; `parley` when it cannot be read. */
-function hostName(): string {
-  try {
-    return Deno.hostname();
-  } catch {
-    return "parley";
-  }
+function isTurnedAway(served: Session | TurnedAway): served is TurnedAway {
+  return "kind" in served && served.kind === "turned-away";
 }
 
 const ACCEPT_BACKOFF_MIN = 5;
@@ -593,8 +517,8 @@ export async function acceptLoop(
 }
 
 /** Whether the first bytes tell what a connection is (else wait for more, up to the deadline). */
-function decided(bytes: Uint8Array): boolean {
-  return bytes.length > 0 && classifyFirstBytes(bytes) !== "undecided";
+function decided(bytes: Uint8Array, port: Port): boolean {
+  return bytes.length > 0 && classify(bytes, port.fronts) !== "undecided";
 }
 
 function configure(conn: Deno.Conn): void {

@@ -1,10 +1,21 @@
 /**
- * What a failure means, in one place: the text of any thrown value, and the
- * one classifier of Deno's network errors that the server, the client and the
+ * What a failure means, in one place: the error classes that end a command
+ * (with exit code 2 or 1), the text of any thrown value, and the one
+ * classifier of Deno's network errors that the server, the client and the
  * bench all use.
  *
  * @module
  */
+
+/** A mistake in how the command was called: reported in one line, exit code 2. */
+export class UsageError extends Error {
+  override name = "UsageError";
+}
+
+/** The command could not do its job (port taken, server gone, …): one line, exit code 1. */
+export class CommandError extends Error {
+  override name = "CommandError";
+}
 
 /** The message of an error, or the value as text. */
 export function errorText(error: unknown): string {

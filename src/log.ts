@@ -36,7 +36,7 @@ export type DisconnectReason = QuitReason;
 /** Something the console reports. */
 export type LogEvent =
   /** The server accepts connections at `address` (for IRC clients: `protocol`). */
-  | { event: "listening"; address: Peer; tls: boolean; protocol?: "irc" | "metrics" }
+  | { event: "listening"; address: Peer; tls: boolean; protocol?: string }
   | { event: "connect"; peer: Peer; nick: string; online: number; protocol?: "irc" }
   /** A room message (`action` for `/me`). */
   | { event: "message"; peer: Peer; nick: string; room: string; text: string; action?: boolean }

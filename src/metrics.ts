@@ -28,8 +28,8 @@
  * @module
  */
 
+import { CommandError } from "./errors.ts";
 import { errorText } from "./errors.ts";
-import { CommandError } from "./flags.ts";
 import { formatPeer } from "./net/peer.ts";
 
 /** The content type of the Prometheus text exposition format. */

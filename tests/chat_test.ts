@@ -4,8 +4,9 @@
  * through as JSON), so the tests see exactly who is told what.
  */
 
+import { LOBBY } from "../src/protocol/names.ts";
 import assert from "node:assert/strict";
-import { Chat, type ChatMember, type Endpoint, LOBBY, type Renderer } from "../src/core/chat.ts";
+import { Chat, type ChatMember, type Endpoint, type Renderer } from "../src/core/chat.ts";
 import type { ChatEvent } from "../src/core/events.ts";
 import { MemoryHistory } from "../src/core/history.ts";
 import type { Removal } from "../src/core/chat.ts";

@@ -1,4 +1,3 @@
-import assert from "node:assert/strict";
 import {
   type ConsoleLine,
   describeProblem,
@@ -8,7 +7,8 @@ import {
   type OperatorCommand,
   parseDuration,
   parseOperatorLine,
-} from "../src/console/commands.ts";
+} from "../src/front/operator_commands.ts";
+import assert from "node:assert/strict";
 import { CONSOLE_NOTES, type ServerCommand, ServerConsole } from "../src/console/console.ts";
 import { ConsoleScreen } from "../src/console/console_screen.ts";
 import { parseStat, standingFromStat } from "../src/console/job_control.ts";

@@ -1,6 +1,5 @@
 /** The flag and value parsers of src/flags.ts, without a process: what each accepts and how it refuses. */
 
-import assert from "node:assert/strict";
 import {
   type FlagSpec,
   invalidValue,
@@ -16,8 +15,9 @@ import {
   parsePort,
   parseSize,
   quote,
-  UsageError,
-} from "../src/flags.ts";
+} from "../src/cli/flags.ts";
+import { UsageError } from "../src/errors.ts";
+import assert from "node:assert/strict";
 
 /** Asserts that `run` throws a UsageError whose message is exactly `message` (and one line). */
 function refuses(run: () => unknown, message: string): void {

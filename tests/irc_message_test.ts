@@ -1,30 +1,32 @@
-import assert from "node:assert/strict";
 import {
   decodeLine,
   escapeTagValue,
-  formatCtcp,
-  formatCtcpAction,
-  formatListLines,
   formatMessage,
   formatNumeric,
-  formatServerTime,
-  formatTextLines,
   type IrcMessage,
   lineLengthProblem,
   MAX_BODY_BYTES,
   MAX_CLIENT_TAGS_BYTES,
   MAX_INCOMING_LINE_BYTES,
   MAX_LINE_BYTES,
-  parseCtcp,
-  parseCtcpAction,
   parseLine,
   parseMessage,
+  unescapeTagValue,
+} from "../src/protocol/irc/message.ts";
+import {
+  formatCtcp,
+  formatCtcpAction,
+  formatListLines,
+  formatServerTime,
+  formatTextLines,
+  parseCtcp,
+  parseCtcpAction,
   splitText,
   stripFormatting,
   textBytesPerLine,
-  unescapeTagValue,
   utf8ByteLength,
-} from "../src/front/irc/message.ts";
+} from "../src/protocol/irc/text.ts";
+import assert from "node:assert/strict";
 import * as numerics from "../src/front/irc/numerics.ts";
 
 const encoder = new TextEncoder();

@@ -4,17 +4,12 @@
  * rules (format once per batch, no join notices in huge rooms, history times).
  */
 
-import assert from "node:assert/strict";
-import type { ChatEvent, MessageEvent } from "../src/core/events.ts";
 import {
-  ANNOUNCE_LIMIT,
   errorLine,
-  eventLine,
   HISTORY_END_TEXT,
   historyLine,
   historyStartText,
   historyTime,
-  lineRenderer,
   messageLine,
   movedText,
   noticeLine,
@@ -22,7 +17,10 @@ import {
   privateSentLine,
   renamedText,
   welcomeText,
-} from "../src/front/line.ts";
+} from "../src/protocol/line.ts";
+import { ANNOUNCE_LIMIT, eventLine, lineRenderer } from "../src/front/line/render.ts";
+import assert from "node:assert/strict";
+import type { ChatEvent, MessageEvent } from "../src/core/events.ts";
 
 const base = { time: Date.UTC(2026, 11, 1, 7, 12), origin: "local/1", user: "alice" };
 const message: MessageEvent = {

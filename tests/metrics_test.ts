@@ -3,9 +3,9 @@
  * the `--metrics` endpoint scraped by the real `curl`.
  */
 
+import { CommandError } from "../src/errors.ts";
 import assert from "node:assert/strict";
 import process from "node:process";
-import { CommandError } from "../src/flags.ts";
 import {
   Counter,
   escapeLabelValue,

@@ -1,6 +1,6 @@
+import { parseLine as parseCommand } from "../src/front/line/commands.ts";
+import { nameKey, nickProblem, roomProblem } from "../src/protocol/names.ts";
 import assert from "node:assert/strict";
-import { nameKey, nickProblem, roomProblem } from "../src/core/names.ts";
-import { parseLine as parseCommand } from "../src/front/line.ts";
 
 Deno.test("plain text and // are messages", () => {
   assert.deepEqual(parseCommand("hello"), { kind: "say", text: "hello" });

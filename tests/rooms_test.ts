@@ -1,7 +1,7 @@
 /** Rooms and history over real sockets. */
 
+import { historyTime } from "../src/protocol/line.ts";
 import assert from "node:assert/strict";
-import { historyTime } from "../src/front/line.ts";
 import { delay, startServer, TestClient } from "./helpers.ts";
 
 Deno.test("rooms are isolated: messages, actions and notices stay in their room", async () => {

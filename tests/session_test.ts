@@ -1,9 +1,10 @@
 /** One line session against a scripted connection, for orderings a real socket cannot pin down. */
 
+import { LineSession } from "../src/front/line/session.ts";
+import { lineRenderer } from "../src/front/line/render.ts";
+import { LOBBY } from "../src/protocol/names.ts";
 import assert from "node:assert/strict";
-import { Chat, LOBBY, type Renderer } from "../src/core/chat.ts";
-import { lineRenderer } from "../src/front/line.ts";
-import { LineSession } from "../src/front/line_session.ts";
+import { Chat, type Renderer } from "../src/core/chat.ts";
 import { Logger, MemorySink } from "../src/log.ts";
 import { Connection } from "../src/net/connection.ts";
 import { WriteScheduler } from "../src/net/outbox.ts";

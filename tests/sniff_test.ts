@@ -1,11 +1,7 @@
 import assert from "node:assert/strict";
-import {
-  chatPortNotice,
-  type Classification,
-  classifyFirstBytes,
-  httpReply,
-  SNIFF_LIMIT,
-} from "../src/net/sniff.ts";
+import { type Classification, classifyFirstBytes } from "../src/front/sniff.ts";
+import { chatPortNotice, httpReply } from "../src/front/http/front_end.ts";
+import { SNIFF_LIMIT } from "../src/net/sniff.ts";
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();

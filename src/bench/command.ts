@@ -17,8 +17,8 @@ import {
   parseNumber,
   parsePort,
   parseSize,
-  UsageError,
-} from "../flags.ts";
+} from "../cli/flags.ts";
+import { UsageError } from "../errors.ts";
 import { SERVER_DEFAULTS, SERVER_V8_FLAGS } from "../../server.ts";
 import { MAX_SENDERS, PAYLOAD_MIN_SIZE } from "./payload.ts";
 import {

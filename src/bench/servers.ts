@@ -17,8 +17,8 @@
  * @module
  */
 
+import { CommandError } from "../errors.ts";
 import { SERVER_DEFAULTS, SERVER_V8_FLAGS } from "../../server.ts";
-import { CommandError } from "../flags.ts";
 
 /** The bench could not do what it was asked: one line for the user, exit code 1. */
 export class BenchError extends CommandError {

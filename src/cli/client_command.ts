@@ -5,16 +5,10 @@
  * @module
  */
 
-import { nickProblem } from "../core/names.ts";
-import {
-  parseConnectPort,
-  parseFlags,
-  parseHost,
-  parseHostPort,
-  quote,
-  UsageError,
-} from "../flags.ts";
-import { nameProblemText } from "../front/line.ts";
+import { nameProblemText } from "../protocol/line.ts";
+import { nickProblem } from "../protocol/names.ts";
+import { parseConnectPort, parseFlags, parseHost, parseHostPort, quote } from "./flags.ts";
+import { UsageError } from "../errors.ts";
 import { DEFAULT_PORT, readPem, readTextFile, StartError } from "./start.ts";
 
 /** `parley client --help`. */

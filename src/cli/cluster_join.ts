@@ -27,13 +27,6 @@ import {
 } from "../store/redis/cluster.ts";
 import { StartError } from "./start.ts";
 
-/** What members are told when the link goes and comes back. */
-export const LINK_NOTICES = {
-  down:
-    "the link to the other servers is lost: until it is back, messages reach people on this server only",
-  up: "the link to the other servers is restored",
-} as const;
-
 /** How often the bans are read again from Redis (ms). */
 const BAN_REFRESH_MS = 10_000;
 
@@ -118,7 +111,7 @@ export async function joinCluster(
     if (up === wasUp) return;
     wasUp = up;
     say(up ? `link to Redis at ${redacted} restored` : `link to Redis at ${redacted} lost`);
-    chat?.notify(up ? LINK_NOTICES.up : LINK_NOTICES.down);
+    chat?.notify({ code: up ? "link-up" : "link-down" });
   });
   let stopRefresh = () => {};
   const store = joined.store;
@@ -171,10 +164,8 @@ function tellUnsent(
   }
   const why = detail ? `${reason}: ${detail}` : reason;
   // Lines said while the link was down were delivered here at once; a refused one went nowhere.
-  const here = reason === "refused" ? "nobody saw it" : "people on this server saw it";
-  for (const sender of senders) {
-    chat.notify(`what you said did not reach the other servers (${why}); ${here}`, sender);
-  }
+  const seenHere = reason !== "refused";
+  for (const sender of senders) chat.notify({ code: "not-delivered", why, seenHere }, sender);
 }
 
 /** The quits of another server's members, as if each had said goodbye. */

@@ -5,12 +5,7 @@
  * @module
  */
 
-import denoConfig from "../../deno.json" with { type: "json" };
-import { serve, SERVER_DEFAULTS } from "../../server.ts";
-import { colorWanted } from "../colors.ts";
-import { type ServerCommand, ServerConsole } from "../console/console.ts";
-import type { Chat, ChatOptions } from "../core/chat.ts";
-import { errorText } from "../errors.ts";
+import { problemText } from "../front/words.ts";
 import {
   invalidValue,
   parseFlags,
@@ -20,9 +15,14 @@ import {
   parseNumber,
   parsePort,
   parseSize,
-  UsageError,
-} from "../flags.ts";
-import { problemText } from "../front/line.ts";
+} from "./flags.ts";
+import { UsageError } from "../errors.ts";
+import denoConfig from "../../deno.json" with { type: "json" };
+import { serve, SERVER_DEFAULTS } from "../../server.ts";
+import { colorWanted } from "../colors.ts";
+import { type ServerCommand, ServerConsole } from "../console/console.ts";
+import type { Chat, ChatOptions } from "../core/chat.ts";
+import { errorText } from "../errors.ts";
 import { moderatedLines } from "../front/moderation.ts";
 import { BufferedSink, Logger } from "../log.ts";
 import { serveMetrics, ServerMetrics } from "../metrics.ts";

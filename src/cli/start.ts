@@ -5,9 +5,8 @@
  * @module
  */
 
-import { CommandError } from "../flags.ts";
-
 /** The port parley listens on and connects to unless told otherwise. */
+import { CommandError } from "../errors.ts";
 export const DEFAULT_PORT = 12000;
 
 /** The program could not start or went wrong in a way the user must fix: exit code 1. */

@@ -33,6 +33,12 @@
  * @module
  */
 
+import {
+  describeProblem,
+  helpLines,
+  type OperatorCommand,
+  parseOperatorLine,
+} from "../front/operator_commands.ts";
 import { palette } from "../colors.ts";
 import type { LogSink } from "../log.ts";
 import { BufferedSink } from "../log.ts";
@@ -42,7 +48,6 @@ import { KeyDecoder } from "../terminal/keys.ts";
 import { RawTerminal } from "../terminal/raw_terminal.ts";
 import { clearInput } from "../terminal/screen.ts";
 import { cleanString } from "../text.ts";
-import { describeProblem, helpLines, type OperatorCommand, parseOperatorLine } from "./commands.ts";
 import { ConsoleScreen } from "./console_screen.ts";
 import { type Standing, terminalStanding } from "./job_control.ts";
 

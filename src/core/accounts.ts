@@ -11,9 +11,9 @@
  * @module
  */
 
+import { nameKey } from "../protocol/names.ts";
 import type { Problem } from "./commands.ts";
 import type { Clock } from "./events.ts";
-import { nameKey } from "./names.ts";
 import { AttemptThrottle, hashPassword, verifyPassword } from "./passwords.ts";
 import type { Account, Store } from "./store.ts";
 

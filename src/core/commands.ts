@@ -7,10 +7,12 @@
  * @module
  */
 
+import type { NameProblem } from "../protocol/names.ts";
+import type { CidrBlock } from "./cidr.ts";
 import type { MessageEvent } from "./events.ts";
-import type { OperatorCommand } from "./moderation.ts";
-import type { NameProblem } from "./names.ts";
-import type { Ban } from "./store.ts";
+import type { Ban, Topic } from "./store.ts";
+
+export type { Topic } from "./store.ts";
 
 /** Something a member asks of the chat (room messages go through `Chat.say`, the fast path). */
 export type Command =
@@ -79,13 +81,6 @@ export type Problem =
 export interface Refused {
   kind: "refused";
   problem: Problem;
-}
-
-/** A room's topic: what, by whom, when (ms since the epoch). */
-export interface Topic {
-  text: string;
-  nick: string;
-  time: number;
 }
 
 /** A room as a member sees it on entering. */
@@ -205,3 +200,29 @@ export type Moderated =
 
 /** The reply to command `C`. */
 export type Reply<C extends Command = Command> = Replies[C["kind"]];
+
+/** What a ban is aimed at: a user (the address they are connected from), or addresses. */
+export type BanTarget =
+  | { kind: "nick"; nick: string }
+  | { kind: "addresses"; block: CidrBlock };
+
+/** One operator command, parsed. Durations are in milliseconds. */
+export type OperatorCommand =
+  /** A notice to everyone online. */
+  | { kind: "say"; text: string }
+  | { kind: "kick"; nick: string; reason?: string }
+  /** No `duration`: for good. */
+  | { kind: "ban"; target: BanTarget; duration?: number; reason?: string }
+  | { kind: "unban"; block: CidrBlock }
+  | { kind: "bans" }
+  /** No `duration`: until `/unmute`. */
+  | { kind: "mute"; nick: string; duration?: number }
+  | { kind: "unmute"; nick: string }
+  /** No `text`: show the topic. */
+  | { kind: "topic"; room: string; text?: string }
+  /** No `room`: everyone online. */
+  | { kind: "who"; room?: string }
+  | { kind: "rooms" }
+  | { kind: "stats" }
+  /** Help on everything, or on one command. The console answers it itself. */
+  | { kind: "help"; command?: OperatorCommand["kind"] };

@@ -118,10 +118,30 @@ export interface PrivateEvent extends Happening {
   notice?: boolean;
 }
 
+/**
+ * What the server tells members about the chat itself. Typed, never a
+ * sentence: each front end words it.
+ */
+export type ServerNotice =
+  /** An operator's announcement to everyone (`/say`): its text is the operator's. */
+  | { code: "announcement"; text: string }
+  /** The link to the other servers is lost: messages reach this server's members only. */
+  | { code: "link-down" }
+  | { code: "link-up" }
+  /**
+   * What the member said did not reach the other servers (`why`); `seenHere`:
+   * this server's members saw it.
+   */
+  | { code: "not-delivered"; why: string; seenHere: boolean }
+  /** The member's nick `from` was held by someone else (`elsewhere`: on another server); it is `to` now. */
+  | { code: "nick-lost"; from: string; to: string; elsewhere: boolean }
+  /** Someone proved the nick `from` with its password on another connection; the member is `to` now. */
+  | { code: "nick-displaced"; from: string; to: string };
+
 /** A notice from the server or an operator: to one nick, or to everyone (`to` absent). */
 export interface NoticeEvent extends Happening {
   kind: "notice";
-  text: string;
+  notice: ServerNotice;
   to?: string;
 }
 

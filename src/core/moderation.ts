@@ -1,42 +1,23 @@
 /**
- * Moderation: what server operators can do (SPEC §10), as data, and the ban
- * list. The commands come from the server console, from line clients who are
- * operators (`/kick …`) and from IRC operators (`KICK`, `MODE +b`, `KILL`); the
- * {@linkcode Chat} carries them out. Bans are checked when a connection is
- * accepted, before anything else, and kept in the {@linkcode Store}.
+ * Moderation: the ban list, and what server operators' commands (SPEC §10)
+ * do. The commands come from the server console, from line clients who are
+ * operators (`/kick …`) and from IRC operators (`KICK`, `MODE +b`, `KILL`);
+ * {@linkcode Moderation} carries them out. Bans are checked when a connection
+ * is accepted, before anything else, and kept in the {@linkcode Store}.
  *
  * @module
  */
 
+import type { Bus } from "./bus.ts";
 import { type CidrBlock, cidrContains, formatCidr, parseAddress, parseCidr } from "./cidr.ts";
+import type { Moderated, OperatorCommand, Problem, Refused } from "./commands.ts";
 import type { Clock } from "./events.ts";
+import type { Membership } from "./membership.ts";
+import type { Queries } from "./queries.ts";
+import type { Member } from "./records.ts";
+import type { Registry } from "./registry.ts";
 import type { Ban, Store } from "./store.ts";
-
-/** What a ban is aimed at: a user (the address they are connected from), or addresses. */
-export type BanTarget =
-  | { kind: "nick"; nick: string }
-  | { kind: "addresses"; block: CidrBlock };
-
-/** One operator command, parsed. Durations are in milliseconds. */
-export type OperatorCommand =
-  /** A notice to everyone online. */
-  | { kind: "say"; text: string }
-  | { kind: "kick"; nick: string; reason?: string }
-  /** No `duration`: for good. */
-  | { kind: "ban"; target: BanTarget; duration?: number; reason?: string }
-  | { kind: "unban"; block: CidrBlock }
-  | { kind: "bans" }
-  /** No `duration`: until `/unmute`. */
-  | { kind: "mute"; nick: string; duration?: number }
-  | { kind: "unmute"; nick: string }
-  /** No `text`: show the topic. */
-  | { kind: "topic"; room: string; text?: string }
-  /** No `room`: everyone online. */
-  | { kind: "who"; room?: string }
-  | { kind: "rooms" }
-  | { kind: "stats" }
-  /** Help on everything, or on one command. The console answers it itself. */
-  | { kind: "help"; command?: OperatorCommand["kind"] };
+import { nameKey } from "../protocol/names.ts";
 
 /** The ban list: in memory for the accept path, kept in the store. */
 export class Bans {
@@ -109,4 +90,140 @@ export class Bans {
     const now = this.#clock();
     this.#bans = this.#bans.filter(({ ban }) => ban.expires === null || ban.expires > now);
   }
+}
+
+/** What operator commands need around them. */
+export interface ModerationOptions {
+  registry: Registry;
+  bans: Bans;
+  queries: Queries;
+  membership: Membership;
+  bus: Bus;
+  clock: Clock;
+}
+
+/** Carries out operator commands. */
+export class Moderation {
+  readonly #registry: Registry;
+  readonly #bans: Bans;
+  readonly #queries: Queries;
+  readonly #membership: Membership;
+  readonly #bus: Bus;
+  readonly #clock: Clock;
+  readonly #startedAt: number;
+
+  constructor(options: ModerationOptions) {
+    this.#registry = options.registry;
+    this.#bans = options.bans;
+    this.#queries = options.queries;
+    this.#membership = options.membership;
+    this.#bus = options.bus;
+    this.#clock = options.clock;
+    this.#startedAt = options.clock();
+  }
+
+  /** Carries out `command` for `by`: a member who is a server operator, or the console (null). */
+  async moderate(by: Member | null, command: OperatorCommand): Promise<Moderated | Refused> {
+    const actor = by === null ? "console" : by.nick;
+    const registry = this.#registry;
+    switch (command.kind) {
+      case "say": {
+        this.#bus.publish([{
+          kind: "notice",
+          notice: { code: "announcement", text: command.text },
+          time: this.#clock(),
+          origin: "",
+        }]);
+        return { kind: "said", reached: registry.online };
+      }
+      case "kick": {
+        const target = registry.byKey(nameKey(command.nick));
+        if (!target) return refused({ code: "no-such-nick", nick: command.nick });
+        target.endpoint.remove({ how: "kicked", by: actor, reason: command.reason ?? "" });
+        return { kind: "kicked", nick: target.nick };
+      }
+      case "ban":
+        return this.#ban(by, actor, command);
+      case "unban": {
+        const removed = await this.#bans.remove(command.block);
+        const mask = formatCidr(command.block);
+        return removed ? { kind: "unbanned", mask } : refused({ code: "no-such-ban", mask });
+      }
+      case "bans":
+        return { kind: "bans", bans: this.#bans.list() };
+      case "mute": {
+        const target = registry.byKey(nameKey(command.nick));
+        if (!target) return refused({ code: "no-such-nick", nick: command.nick });
+        target.mutedUntil = command.duration === undefined
+          ? Infinity
+          : this.#clock() + command.duration;
+        const until = target.mutedUntil === Infinity ? null : target.mutedUntil;
+        return { kind: "muted", nick: target.nick, until };
+      }
+      case "unmute": {
+        const target = registry.byKey(nameKey(command.nick));
+        if (!target) return refused({ code: "no-such-nick", nick: command.nick });
+        target.mutedUntil = 0;
+        return { kind: "unmuted", nick: target.nick };
+      }
+      case "topic":
+        return this.#membership.topic(by, command.room, command.text, true);
+      case "who":
+        return command.room === undefined
+          ? await this.#queries.everyone()
+          : await this.#queries.who(command.room);
+      case "rooms":
+        return await this.#queries.rooms();
+      case "stats":
+        return {
+          kind: "stats",
+          online: registry.online + (await this.#queries.elsewhere()).length,
+          rooms: registry.roomCount,
+          uptime: Math.floor((this.#clock() - this.#startedAt) / 1000),
+          bans: this.#bans.list().length,
+          operators: [...registry.members()].filter((member) => member.operator).length,
+        };
+      case "help":
+        return { kind: "said", reached: 0 };
+    }
+  }
+
+  /** Bans a block (or the address a nick is on) and removes whoever is connected from it. */
+  #ban(
+    by: Member | null,
+    actor: string,
+    command: Extract<OperatorCommand, { kind: "ban" }>,
+  ): Moderated | Refused {
+    let block: CidrBlock | null;
+    if (command.target.kind === "nick") {
+      const target = this.#registry.byKey(nameKey(command.target.nick));
+      if (!target) return refused({ code: "no-such-nick", nick: command.target.nick });
+      block = parseCidr(target.endpoint.address);
+      if (block === null) return refused({ code: "no-such-nick", nick: command.target.nick });
+    } else {
+      block = command.target.block;
+    }
+    const own = by === null ? null : parseAddress(by.endpoint.address);
+    if (own !== null && cidrContains(block, own)) {
+      return refused({ code: "ban-covers-you", mask: formatCidr(block) });
+    }
+    const ban = this.#bans.add(block, {
+      duration: command.duration,
+      reason: command.reason,
+      by: actor,
+    });
+    const kicked: string[] = [];
+    for (const member of [...this.#registry.members()]) {
+      const address = parseAddress(member.endpoint.address);
+      if (address !== null && cidrContains(block, address)) {
+        kicked.push(member.nick);
+        member.endpoint.remove({ how: "banned", by: actor, reason: ban.reason });
+      }
+    }
+    return { kind: "banned", ban, kicked };
+  }
+}
+
+function refused(problem: Problem): Refused {
+  return { kind: "refused", problem };
 }

@@ -13,8 +13,14 @@
  * @module
  */
 
-import type { Topic } from "./commands.ts";
 import { type History, MemoryHistory } from "./history.ts";
+
+/** A room's topic: what, by whom, when (ms since the epoch). */
+export interface Topic {
+  text: string;
+  nick: string;
+  time: number;
+}
 
 /** A registered nick: who owns it, proven by a password only its owner knows. */
 export interface Account {

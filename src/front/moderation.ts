@@ -6,10 +6,11 @@
  * @module
  */
 
+import { roomsText, topicText, whoText } from "./words.ts";
+import { historyTime } from "../protocol/line.ts";
+import { formatDuration } from "./operator_commands.ts";
 import type { Moderated } from "../core/commands.ts";
 import type { Ban } from "../core/store.ts";
-import { formatDuration } from "../console/commands.ts";
-import { historyTime, roomsText, topicText, whoText } from "./line.ts";
 
 /** The reply lines for what an operator command did. */
 export function moderatedLines(reply: Moderated, now: number): string[] {

@@ -25,9 +25,10 @@ import { valueWithin } from "../async.ts";
 import type { QuitReason } from "../core/events.ts";
 import { connectionFailure, errorText } from "../errors.ts";
 import { closeQuietly } from "./io.ts";
-import { LINE_TOO_LONG, LineReader } from "./line_reader.ts";
+import { LineReader } from "./line_reader.ts";
 import { Outbox, type OutboxOptions, STALL_LIMIT_MS, type WriteScheduler } from "./outbox.ts";
-import type { Peer } from "./peer.ts";
+import { type Peer, peerOf } from "./peer.ts";
+import type { EndOptions, LineHandler, Transport } from "./transport.ts";
 import { TokenBucket } from "./rate_limit.ts";
 import { TelnetFilter } from "./telnet.ts";
 
@@ -53,41 +54,12 @@ export interface ConnectionLimits {
   closeGrace: number;
 }
 
-/** Who takes a connection's lines: a front end's session. */
-export interface LineHandler {
-  /**
-   * One framed line (a view valid only during the call: decode it at once),
-   * or {@linkcode LINE_TOO_LONG}. A returned promise holds the next line back
-   * until it settles.
-   */
-  line(line: Uint8Array | typeof LINE_TOO_LONG): void | Promise<void>;
-  /** The lines of one read are done (or the connection waits): send what was batched. */
-  endOfRead(): void;
-  /**
-   * Before each read: something to wait for first (overload: the rooms this
-   * client talks in are behind), or null to read at once.
-   */
-  readGate(): Promise<void> | null;
-  /** This client's output started (true) or stopped holding the talkers of its rooms back. */
-  holding(holding: boolean): void;
-  /** The read loop is over (the client left or the connection was ended); called once. */
-  ended(): void;
-}
-
-/** How a connection ends (see {@linkcode Connection.end}). */
-export interface EndOptions {
-  /** What went wrong or what the user said, for the log. */
-  detail?: string;
-  /** Bytes to send before closing (the protocol's "bye" or "shutting down"). */
-  notice?: Uint8Array;
-}
-
 const MIN_READ = 256;
 const MAX_READ = 64 * 1024;
 const EMPTY = new Uint8Array(0);
 
 /** A client connection from accept to close. */
-export class Connection implements OutboxOptions {
+export class Connection implements OutboxOptions, Transport {
   readonly peer: Peer;
   /** `Date.now()` of the last bytes received, for idle timeouts. */
   lastActive = Date.now();
@@ -141,6 +113,11 @@ export class Connection implements OutboxOptions {
       ? new TokenBucket(options.limits.rate, options.limits.burst)
       : null;
     this.#outbox = new Outbox(conn, this, options.scheduler);
+  }
+
+  /** The address the client connected to (this server's side). */
+  get localAddr(): Peer {
+    return peerOf(this.#conn.localAddr);
   }
 
   /** Why the connection ended (or is ending), and the detail for the log. */

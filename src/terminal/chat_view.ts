@@ -8,9 +8,9 @@
  * @module
  */
 
+import { parseServerLine } from "../protocol/line.ts";
+import { LOBBY } from "../protocol/names.ts";
 import { isSecret, masked } from "./secret.ts";
-import { LOBBY } from "../core/chat.ts";
-import { parseServerLine } from "../front/line.ts";
 import { hasContent } from "../text.ts";
 import { nickColor } from "../colors.ts";
 import type { Key } from "./keys.ts";

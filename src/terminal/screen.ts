@@ -13,8 +13,8 @@
  * @module
  */
 
+import { parseServerLine, type ServerLine } from "../protocol/line.ts";
 import { nickColor, palette } from "../colors.ts";
-import { parseServerLine, type ServerLine } from "../front/line.ts";
 import { displayWidth, graphemeWidth } from "./width.ts";
 
 /** Erase from the cursor to the end of the line. */

@@ -10,9 +10,11 @@
  * @module
  */
 
-import type { Renderer } from "../../core/chat.ts";
+import { formatMessage } from "../../protocol/irc/message.ts";
+import { formatServerTime, formatTextLines } from "../../protocol/irc/text.ts";
+import { serverNoticeText } from "../words.ts";
+import type { Renderer } from "../../core/records.ts";
 import type { ChatEvent, MessageEvent, QuitReason } from "../../core/events.ts";
-import { formatMessage, formatServerTime, formatTextLines } from "./message.ts";
 
 const encoder = new TextEncoder();
 
@@ -48,7 +50,7 @@ export class IrcRenderer implements Renderer {
         source: this.host,
         command: "NOTICE",
         target: event.to ?? "*",
-        text: event.text,
+        text: serverNoticeText(event.notice),
       }).join("");
     }
     const source = this.source(event.nick, event.user);

@@ -23,9 +23,9 @@
  * @module
  */
 
+import { nameKey } from "../../protocol/names.ts";
 import type { Bus, Deliver } from "../../core/bus.ts";
 import { type ChatEvent, type Clock, systemClock } from "../../core/events.ts";
-import { nameKey } from "../../core/names.ts";
 import { errorText } from "../../errors.ts";
 import { type Delivery, FeedReader, type FeedStats } from "./feed_reader.ts";
 import { DIRECT_FEED } from "./keys.ts";

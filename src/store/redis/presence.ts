@@ -24,7 +24,7 @@
  * @module
  */
 
-import { nameKey } from "../../core/names.ts";
+import { nameKey } from "../../protocol/names.ts";
 import { errorText } from "../../errors.ts";
 import { EPOCH_KEY, nickKey, nodeByeKey, nodeKey, nodeMembersKey, NODES_KEY } from "./keys.ts";
 import type { RedisClient, RedisLink } from "./link.ts";

@@ -1,10 +1,14 @@
 /**
- * Names in the chat: what a nickname or a room name may be, and the key under
- * which names are compared. Protocol-neutral: problems are codes, and each
- * front end words them.
+ * Names in the chat: what a nickname or a room name may be, the key under
+ * which names are compared, and the room everyone starts in. The server and
+ * the terminal client share them. Protocol-neutral: problems are codes, and
+ * each front end words them.
  *
  * @module
  */
+
+/** The room that always exists: line clients start in it. */
+export const LOBBY = "lobby";
 
 /** Longest nickname, in characters. */
 export const MAX_NICK = 24;

@@ -30,16 +30,7 @@
  */
 
 import { parseArgs } from "node:util";
-
-/** A mistake in how the command was called: reported in one line, exit code 2. */
-export class UsageError extends Error {
-  override name = "UsageError";
-}
-
-/** The command could not do its job (port taken, server gone, …): one line, exit code 1. */
-export class CommandError extends Error {
-  override name = "CommandError";
-}
+import { UsageError } from "../errors.ts";
 
 /** A flag's type, as parseArgs takes it. */
 export type FlagSpec = Record<string, { type: "string" | "boolean"; short?: string }>;

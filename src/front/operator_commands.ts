@@ -1,8 +1,10 @@
 /**
- * The operator's commands, typed into the server console: one line →
- * {@linkcode OperatorCommand}, or a {@linkcode ConsoleProblem} saying what is
- * wrong with it. Pure. The console's own words (usage, problems, help) are
- * all here, so that they read the same everywhere.
+ * The operator's commands, as typed into the server console or by a line
+ * client who is a server operator: one line → {@linkcode OperatorCommand},
+ * or a {@linkcode ConsoleProblem} saying what is wrong with it. One table
+ * ({@linkcode OPERATOR_COMMANDS}) gives each command's usage, what it does and
+ * how its words are read; `/help` is made from it. Pure. The words (usage,
+ * problems, help) are all here, so that they read the same everywhere.
  *
  * ```
  * /say TEXT                                   notice to everyone online
@@ -35,11 +37,10 @@
  * @module
  */
 
-import type { BanTarget, OperatorCommand } from "../core/moderation.ts";
-import { type NameProblem, nickProblem, roomProblem } from "../core/names.ts";
+import type { BanTarget, OperatorCommand } from "../core/commands.ts";
+export type { BanTarget, OperatorCommand } from "../core/commands.ts";
+import { type NameProblem, nickProblem, roomProblem } from "../protocol/names.ts";
 import { formatCidr, parseCidr } from "../core/cidr.ts";
-
-export type { BanTarget, OperatorCommand } from "../core/moderation.ts";
 
 /** The names of the operator commands. */
 export type CommandName = OperatorCommand["kind"];
@@ -70,29 +71,150 @@ export type ConsoleLine =
 /** The longest duration accepted (a longer ban is one for good: leave the duration out). */
 export const MAX_DURATION_MS = 365 * 24 * 3600 * 1000;
 
-/** Each command's usage line and what it does, in the order `/help` lists them. */
-export const COMMAND_HELP: Readonly<Record<CommandName, { usage: string; about: string }>> = {
-  say: { usage: "/say TEXT", about: "a notice to everyone online" },
-  kick: { usage: "/kick NICK [REASON]", about: "disconnect a user" },
+/** How one operator command is used, what it does, and how its words are read. */
+export interface OperatorCommandRow {
+  usage: string;
+  about: string;
+  /** The command from the words after its name, or why they do not make one. */
+  parse(words: ArgumentWords): OperatorCommand | ConsoleProblem;
+}
+
+/** The words after a command's name, and helpers to read them. */
+interface ArgumentWords {
+  name: CommandName;
+  /** What follows the name, trimmed. */
+  rest: string;
+  words: string[];
+  /** What follows the first `count` words, spacing kept. */
+  after(count: number): string;
+  usage(): ConsoleProblem;
+  nick(word: string): string | ConsoleProblem;
+}
+
+/** Every operator command, in the order `/help` lists them. */
+export const OPERATOR_COMMANDS: Readonly<Record<CommandName, OperatorCommandRow>> = {
+  say: {
+    usage: "/say TEXT",
+    about: "a notice to everyone online",
+    parse: ({ rest, usage }) => rest === "" ? usage() : { kind: "say", text: rest },
+  },
+  kick: {
+    usage: "/kick NICK [REASON]",
+    about: "disconnect a user",
+    parse({ words, after, usage, nick }) {
+      if (words.length === 0) return usage();
+      const who = nick(words[0]);
+      if (typeof who !== "string") return who;
+      const reason = after(1);
+      return reason ? { kind: "kick", nick: who, reason } : { kind: "kick", nick: who };
+    },
+  },
   ban: {
     usage: "/ban NICK|ADDRESS|CIDR [DURATION] [REASON]",
     about: "refuse an address or block (a nick: the address it is on); no duration = for good",
+    parse({ name, words, after, usage }) {
+      if (words.length === 0) return usage();
+      const target = banTarget(name, words[0]);
+      if ("code" in target) return target;
+      const command: OperatorCommand = { kind: "ban", target };
+      let used = 1;
+      if (words.length > 1 && /^\d/.test(words[1])) {
+        const duration = parseDuration(words[1]);
+        if (typeof duration !== "number") {
+          return { code: "bad-duration", command: name, text: words[1], why: duration.why };
+        }
+        command.duration = duration;
+        used = 2;
+      }
+      const reason = after(used);
+      if (reason) command.reason = reason;
+      return command;
+    },
   },
-  unban: { usage: "/unban ADDRESS|CIDR", about: "lift a ban, written as /bans lists it" },
-  bans: { usage: "/bans", about: "the bans in force" },
+  unban: {
+    usage: "/unban ADDRESS|CIDR",
+    about: "lift a ban, written as /bans lists it",
+    parse({ name, words, usage }) {
+      if (words.length !== 1) return usage();
+      const target = banTarget(name, words[0]);
+      if ("code" in target) return target;
+      if (target.kind === "nick") return { code: "unban-nick", nick: target.nick };
+      return { kind: "unban", block: target.block };
+    },
+  },
+  bans: { usage: "/bans", about: "the bans in force", parse: noArguments("bans") },
   mute: {
     usage: "/mute NICK [DURATION]",
     about: "the user's messages reach nobody; no duration = until /unmute",
+    parse({ name, words, usage, nick }) {
+      if (words.length === 0 || words.length > 2) return usage();
+      const who = nick(words[0]);
+      if (typeof who !== "string") return who;
+      if (words.length === 1) return { kind: "mute", nick: who };
+      const duration = parseDuration(words[1]);
+      if (typeof duration !== "number") {
+        return { code: "bad-duration", command: name, text: words[1], why: duration.why };
+      }
+      return { kind: "mute", nick: who, duration };
+    },
   },
-  unmute: { usage: "/unmute NICK", about: "let a muted user speak again" },
-  topic: { usage: "/topic #ROOM [TEXT]", about: "show a room's topic, or set it" },
-  who: { usage: "/who [#ROOM]", about: "who is online, or in one room" },
-  rooms: { usage: "/rooms", about: "rooms with member counts" },
-  stats: { usage: "/stats", about: "how the server is doing (clients, rooms, messages)" },
-  help: { usage: "/help [COMMAND]", about: "this list, or one command" },
+  unmute: {
+    usage: "/unmute NICK",
+    about: "let a muted user speak again",
+    parse({ words, usage, nick }) {
+      if (words.length !== 1) return usage();
+      const who = nick(words[0]);
+      return typeof who === "string" ? { kind: "unmute", nick: who } : who;
+    },
+  },
+  topic: {
+    usage: "/topic #ROOM [TEXT]",
+    about: "show a room's topic, or set it",
+    parse({ name, words, after, usage }) {
+      if (words.length === 0) return usage();
+      const room = roomName(name, words[0]);
+      if (typeof room !== "string") return room;
+      const text = after(1);
+      return text ? { kind: "topic", room, text } : { kind: "topic", room };
+    },
+  },
+  who: {
+    usage: "/who [#ROOM]",
+    about: "who is online, or in one room",
+    parse({ name, words, usage }) {
+      if (words.length > 1) return usage();
+      if (words.length === 0) return { kind: "who" };
+      const room = roomName(name, words[0]);
+      return typeof room === "string" ? { kind: "who", room } : room;
+    },
+  },
+  rooms: { usage: "/rooms", about: "rooms with member counts", parse: noArguments("rooms") },
+  stats: {
+    usage: "/stats",
+    about: "how the server is doing (clients, rooms, messages)",
+    parse: noArguments("stats"),
+  },
+  help: {
+    usage: "/help [COMMAND]",
+    about: "this list, or one command",
+    parse({ words, usage }) {
+      if (words.length > 1) return usage();
+      if (words.length === 0) return { kind: "help" };
+      const about = words[0].replace(/^\//, "").toLowerCase();
+      if (!(COMMAND_NAMES as string[]).includes(about)) {
+        return { code: "unknown-command", name: about };
+      }
+      return { kind: "help", command: about as CommandName };
+    },
+  },
 };
 
-const COMMAND_NAMES = Object.keys(COMMAND_HELP) as CommandName[];
+/** A row's parse for a command that takes no words. */
+function noArguments(kind: "bans" | "rooms" | "stats"): OperatorCommandRow["parse"] {
+  return ({ words, usage }) => words.length === 0 ? { kind } : usage();
+}
+
+const COMMAND_NAMES = Object.keys(OPERATOR_COMMANDS) as CommandName[];
 const UNIT_MS: Record<string, number> = {
   s: 1000,
   m: 60_000,
@@ -130,95 +252,21 @@ export function parseOperatorLine(line: string): ConsoleLine {
 
 function parseArguments(name: CommandName, rest: string): OperatorCommand | ConsoleProblem {
   const words = rest === "" ? [] : rest.split(/\s+/);
-  /** What follows the first `count` words, spacing kept. */
-  const after = (count: number) => {
-    let text = rest;
-    for (let i = 0; i < count; i++) text = text.slice(text.indexOf(words[i]) + words[i].length);
-    return text.trim();
-  };
-  const usage = (): ConsoleProblem => ({ code: "usage", command: name });
-  const nick = (word: string): string | ConsoleProblem => {
-    const why = nickProblem(word);
-    return why === null ? word : { code: "bad-nick", command: name, nick: word, why };
-  };
-  switch (name) {
-    case "say":
-      return rest === "" ? usage() : { kind: "say", text: rest };
-    case "kick": {
-      if (words.length === 0) return usage();
-      const who = nick(words[0]);
-      if (typeof who !== "string") return who;
-      const reason = after(1);
-      return reason ? { kind: "kick", nick: who, reason } : { kind: "kick", nick: who };
-    }
-    case "ban": {
-      if (words.length === 0) return usage();
-      const target = banTarget(name, words[0]);
-      if ("code" in target) return target;
-      const command: OperatorCommand = { kind: "ban", target };
-      let used = 1;
-      if (words.length > 1 && /^\d/.test(words[1])) {
-        const duration = parseDuration(words[1]);
-        if (typeof duration !== "number") {
-          return { code: "bad-duration", command: name, text: words[1], why: duration.why };
-        }
-        command.duration = duration;
-        used = 2;
-      }
-      const reason = after(used);
-      if (reason) command.reason = reason;
-      return command;
-    }
-    case "unban": {
-      if (words.length !== 1) return usage();
-      const target = banTarget(name, words[0]);
-      if ("code" in target) return target;
-      if (target.kind === "nick") return { code: "unban-nick", nick: target.nick };
-      return { kind: "unban", block: target.block };
-    }
-    case "mute": {
-      if (words.length === 0 || words.length > 2) return usage();
-      const who = nick(words[0]);
-      if (typeof who !== "string") return who;
-      if (words.length === 1) return { kind: "mute", nick: who };
-      const duration = parseDuration(words[1]);
-      if (typeof duration !== "number") {
-        return { code: "bad-duration", command: name, text: words[1], why: duration.why };
-      }
-      return { kind: "mute", nick: who, duration };
-    }
-    case "unmute": {
-      if (words.length !== 1) return usage();
-      const who = nick(words[0]);
-      return typeof who === "string" ? { kind: "unmute", nick: who } : who;
-    }
-    case "topic": {
-      if (words.length === 0) return usage();
-      const room = roomName(name, words[0]);
-      if (typeof room !== "string") return room;
-      const text = after(1);
-      return text ? { kind: "topic", room, text } : { kind: "topic", room };
-    }
-    case "who": {
-      if (words.length > 1) return usage();
-      if (words.length === 0) return { kind: "who" };
-      const room = roomName(name, words[0]);
-      return typeof room === "string" ? { kind: "who", room } : room;
-    }
-    case "help": {
-      if (words.length > 1) return usage();
-      if (words.length === 0) return { kind: "help" };
-      const about = words[0].replace(/^\//, "").toLowerCase();
-      if (!(COMMAND_NAMES as string[]).includes(about)) {
-        return { code: "unknown-command", name: about };
-      }
-      return { kind: "help", command: about as CommandName };
-    }
-    case "bans":
-    case "rooms":
-    case "stats":
-      return words.length === 0 ? { kind: name } : usage();
-  }
+  return OPERATOR_COMMANDS[name].parse({
+    name,
+    rest,
+    words,
+    after(count) {
+      let text = rest;
+      for (let i = 0; i < count; i++) text = text.slice(text.indexOf(words[i]) + words[i].length);
+      return text.trim();
+    },
+    usage: () => ({ code: "usage", command: name }),
+    nick(word) {
+      const why = nickProblem(word);
+      return why === null ? word : { code: "bad-nick", command: name, nick: word, why };
+    },
+  });
 }
 
 function banTarget(command: CommandName, word: string): BanTarget | ConsoleProblem {
@@ -282,10 +330,10 @@ export function describeProblem(problem: ConsoleProblem): string {
       }
       return `unknown command /${problem.name} (/help lists the console's commands)`;
     case "usage":
-      return `usage: ${COMMAND_HELP[problem.command].usage}`;
+      return `usage: ${OPERATOR_COMMANDS[problem.command].usage}`;
     case "bad-nick":
       return `/${problem.command}: ${problem.nick} is not a nick (${nameWhy(problem.why)}); ` +
-        `usage: ${COMMAND_HELP[problem.command].usage}`;
+        `usage: ${OPERATOR_COMMANDS[problem.command].usage}`;
     case "bad-room":
       return `/${problem.command}: #${problem.room} is not a room name (${nameWhy(problem.why)})`;
     case "bad-duration":
@@ -325,12 +373,14 @@ function durationWhy(why: DurationProblem): string {
 /** What `/help` prints: every command, or one. */
 export function helpLines(command?: CommandName): string[] {
   if (command !== undefined) {
-    const { usage, about } = COMMAND_HELP[command];
+    const { usage, about } = OPERATOR_COMMANDS[command];
     return [`${usage}  ${about}`];
   }
   return [
     "console commands:",
-    ...COMMAND_NAMES.map((name) => `  ${COMMAND_HELP[name].usage}  ${COMMAND_HELP[name].about}`),
+    ...COMMAND_NAMES.map((name) =>
+      `  ${OPERATOR_COMMANDS[name].usage}  ${OPERATOR_COMMANDS[name].about}`
+    ),
     "durations: 30s, 10m, 2h, 7d, 1h30m; ADDRESS|CIDR: 203.0.113.7, 203.0.113.0/24, 2001:db8::/32",
   ];
 }

@@ -1,0 +1,134 @@
+/**
+ * What members do with accounts (SPEC §10): register their nick, prove one
+ * (and take it from whoever holds it), change a password, give an account up,
+ * and become a server operator. The rules of accounts themselves (hashes,
+ * throttling, reserved names) are {@linkcode Accounts}'; this module decides
+ * what they do to members.
+ *
+ * @module
+ */
+
+import type { Accounts } from "./accounts.ts";
+import type { Command, Problem, Refused, Replies } from "./commands.ts";
+import type { ServerNotice } from "./events.ts";
+import type { Membership } from "./membership.ts";
+import { operPasswordMatches } from "./oper.ts";
+import type { Member } from "./records.ts";
+import type { Registry } from "./registry.ts";
+import { nameKey, nickProblem } from "../protocol/names.ts";
+
+/** Account commands, carried out for a member. */
+export class AccountFlows {
+  readonly #registry: Registry;
+  readonly #accounts: Accounts;
+  readonly #membership: Membership;
+  readonly #operPassword: string | null;
+  readonly #notify: (notice: ServerNotice, to: Member) => void;
+
+  constructor(options: {
+    registry: Registry;
+    accounts: Accounts;
+    membership: Membership;
+    /** The password of `/oper`; null: nobody can become an operator. */
+    operPassword: string | null;
+    /** Tells one member something about itself. */
+    notify: (notice: ServerNotice, to: Member) => void;
+  }) {
+    this.#registry = options.registry;
+    this.#accounts = options.accounts;
+    this.#membership = options.membership;
+    this.#operPassword = options.operPassword;
+    this.#notify = options.notify;
+  }
+
+  async register(m: Member, password: string): Promise<Replies["register"]> {
+    if (m.account === m.key) return refused({ code: "nick-registered", nick: m.nick });
+    const problem = await this.#accounts.register(m.key, m.nick, password);
+    if (problem) return refused(problem);
+    m.account = m.key;
+    return { kind: "registered", nick: m.nick };
+  }
+
+  /** Proves nick `wanted`: the member then has it, and whoever held it here is renamed and told. */
+  async identify(m: Member, wanted: string, password: string): Promise<Replies["identify"]> {
+    const nick = wanted.normalize("NFC");
+    const why = nickProblem(nick);
+    if (why) return refused({ code: "nick-invalid", nick, why });
+    const key = nameKey(nick);
+    const problem = await this.#accounts.check(m.endpoint.address, key, nick, password);
+    if (problem) return refused(problem);
+    m.account = key;
+    if (m.key === key) {
+      return { kind: "identified", nick: m.nick, renamedFrom: null, displaced: null };
+    }
+    let displaced: string | null = null;
+    const holder = this.#registry.byKey(key);
+    if (holder && holder !== m) {
+      displaced = holder.nick;
+      await this.#membership.renameToGuest(holder);
+      this.#notify({ code: "nick-displaced", from: displaced, to: holder.nick }, holder);
+    }
+    const from = m.nick;
+    const renamed = await this.#membership.changeNick(m, nick, key);
+    if (renamed.kind === "refused") return renamed;
+    return { kind: "identified", nick, renamedFrom: from, displaced };
+  }
+
+  /** Gives up the member's own account, or (operators; `by` null is the console) `nick`'s. */
+  async drop(m: Member | null, nick: string | undefined): Promise<Replies["drop"]> {
+    if (nick !== undefined && (m === null || nameKey(nick) !== m.key)) {
+      if (m !== null && !m.operator) return refused({ code: "not-server-operator" });
+      const problem = await this.#accounts.drop(nameKey(nick), nick);
+      if (problem) return refused(problem);
+      const holder = this.#registry.byKey(nameKey(nick));
+      if (holder) holder.account = null;
+      return { kind: "dropped", nick };
+    }
+    if (m === null) return refused({ code: "not-registered", nick: nick ?? "" });
+    if (m.account !== m.key) return refused({ code: "not-identified", nick: m.nick });
+    const problem = await this.#accounts.drop(m.key, m.nick);
+    if (problem) return refused(problem);
+    m.account = null;
+    return { kind: "dropped", nick: m.nick };
+  }
+
+  /** A new password: the member's own (with the old one), or (operators; null: the console) `nick`'s. */
+  async password(
+    m: Member | null,
+    command: Extract<Command, { kind: "password" }>,
+  ): Promise<Replies["password"]> {
+    if (command.nick !== undefined && (m === null || nameKey(command.nick) !== m.key)) {
+      if (m !== null && !m.operator) return refused({ code: "not-server-operator" });
+      const problem = await this.#accounts.setPassword(
+        nameKey(command.nick),
+        command.nick,
+        command.password,
+      );
+      return problem ? refused(problem) : { kind: "password-changed", nick: command.nick };
+    }
+    if (m === null) return refused({ code: "not-registered", nick: command.nick ?? "" });
+    if (m.account !== m.key) return refused({ code: "not-identified", nick: m.nick });
+    const checked = await this.#accounts.check(
+      m.endpoint.address,
+      m.key,
+      m.nick,
+      command.old ?? "",
+    );
+    if (checked) return refused(checked);
+    const problem = await this.#accounts.setPassword(m.key, m.nick, command.password);
+    return problem ? refused(problem) : { kind: "password-changed", nick: m.nick };
+  }
+
+  async oper(m: Member, password: string): Promise<Replies["oper"]> {
+    if (this.#operPassword === null) return refused({ code: "no-operators" });
+    if (!(await operPasswordMatches(password, this.#operPassword))) {
+      return refused({ code: "wrong-oper-password" });
+    }
+    m.operator = true;
+    return { kind: "oper" };
+  }
+}
+
+function refused(problem: Problem): Refused {
+  return { kind: "refused", problem };
+}

@@ -1,0 +1,127 @@
+/**
+ * Delivery: events from the bus to this server's members they concern,
+ * **rendered once per renderer** (front end and the capabilities it renders
+ * with), the bytes shared by every receiver of that renderer, never sent back
+ * to their origin. Synchronous: delivery only renders and enqueues.
+ *
+ * - room events go to the room's members;
+ * - a member event (rename, quit) to everyone who shares a room with its
+ *   subject, once each;
+ * - a private event to its one receiver;
+ * - a server notice to one member or everyone.
+ *
+ * @module
+ */
+
+import type { ChatEvent, MemberEvent, NoticeEvent, PrivateEvent, RoomEvent } from "./events.ts";
+import type { Renderer } from "./records.ts";
+import type { Registry } from "./registry.ts";
+import { nameKey } from "../protocol/names.ts";
+
+/** Hands events to this server's members and counts what it handed out. */
+export class Delivery {
+  readonly #registry: Registry;
+  #lastDelivery = 0;
+  #deliveries = 0;
+
+  constructor(registry: Registry) {
+    this.#registry = registry;
+  }
+
+  /** Messages (room and private) handed to members of this server so far, one per recipient. */
+  get deliveries(): number {
+    return this.#deliveries;
+  }
+
+  /** Delivers events that share one destination (the bus calls it). */
+  deliver(events: readonly ChatEvent[]): void {
+    const first = events[0];
+    switch (first.kind) {
+      case "message":
+      case "joined":
+      case "left":
+      case "topic":
+        return this.#toRoom(first, events);
+      case "renamed":
+      case "quit":
+        return this.#toNeighbours(first);
+      case "private":
+        return this.#toReceiver(first);
+      case "notice":
+        return this.notice(first);
+    }
+  }
+
+  /** A server notice: to its one member, or to everyone on this server. */
+  notice(event: NoticeEvent): void {
+    if (event.to !== undefined) {
+      const target = this.#registry.byKey(nameKey(event.to));
+      const bytes = target?.renderer.render([event], 1);
+      if (target && bytes) target.endpoint.send(bytes);
+      return;
+    }
+    const rendered = new Map<Renderer, Uint8Array | null>();
+    for (const member of this.#registry.members()) {
+      let bytes = rendered.get(member.renderer);
+      if (bytes === undefined) {
+        bytes = member.renderer.render([event], 0);
+        rendered.set(member.renderer, bytes);
+      }
+      if (bytes !== null) member.endpoint.send(bytes);
+    }
+  }
+
+  #toRoom(first: RoomEvent, events: readonly ChatEvent[]): void {
+    const registry = this.#registry;
+    const room = registry.roomOf(first.room);
+    if (room === undefined) return;
+    if (first.kind === "topic" && first.origin !== "" && !registry.byId(first.origin)) {
+      // Another server's topic: this server's view of the room follows.
+      room.topic = first.text === ""
+        ? null
+        : { text: first.text, nick: first.nick, time: first.time };
+    }
+    const origin = first.origin;
+    // Joined: the subject is in the room; left: it is gone; a message: its sender is there.
+    const audience = first.kind === "left" ? room.members.size : room.members.size - 1;
+    if (first.kind === "message") {
+      const fromHere = registry.byId(origin)?.rooms.includes(room) ? 1 : 0;
+      this.#deliveries += events.length * (room.members.size - fromHere);
+    }
+    for (const [renderer, group] of room.groups) {
+      const bytes = renderer.render(events, audience);
+      if (bytes === null) continue;
+      for (const member of group) {
+        if (member.id !== origin) member.endpoint.send(bytes);
+      }
+    }
+  }
+
+  /** A member event reaches everyone who shares a room with its subject, once. */
+  #toNeighbours(event: MemberEvent): void {
+    const delivery = ++this.#lastDelivery;
+    const events = [event];
+    for (const name of event.rooms) {
+      const room = this.#registry.roomOf(name);
+      if (room === undefined) continue;
+      for (const [renderer, group] of room.groups) {
+        const bytes = renderer.render(events, room.members.size);
+        if (bytes === null) continue;
+        for (const member of group) {
+          if (member.delivery === delivery || member.id === event.origin) continue;
+          member.delivery = delivery;
+          member.endpoint.send(bytes);
+        }
+      }
+    }
+  }
+
+  #toReceiver(event: PrivateEvent): void {
+    const target = this.#registry.byKey(nameKey(event.to));
+    if (target === undefined) return;
+    const bytes = target.renderer.render([event], 1);
+    if (bytes === null) return;
+    target.endpoint.send(bytes);
+    this.#deliveries++;
+  }
+}

@@ -1,0 +1,374 @@
+/**
+ * Membership: entering and leaving the chat, nicks, and entering and leaving
+ * rooms; each step claims what it needs (a nick in the {@linkcode Directory},
+ * a room in the {@linkcode Registry}) and publishes the event the others see.
+ *
+ * Nick rules: a nick is well formed (`nickProblem`), not reserved, not held by
+ * anyone on any server, and, when registered, proved with its password.
+ *
+ * @module
+ */
+
+import { type Accounts, isReserved } from "./accounts.ts";
+import type { Bus } from "./bus.ts";
+import type { Problem, Refused, Replies } from "./commands.ts";
+import type { Directory } from "./directory.ts";
+import type { ChatEvent, Clock, QuitReason } from "./events.ts";
+import type { History } from "./history.ts";
+import type { Presence } from "./presence.ts";
+import { type ChatMember, type Endpoint, Member, type Room } from "./records.ts";
+import type { Registry } from "./registry.ts";
+import type { Store } from "./store.ts";
+import { errorText } from "../errors.ts";
+import { MAX_TOPIC, nameKey, nickProblem, roomProblem } from "../protocol/names.ts";
+
+/** What membership needs around it. */
+export interface MembershipOptions {
+  registry: Registry;
+  directory: Directory;
+  accounts: Accounts;
+  store: Store;
+  history: History;
+  bus: Bus;
+  presence: Presence;
+  clock: Clock;
+  /** This server's id, the prefix of its members' ids. */
+  node: string;
+  /** Messages per room replayed to whoever enters it. */
+  historySize: number;
+  /** Most rooms at once, the lobby included. */
+  maxRooms: number;
+  /** Publishes what was said so far (before anything that changes who is where). */
+  flush: () => void;
+  /** Told when the accounts cannot be read (a nick is then refused, never handed out). */
+  onError: (message: string) => void;
+}
+
+/** Entering, leaving, nicks and rooms. */
+export class Membership {
+  readonly #registry: Registry;
+  readonly #directory: Directory;
+  readonly #accounts: Accounts;
+  readonly #store: Store;
+  readonly #history: History;
+  readonly #bus: Bus;
+  readonly #presence: Presence;
+  readonly #clock: Clock;
+  readonly #node: string;
+  readonly #historySize: number;
+  readonly #maxRooms: number;
+  readonly #flush: () => void;
+  readonly #onError: (message: string) => void;
+  #lastMember = 0;
+
+  constructor(options: MembershipOptions) {
+    this.#registry = options.registry;
+    this.#directory = options.directory;
+    this.#accounts = options.accounts;
+    this.#store = options.store;
+    this.#history = options.history;
+    this.#bus = options.bus;
+    this.#presence = options.presence;
+    this.#clock = options.clock;
+    this.#node = options.node;
+    this.#historySize = options.historySize;
+    this.#maxRooms = options.maxRooms;
+    this.#flush = options.flush;
+    this.#onError = options.onError;
+  }
+
+  /** A newcomer under a free `guest-N` nick, in no room yet. */
+  async enterAsGuest(endpoint: Endpoint, user?: string): Promise<ChatMember> {
+    const id = this.#newId();
+    for (;;) {
+      const nick = `guest-${await this.#directory.nextGuest()}`;
+      const key = nameKey(nick);
+      if (!this.#registry.byKey(key) && await this.#directory.claim(key, id)) {
+        return this.#registry.add(new Member(id, user ?? nick, endpoint, this.#clock()), nick, key);
+      }
+    }
+  }
+
+  /** A newcomer under `nick` (a registered one with its `password`), in no room yet. */
+  async enter(
+    endpoint: Endpoint,
+    nick: string,
+    user: string,
+    password?: string,
+  ): Promise<ChatMember | Refused> {
+    nick = nick.normalize("NFC");
+    const why = nickProblem(nick);
+    if (why) return refused({ code: "nick-invalid", nick, why });
+    const key = nameKey(nick);
+    if (isReserved(key)) return refused({ code: "nick-reserved", nick });
+    const registered = await this.isRegistered(key);
+    if (registered === null) return refused({ code: "accounts-unavailable" });
+    if (registered) {
+      if (password === undefined) return refused({ code: "nick-registered", nick });
+      const problem = await this.#accounts.check(endpoint.address, key, nick, password);
+      if (problem) return refused(problem);
+    }
+    const id = this.#newId();
+    if (this.#registry.byKey(key) || !(await this.#directory.claim(key, id))) {
+      return refused({ code: "nick-taken", nick: this.#registry.byKey(key)?.nick ?? nick });
+    }
+    const member = this.#registry.add(new Member(id, user, endpoint, this.#clock()), nick, key);
+    if (registered) member.account = key;
+    return member;
+  }
+
+  /**
+   * Takes a member out of the chat and out of its rooms. Those who shared a
+   * room with it are told why, unless `announce` is false (at shutdown
+   * everyone leaves at once: telling each about all the others is wasted work).
+   */
+  leave(member: ChatMember, why: { reason: QuitReason; detail?: string; announce?: boolean }) {
+    const m = member as Member;
+    if (!m.present) return;
+    this.#flush();
+    m.present = false;
+    this.#registry.remove(m);
+    this.#directory.release(m.key, m.id);
+    // Everyone leaving at once (shutdown): the server's goodbye tells the others who was here.
+    if (why.announce !== false) this.#presence.remove(m.id);
+    const rooms = [...m.rooms];
+    const now = this.#clock();
+    for (const room of rooms) {
+      room.delete(m);
+      room.lastUsed = now;
+      if (room.creator === m) room.creator = null;
+      if (m.holding) room.countHolder(-1);
+    }
+    m.holding = false;
+    m.rooms.length = 0;
+    if (why.announce !== false && rooms.length > 0) {
+      this.#publish({
+        kind: "quit",
+        rooms: rooms.map((room) => room.name),
+        nick: m.nick,
+        user: m.user,
+        reason: why.reason,
+        detail: why.detail ?? "",
+        time: now,
+        origin: m.id,
+      });
+    }
+    for (const room of rooms) this.#registry.forgetIfEmpty(room);
+  }
+
+  /** `/nick`: checked, claimed, announced. */
+  async rename(m: Member, wanted: string): Promise<Replies["nick"]> {
+    const nick = wanted.normalize("NFC");
+    const why = nickProblem(nick);
+    if (why) return refused({ code: "nick-invalid", nick, why });
+    const key = nameKey(nick);
+    const holder = this.#registry.byKey(key);
+    if (holder && holder !== m) return refused({ code: "nick-taken", nick: holder.nick });
+    if (nick === m.nick) return { kind: "unchanged", nick };
+    if (key !== m.key) {
+      if (isReserved(key)) return refused({ code: "nick-reserved", nick });
+      if (m.account !== key) {
+        const registered = await this.isRegistered(key);
+        if (registered === null) return refused({ code: "accounts-unavailable" });
+        if (registered) return refused({ code: "nick-registered", nick });
+      }
+    }
+    return await this.changeNick(m, nick, key);
+  }
+
+  /** Gives a member a new nick (checked already): claims it, tells its rooms. */
+  async changeNick(m: Member, nick: string, key: string): Promise<Replies["nick"]> {
+    const registry = this.#registry;
+    if (key !== m.key) {
+      if (!(await this.#directory.claim(key, m.id))) {
+        return refused({ code: "nick-taken", nick });
+      }
+      if (!m.present || registry.byKey(key)) {
+        // Left, or the nick was taken locally while the claim was in flight.
+        this.#directory.release(key, m.id);
+        return refused({ code: "nick-taken", nick: registry.byKey(key)?.nick ?? nick });
+      }
+      registry.rekey(m, key);
+      this.#directory.release(m.key, m.id);
+    }
+    const from = m.nick;
+    m.nick = nick;
+    m.key = key;
+    this.#flush();
+    registry.tellPresence(m);
+    if (m.rooms.length > 0) {
+      this.#publish({
+        kind: "renamed",
+        rooms: m.rooms.map((room) => room.name),
+        nick: from,
+        user: m.user,
+        to: nick,
+        time: this.#clock(),
+        origin: m.id,
+      });
+    }
+    return { kind: "renamed", from, to: nick };
+  }
+
+  /** A fresh `guest-N` nick for a member who must give its nick up. */
+  async renameToGuest(m: Member): Promise<void> {
+    for (;;) {
+      const nick = `guest-${await this.#directory.nextGuest()}`;
+      const reply = await this.changeNick(m, nick, nameKey(nick));
+      if (reply.kind === "renamed" || !m.present) return;
+    }
+  }
+
+  /** Enters room `wanted` (created if needed); `move` leaves the member's other rooms first. */
+  async join(m: Member, wanted: string, move: boolean): Promise<Replies["join"]> {
+    const registry = this.#registry;
+    const name = wanted.normalize("NFC");
+    const why = roomProblem(name);
+    if (why) return refused({ code: "room-invalid", room: name, why });
+    const key = nameKey(name);
+    let room = registry.room(key);
+    if (room && room.members.has(m)) return refused({ code: "already-in-room", room: room.name });
+    if (!room) {
+      if (registry.roomCount >= this.#maxRooms && !registry.forgetOldestEmpty()) {
+        return refused({ code: "too-many-rooms", max: this.#maxRooms });
+      }
+      room = registry.createRoom(name, key, m);
+    } else if (
+      room.members.size === 0 && room.creator === null && this.#store.persistent &&
+      !registry.isLobby(room)
+    ) {
+      room.creator = m; // a kept room nobody was in: whoever brings it back runs it
+    }
+    // Asked for before entering, in the same turn: the history is what the room had
+    // up to the moment the member entered, and everything later reaches it live.
+    const history = this.#history.recent(key, this.#historySize);
+    const left: string[] = [];
+    if (move) {
+      for (const other of [...m.rooms]) {
+        left.push(other.name);
+        this.#leaveRoom(m, other, { how: "moved", to: room.name });
+      }
+    }
+    room.add(m);
+    m.rooms.push(room);
+    if (m.holding) room.countHolder(1);
+    registry.used(room);
+    registry.tellPresence(m);
+    this.#publish({
+      kind: "joined",
+      room: room.name,
+      seq: ++room.seq,
+      nick: m.nick,
+      user: m.user,
+      time: this.#clock(),
+      origin: m.id,
+    });
+    return {
+      kind: "joined",
+      room: { name: room.name, size: room.members.size, topic: room.topic },
+      history: await history,
+      left,
+    };
+  }
+
+  /** Leaves one room, staying in the chat (IRC's PART). */
+  part(m: Member, name: string, text: string): Replies["part"] {
+    const room = this.#registry.room(nameKey(name));
+    if (!room) return refused({ code: "no-such-room", room: name });
+    if (!room.members.has(m)) return refused({ code: "not-in-room", room: room.name });
+    this.#leaveRoom(m, room, { how: "part", text });
+    this.#registry.tellPresence(m);
+    return { kind: "parted", room: room.name };
+  }
+
+  /**
+   * Shows a room's topic, or sets it (`text`): its operator (creator) or a
+   * server operator may, from inside the room; `asServerOperator` (the
+   * console, an operator command) from anywhere.
+   */
+  topic(
+    m: Member | null,
+    name: string,
+    text: string | undefined,
+    asServerOperator = false,
+  ): Replies["topic"] {
+    const room = this.#registry.room(nameKey(name));
+    if (!room) return refused({ code: "no-such-room", room: name });
+    if (text === undefined) {
+      return { kind: "topic", room: room.name, topic: room.topic, changed: false };
+    }
+    const operator = asServerOperator || (m !== null && (m.operator || room.creator === m));
+    if (m !== null && !asServerOperator && !room.members.has(m)) {
+      return refused({ code: "not-in-room", room: room.name });
+    }
+    if (!operator) return refused({ code: "not-operator", room: room.name });
+    const by = m?.nick ?? "server";
+    const topic = { text: [...text].slice(0, MAX_TOPIC).join(""), nick: by, time: this.#clock() };
+    room.topic = topic.text === "" ? null : topic;
+    if (this.#store.persistent) this.#store.setTopic(room.key, room.topic);
+    this.#publish({
+      kind: "topic",
+      room: room.name,
+      seq: ++room.seq,
+      nick: by,
+      user: m?.user ?? "server",
+      text: topic.text,
+      time: topic.time,
+      origin: m?.id ?? "",
+    });
+    return { kind: "topic", room: room.name, topic: room.topic, changed: true };
+  }
+
+  /** Away with `text`, or back when it is empty. */
+  away(m: Member, text: string): Replies["away"] {
+    m.away = text === "" ? null : text;
+    this.#registry.tellPresence(m);
+    return { kind: "away", away: m.away !== null };
+  }
+
+  /** Whether nick `key` is registered; null when the accounts cannot say (reported). */
+  async isRegistered(key: string): Promise<boolean | null> {
+    try {
+      return await this.#accounts.registered(key);
+    } catch (error) {
+      this.#onError(`cannot tell whether ${key} is registered: ${errorText(error)}`);
+      return null;
+    }
+  }
+
+  #leaveRoom(
+    m: Member,
+    room: Room,
+    how: { how: "moved"; to: string } | { how: "part"; text: string },
+  ): void {
+    room.delete(m);
+    const at = m.rooms.indexOf(room);
+    if (at !== -1) m.rooms.splice(at, 1);
+    if (room.creator === m) room.creator = null;
+    if (m.holding) room.countHolder(-1);
+    this.#publish({
+      kind: "left",
+      room: room.name,
+      seq: ++room.seq,
+      nick: m.nick,
+      user: m.user,
+      time: this.#clock(),
+      origin: m.id,
+      ...how,
+    });
+    this.#registry.used(room);
+    this.#registry.forgetIfEmpty(room);
+  }
+
+  #newId(): string {
+    return `${this.#node}/${++this.#lastMember}`;
+  }
+
+  #publish(event: ChatEvent): void {
+    this.#bus.publish([event]);
+  }
+}
+
+function refused(problem: Problem): Refused {
+  return { kind: "refused", problem };
+}

@@ -1,0 +1,220 @@
+/**
+ * IRC channel commands: JOIN (with its replies: topic, NAMES, history), PART,
+ * TOPIC, NAMES, LIST and MODE. Channels are rooms: `#dev` is the room `dev`.
+ *
+ * @module
+ */
+
+import type { MessageEvent } from "../../core/events.ts";
+import { parseCidr } from "../../core/cidr.ts";
+import type { IrcMessage } from "../../protocol/irc/message.ts";
+import { formatListLines, formatServerTime, stripFormatting } from "../../protocol/irc/text.ts";
+import { historyTime } from "../../protocol/line.ts";
+import { cleanString as clean } from "../../text.ts";
+import type { IrcContext } from "./context.ts";
+import * as N from "./numerics.ts";
+import { moderate } from "./operators.ts";
+
+const encoder = new TextEncoder();
+
+/** `JOIN #a,#b` (and `JOIN 0`: leave every channel). */
+export async function join(context: IrcContext, message: IrcMessage): Promise<void> {
+  const [channels] = message.params;
+  if (channels === "0") {
+    for (const room of [...context.member.rooms]) await partOne(context, `#${room.name}`, "");
+    return;
+  }
+  for (const channel of channels.split(",")) {
+    if (channel) await joinOne(context, channel);
+  }
+}
+
+async function joinOne(context: IrcContext, channel: string): Promise<void> {
+  const member = context.member;
+  if (!channel.startsWith("#")) {
+    return context.numeric(N.ERR_NOSUCHCHANNEL, clean(channel), "No such channel");
+  }
+  context.hold();
+  try {
+    const reply = await context.chat.apply(member, {
+      kind: "join",
+      room: channel.slice(1),
+      move: false,
+    });
+    if (reply.kind === "refused") {
+      const problem = reply.problem;
+      if (problem.code === "already-in-room") return;
+      if (problem.code === "too-many-rooms") {
+        return context.numeric(
+          N.ERR_TOOMANYCHANNELS,
+          clean(channel),
+          `Too many rooms on this server (at most ${problem.max})`,
+        );
+      }
+      return context.numeric(N.ERR_NOSUCHCHANNEL, clean(channel), "Illegal channel name");
+    }
+    const room = reply.room;
+    const name = `#${room.name}`;
+    context.sendLine(context.own("JOIN", [name]));
+    if (room.topic) topicReplies(context, name, room.topic);
+    await names(context, name);
+    replay(context, reply.history);
+    context.log.event({
+      event: "join",
+      peer: context.transport.peer,
+      nick: member.nick,
+      room: room.name,
+    });
+  } finally {
+    context.release();
+  }
+}
+
+/** A channel's history: with its times as tags for `server-time` clients, else in the text. */
+function replay(context: IrcContext, history: readonly MessageEvent[]): void {
+  if (history.length === 0) return;
+  const irc = context.irc;
+  const timed = context.caps.has("server-time");
+  const now = Date.now();
+  let text = "";
+  for (const event of history) {
+    text += timed
+      ? irc.timed.messageLines(event, { time: formatServerTime(event.time) })
+      : irc.plain.messageLines({
+        ...event,
+        text: `[${historyTime(event.time, now)}] ${event.text}`,
+      });
+  }
+  context.transport.send(encoder.encode(text));
+}
+
+/** `PART #a,#b [reason]`. */
+export async function part(context: IrcContext, message: IrcMessage): Promise<void> {
+  const [channels, reason = ""] = message.params;
+  for (const channel of channels.split(",")) {
+    if (channel) await partOne(context, channel, clean(reason));
+  }
+}
+
+async function partOne(context: IrcContext, channel: string, reason: string): Promise<void> {
+  const reply = await context.chat.apply(context.member, {
+    kind: "part",
+    room: channel.replace(/^#/, ""),
+    text: reason,
+  });
+  if (reply.kind === "refused") return context.roomProblem(channel, reply.problem);
+  context.sendLine(context.own("PART", [`#${reply.room}`, reason]));
+}
+
+/** `TOPIC #dev` shows the topic; `TOPIC #dev :text` sets it. */
+export async function topic(context: IrcContext, message: IrcMessage): Promise<void> {
+  const [channel, text] = message.params;
+  const reply = await context.chat.apply(context.member, {
+    kind: "topic",
+    room: channel.replace(/^#/, ""),
+    text: text === undefined ? undefined : clean(stripFormatting(text)),
+  });
+  if (reply.kind === "refused") return context.roomProblem(channel, reply.problem);
+  const name = `#${reply.room}`;
+  if (reply.changed) {
+    return context.sendLine(context.own("TOPIC", [name, reply.topic?.text ?? ""], true));
+  }
+  if (reply.topic === null) return context.numeric(N.RPL_NOTOPIC, name, "No topic is set");
+  topicReplies(context, name, reply.topic);
+}
+
+function topicReplies(
+  context: IrcContext,
+  channel: string,
+  topic: { text: string; nick: string; time: number },
+): void {
+  context.numeric(N.RPL_TOPIC, channel, topic.text);
+  context.numericData(
+    N.RPL_TOPICWHOTIME,
+    channel,
+    topic.nick,
+    String(Math.floor(topic.time / 1000)),
+  );
+}
+
+/** `NAMES #dev`: 353 lines, then 366. */
+export async function names(context: IrcContext, channel: string | undefined): Promise<void> {
+  if (!channel) return context.numeric(N.RPL_ENDOFNAMES, "*", "End of /NAMES list");
+  const reply = await context.chat.apply(context.member, {
+    kind: "who",
+    room: channel.replace(/^#/, ""),
+  });
+  const name = reply.kind === "who" ? `#${reply.room}` : clean(channel);
+  if (reply.kind === "who") {
+    const nicks = reply.members.map((member) => (member.operator ? "@" : "") + member.nick);
+    const lines = formatListLines(
+      { source: context.irc.name, command: N.RPL_NAMREPLY, params: [context.nick, "=", name] },
+      nicks,
+    );
+    for (const line of lines) context.sendLine(line);
+  }
+  context.numeric(N.RPL_ENDOFNAMES, name, "End of /NAMES list");
+}
+
+/** `LIST`: every room with members (and the lobby), with its count and topic. */
+export async function list(context: IrcContext): Promise<void> {
+  const reply = await context.chat.apply(context.member, { kind: "rooms" });
+  context.numeric(N.RPL_LISTSTART, "Channel", "Users  Name");
+  for (const room of reply.rooms) {
+    context.numeric(N.RPL_LIST, `#${room.name}`, String(room.members), room.topic ?? "");
+  }
+  context.numeric(N.RPL_LISTEND, "End of /LIST");
+}
+
+/** `MODE #chan [change]` and `MODE nick [change]`: enough for clients. */
+export function mode(context: IrcContext, message: IrcMessage): void | Promise<void> {
+  const params = message.params;
+  const [target, change] = params;
+  const member = context.member;
+  if (target.startsWith("#")) {
+    const room = context.chat.findRoom(target.slice(1));
+    if (room === undefined) {
+      return context.numeric(N.ERR_NOSUCHCHANNEL, clean(target), "No such channel");
+    }
+    const name = `#${room.name}`;
+    if (change === undefined) return context.numericData(N.RPL_CHANNELMODEIS, name, "+nt");
+    if (/^[+-]?b$/.test(change) && params.length === 2) {
+      // Bans are server-wide (addresses); a channel's list shows them.
+      for (const ban of context.chat.bans.list()) {
+        context.numericData(
+          N.RPL_BANLIST,
+          name,
+          ban.mask,
+          ban.by,
+          String(Math.floor(ban.created / 1000)),
+        );
+      }
+      return context.numeric(N.RPL_ENDOFBANLIST, name, "End of channel ban list");
+    }
+    if (/^[+-]b$/.test(change) && params[2]) {
+      const mask = params[2];
+      const block = parseCidr(mask);
+      if (change === "-b") {
+        if (block === null) {
+          return context.numeric(N.ERR_UNKNOWNMODE, "b", "Bans are addresses or CIDR blocks");
+        }
+        return moderate(context, { kind: "unban", block });
+      }
+      return moderate(context, {
+        kind: "ban",
+        target: block === null
+          ? { kind: "nick", nick: mask.split("!")[0] }
+          : { kind: "addresses", block },
+      });
+    }
+    return context.numeric(N.ERR_CHANOPRIVSNEEDED, name, "Channel modes cannot be changed here");
+  }
+  if (target.toLowerCase() !== member.nick.toLowerCase()) {
+    if (!context.chat.find(target)) {
+      return context.numeric(N.ERR_NOSUCHNICK, clean(target), "No such nick/channel");
+    }
+    return context.numeric(N.ERR_USERSDONTMATCH, "Can't view or change modes for other users");
+  }
+  if (change === undefined) return context.numericData(N.RPL_UMODEIS, "+");
+  // A client setting +i on itself (irssi does at once): nothing to do, nothing to complain about.
+}

@@ -1,0 +1,106 @@
+/**
+ * The IRC front end's commands, as one table (after ergo's
+ * `irc/commands.go`): for each command, what it does before registration and
+ * once registered, and how many parameters each needs. {@linkcode dispatch}
+ * checks the phase and the parameter count once: a command not usable before
+ * registration gets 451, a short one 461, an unknown one 421.
+ *
+ * @module
+ */
+
+import type { IrcMessage } from "../../protocol/irc/message.ts";
+import { cleanString as clean } from "../../text.ts";
+import * as channels from "./channels.ts";
+import type { IrcContext } from "./context.ts";
+import * as messaging from "./messaging.ts";
+import * as N from "./numerics.ts";
+import * as operators from "./operators.ts";
+import * as queries from "./queries.ts";
+
+type Handler = (context: IrcContext, message: IrcMessage) => void | Promise<void>;
+
+/** One phase of a command: its handler and the parameters it needs (fewer, or an empty one: 461). */
+interface Phase {
+  run: Handler;
+  minParams?: number;
+}
+
+/** A command: what it does before registration (absent: 451) and once registered. */
+interface IrcCommandRow {
+  before?: Phase;
+  registered: Phase;
+}
+
+const cap: Phase = {
+  run: (context, message) =>
+    context.registration.cap(context, message, () => context.capsChanged()),
+};
+const ping: Phase = { run: (context, message) => context.pong(message.params[0]) };
+const alreadyRegistered: Phase = {
+  run: (context) => context.numeric(N.ERR_ALREADYREGISTERED, "You may not reregister"),
+};
+
+/** Every command parley serves. */
+const COMMANDS: Readonly<Record<string, IrcCommandRow>> = {
+  CAP: { before: cap, registered: cap },
+  NICK: {
+    before: { run: (context, message) => context.registration.nickGiven(context, message) },
+    registered: { run: messaging.rename },
+  },
+  USER: {
+    before: {
+      run: (context, message) => context.registration.userGiven(context, message),
+      minParams: 4,
+    },
+    registered: alreadyRegistered,
+  },
+  PASS: {
+    before: { run: (context, message) => context.registration.passGiven(message) },
+    registered: alreadyRegistered,
+  },
+  PING: { before: ping, registered: ping },
+  PONG: { before: { run: () => {} }, registered: { run: (context) => context.ponged() } },
+  QUIT: {
+    before: {
+      run: (context, { params }) => context.quit(params[1] ?? params[0] ?? ""),
+    },
+    registered: { run: (context, { params }) => context.quit(params[0] ?? "") },
+  },
+  PRIVMSG: { registered: { run: messaging.text } },
+  NOTICE: { registered: { run: messaging.text } },
+  JOIN: { registered: { run: channels.join, minParams: 1 } },
+  PART: { registered: { run: channels.part, minParams: 1 } },
+  TOPIC: { registered: { run: channels.topic, minParams: 1 } },
+  NAMES: { registered: { run: (context, message) => channels.names(context, message.params[0]) } },
+  LIST: { registered: { run: (context) => channels.list(context) } },
+  MODE: { registered: { run: channels.mode, minParams: 1 } },
+  WHO: { registered: { run: queries.who } },
+  WHOIS: { registered: { run: queries.whois } },
+  AWAY: { registered: { run: queries.away } },
+  OPER: { registered: { run: operators.oper, minParams: 1 } },
+  KICK: { registered: { run: operators.kick } },
+  KILL: { registered: { run: operators.kick } },
+};
+
+/** Carries out one message from the client, or answers why not. */
+export function dispatch(context: IrcContext, message: IrcMessage): void | Promise<void> {
+  const row = COMMANDS[message.command];
+  if (!context.registered) {
+    const phase = row?.before;
+    if (phase === undefined) return context.numeric(N.ERR_NOTREGISTERED, "You have not registered");
+    return run(context, message, phase);
+  }
+  if (row === undefined) {
+    return context.numeric(N.ERR_UNKNOWNCOMMAND, clean(message.command), "Unknown command");
+  }
+  return run(context, message, row.registered);
+}
+
+function run(context: IrcContext, message: IrcMessage, phase: Phase): void | Promise<void> {
+  const needed = phase.minParams ?? 0;
+  const params = message.params;
+  if (params.length < needed || params.slice(0, needed).includes("")) {
+    return context.numeric(N.ERR_NEEDMOREPARAMS, message.command, "Not enough parameters");
+  }
+  return phase.run(context, message);
+}

@@ -1,0 +1,84 @@
+/**
+ * What the IRC front end's command handlers may do to and through the
+ * session that runs them ({@linkcode IrcContext}), and what every IRC session
+ * of one server shares ({@linkcode IrcServerInfo}). The session implements
+ * the context; handlers never reach into it otherwise.
+ *
+ * @module
+ */
+
+import type { Chat, ChatMember } from "../../core/chat.ts";
+import type { Problem } from "../../core/commands.ts";
+import type { Logger } from "../../log.ts";
+import type { FrontCounters } from "../../metrics.ts";
+import type { Transport } from "../../net/transport.ts";
+import type { Registration } from "./registration.ts";
+import type { IrcRenderer } from "./render.ts";
+
+/** What every IRC session of one server shares. */
+export interface IrcServerInfo {
+  /** The server's name in replies and the host part of every source (`--irc-name`). */
+  name: string;
+  /** parley's version, for 002 and 004. */
+  version: string;
+  /** When the server started, for 003. */
+  created: Date;
+  /** The message of the day (`--motd`), or null for 422. */
+  motd: readonly string[] | null;
+  /** Renderers without and with `server-time` tags. */
+  plain: IrcRenderer;
+  timed: IrcRenderer;
+  /** Silence after which the server PINGs the client (ms). */
+  pingAfterMs: number;
+  /** An unanswered PING ends the connection after this long (ms). */
+  pingTimeoutMs: number;
+}
+
+/** One IRC session, as its command handlers see it. */
+export interface IrcContext {
+  readonly chat: Chat;
+  readonly log: Logger;
+  readonly irc: IrcServerInfo;
+  readonly transport: Transport;
+  readonly counters: FrontCounters | undefined;
+  /** The member once registered (handlers of registered commands run only then). */
+  readonly member: ChatMember;
+  /** Whether the client has registered. */
+  readonly registered: boolean;
+  /** The nick: registered, asked for, or `*`. */
+  readonly nick: string;
+  /** The capabilities the client asked for and has. */
+  readonly caps: ReadonlySet<string>;
+  /** What the client said about itself before registering (and its capabilities). */
+  readonly registration: Registration;
+
+  /** A numeric whose last parameter is text for people (sent as `:trailing`). */
+  numeric(code: string, ...params: string[]): void;
+  /** A numeric of data only (004, 221, 324, 333): parameters sent as they are. */
+  numericData(code: string, ...params: string[]): void;
+  /** One formatted line (CRLF included) to this client. */
+  sendLine(line: string): void;
+  /** A line about this member's own doing (`:me!user@host JOIN #dev`), as the others see it. */
+  own(command: string, params: string[], trailing?: boolean): string;
+  /** A NOTICE from the server to this client. */
+  serverNotice(text: string): void;
+  /** Events wait while the client is told about a channel it joins (`hold`), then go out. */
+  hold(): void;
+  release(): void;
+  /** Logs an account matter (never a password). */
+  account(what: string, nick?: string): void;
+  /** Counts a message this client sent (the session's total and the metrics). */
+  counted(kind: "room" | "private"): void;
+  /** The 433/432 a nick problem gets. */
+  nickProblem(problem: Problem, wanted: string): void;
+  /** The numeric a channel problem gets. */
+  roomProblem(channel: string, problem: Problem): void;
+  /** The client's capabilities changed: its events are rendered accordingly. */
+  capsChanged(): void;
+  /** Answers the client's PING. */
+  pong(token: string | undefined): void;
+  /** The client answered the server's PING. */
+  ponged(): void;
+  /** QUIT: the client leaves with an ERROR line. */
+  quit(reason: string): void;
+}

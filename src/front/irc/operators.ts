@@ -1,0 +1,54 @@
+/**
+ * IRC's server-operator commands: OPER, and KICK, KILL and MODE ±b carried
+ * out as operator commands (parley's kicks remove the user from the server),
+ * answered as server notices.
+ *
+ * @module
+ */
+
+import type { Moderated, OperatorCommand, Refused } from "../../core/commands.ts";
+import type { IrcMessage } from "../../protocol/irc/message.ts";
+import { cleanString as clean } from "../../text.ts";
+import { moderatedLines } from "../moderation.ts";
+import { problemText } from "../words.ts";
+import type { IrcContext } from "./context.ts";
+import * as N from "./numerics.ts";
+
+/** `OPER [name] password`. */
+export async function oper(context: IrcContext, message: IrcMessage): Promise<void> {
+  const password = message.params[message.params.length - 1];
+  const reply = await context.chat.apply(context.member, { kind: "oper", password });
+  if (reply.kind === "refused") {
+    context.account(`oper failed: ${reply.problem.code}`);
+    return context.numeric(N.ERR_PASSWDMISMATCH, problemText(reply.problem));
+  }
+  context.account("is a server operator now");
+  context.numeric(N.RPL_YOUREOPER, "You are now an IRC operator");
+}
+
+/** `KICK #channel nick [reason]` and `KILL nick [reason]`: an operator removes the user. */
+export function kick(context: IrcContext, message: IrcMessage): Promise<void> | void {
+  const [first, second, third] = message.params;
+  const kill = message.command === "KILL";
+  const nick = kill ? first : second;
+  const reason = kill ? second : third;
+  if (!nick) {
+    return context.numeric(N.ERR_NEEDMOREPARAMS, message.command, "Not enough parameters");
+  }
+  return moderate(context, { kind: "kick", nick, reason: reason ? clean(reason) : undefined });
+}
+
+/** An operator command from IRC: answered as server notices. */
+export async function moderate(context: IrcContext, command: OperatorCommand): Promise<void> {
+  const member = context.member;
+  const reply = await context.chat.apply(member, { kind: "moderate", command });
+  if (reply.kind === "refused") {
+    if (reply.problem.code === "not-server-operator") {
+      return context.numeric(N.ERR_NOPRIVILEGES, "Permission Denied- You're not an IRC operator");
+    }
+    return context.serverNotice(problemText(reply.problem));
+  }
+  const lines = moderatedLines(reply as Exclude<Moderated | Refused, Refused>, Date.now());
+  context.log.event({ event: "operator", by: member.nick, what: lines.join("; ") });
+  for (const line of lines) context.serverNotice(line);
+}

@@ -1,0 +1,169 @@
+/**
+ * IRC registration: capability negotiation (CAP), NICK, USER and PASS before
+ * the client is in the chat, and the welcome (001–005, user count, MOTD)
+ * once it is.
+ *
+ * ```
+ * connected ──CAP LS/REQ──► negotiating ──CAP END──┐
+ *     │                                            ▼
+ *     └──NICK + USER (either order)──► both known and not negotiating ──► enter
+ *                                            nick taken: 433, wait for NICK │
+ *                                                    registered ◄───────────┘ (001–005, MOTD)
+ * ```
+ *
+ * @module
+ */
+
+import type { ChatMember } from "../../core/chat.ts";
+import type { Refused } from "../../core/commands.ts";
+import { formatMessage, type IrcMessage } from "../../protocol/irc/message.ts";
+import { MAX_NICK, MAX_ROOM, MAX_TOPIC } from "../../protocol/names.ts";
+import { cleanString as clean } from "../../text.ts";
+import type { IrcContext } from "./context.ts";
+import * as N from "./numerics.ts";
+
+/** The capabilities parley implements, all of them fully. */
+export const CAPABILITIES = ["server-time"] as const;
+/** Longest away text kept, in characters. */
+export const MAX_AWAY = 200;
+/** Longest user name kept from USER. */
+const MAX_USER = 16;
+
+/** A client's registration: what it said about itself before entering the chat. */
+export class Registration {
+  nick: string | null = null;
+  user: string | null = null;
+  realname = "";
+  /** PASS at registration: the password of the nick (`nick:password`, or with NICK). */
+  password: string | null = null;
+  /** CAP LS or REQ came and CAP END has not: registration waits. */
+  negotiating = false;
+  /** The capabilities the client asked for and has. */
+  readonly caps = new Set<string>();
+  readonly #enter: (nick: string, user: string, password?: string) => Promise<ChatMember | Refused>;
+
+  /** `enter` brings the client into the chat once NICK and USER are known. */
+  constructor(
+    enter: (nick: string, user: string, password?: string) => Promise<ChatMember | Refused>,
+  ) {
+    this.#enter = enter;
+  }
+
+  /** `NICK name` before registration. */
+  nickGiven(context: IrcContext, message: IrcMessage): Promise<void> | void {
+    const [nick] = message.params;
+    if (!nick) return context.numeric(N.ERR_NONICKNAMEGIVEN, "No nickname given");
+    this.nick = clean(nick);
+    return this.tryRegister(context);
+  }
+
+  /** `USER name mode unused :real name` before registration. */
+  userGiven(context: IrcContext, message: IrcMessage): Promise<void> {
+    this.user = userName(message.params[0]);
+    this.realname = clean(message.params[3]).slice(0, 100);
+    return this.tryRegister(context);
+  }
+
+  /** `PASS nick:password` names the nick too; a plain PASS goes with NICK. */
+  passGiven(message: IrcMessage): void {
+    const given = message.params[0] ?? "";
+    const colon = given.indexOf(":");
+    if (colon > 0) {
+      this.nick ??= clean(given.slice(0, colon));
+      this.password = given.slice(colon + 1);
+    } else {
+      this.password = given;
+    }
+  }
+
+  /** CAP LS, LIST, REQ, END: before and after registration. */
+  cap(context: IrcContext, message: IrcMessage, setCaps: () => void): void | Promise<void> {
+    const [sub, list = ""] = message.params;
+    const registered = context.registered;
+    switch (sub?.toUpperCase()) {
+      case "LS":
+        if (!registered) this.negotiating = true;
+        return context.sendLine(capLine(context, "LS", CAPABILITIES.join(" ")));
+      case "LIST":
+        return context.sendLine(capLine(context, "LIST", [...this.caps].join(" ")));
+      case "REQ": {
+        if (!registered) this.negotiating = true;
+        const wanted = list.split(" ").filter(Boolean);
+        const known = wanted.every((cap) =>
+          (CAPABILITIES as readonly string[]).includes(cap.replace(/^-/, ""))
+        );
+        if (!known) return context.sendLine(capLine(context, "NAK", list));
+        for (const cap of wanted) {
+          if (cap.startsWith("-")) this.caps.delete(cap.slice(1));
+          else this.caps.add(cap);
+        }
+        setCaps();
+        return context.sendLine(capLine(context, "ACK", list));
+      }
+      case "END":
+        if (registered || !this.negotiating) return;
+        this.negotiating = false;
+        return this.tryRegister(context);
+      default:
+        return context.numeric(N.ERR_INVALIDCAPCMD, clean(sub ?? ""), "Invalid CAP command");
+    }
+  }
+
+  /** With a nick and a user, and no CAP negotiation open, the client enters the chat. */
+  async tryRegister(context: IrcContext): Promise<void> {
+    if (this.nick === null || this.user === null || this.negotiating) return;
+    const nick = this.nick;
+    const entered = await this.#enter(nick, this.user, this.password ?? undefined);
+    if ("kind" in entered) {
+      this.nick = null;
+      return context.nickProblem(entered.problem, nick);
+    }
+  }
+}
+
+/** 001–005, the user count (`online`, on every server) and the MOTD. */
+export function welcome(context: IrcContext, online: number): void {
+  const irc = context.irc;
+  const me = context.member;
+  const source = irc.plain.source(me.nick, me.user);
+  context.numeric(N.RPL_WELCOME, `Welcome to the parley network, ${source}`);
+  context.numeric(N.RPL_YOURHOST, `Your host is ${irc.name}, running parley ${irc.version}`);
+  context.numeric(N.RPL_CREATED, `This server was created ${irc.created.toUTCString()}`);
+  context.numericData(N.RPL_MYINFO, irc.name, `parley-${irc.version}`, "o", "nt");
+  context.numeric(
+    N.RPL_ISUPPORT,
+    "CASEMAPPING=ascii",
+    "UTF8MAPPING=rfc8265",
+    "UTF8ONLY",
+    "CHANTYPES=#",
+    `CHANNELLEN=${MAX_ROOM + 1}`,
+    `NICKLEN=${MAX_NICK}`,
+    `TOPICLEN=${MAX_TOPIC}`,
+    `AWAYLEN=${MAX_AWAY}`,
+    "NETWORK=parley",
+    "PREFIX=(o)@",
+    "CHANMODES=,,,nt",
+    "MODES=1",
+    "are supported by this server",
+  );
+  context.numeric(N.RPL_LUSERCLIENT, `There are ${online} users and 0 invisible`);
+  const motd = irc.motd;
+  if (motd === null) return context.numeric(N.ERR_NOMOTD, "MOTD File is missing");
+  context.numeric(N.RPL_MOTDSTART, `- ${irc.name} Message of the day - `);
+  for (const line of motd) context.numeric(N.RPL_MOTD, `- ${line}`);
+  context.numeric(N.RPL_ENDOFMOTD, "End of /MOTD command.");
+}
+
+function capLine(context: IrcContext, sub: string, list: string): string {
+  return formatMessage({
+    source: context.irc.name,
+    command: "CAP",
+    params: [context.nick, sub, list],
+  }, { trailing: true });
+}
+
+/** A user name from USER: letters, digits, `_ - .`, at most 16; `irc` when nothing is left. */
+function userName(raw: string | undefined): string {
+  const kept = clean(raw ?? "").replace(/[^\p{L}\p{N}_.\-]/gu, "");
+  return [...kept].slice(0, MAX_USER).join("") || "irc";
+}

@@ -1,0 +1,367 @@
+/**
+ * A line client's session: the glue between one {@linkcode Transport} and
+ * the {@linkcode Chat} for clients that speak the line protocol (nc, telnet,
+ * `parley client`). Plain text is said in the current room; a command is
+ * read and carried out with the command table (`commands.ts`), which works
+ * through the {@linkcode LineContext} this session gives it. A line client
+ * is always in exactly one room, its current one: it starts in the lobby and
+ * `/join` moves it.
+ *
+ * Room messages go through the chat's fast path (`say`), batched until the
+ * end of the read. While the session enters a room, events for it are held
+ * back until the room's history has been sent, so nobody takes a live line
+ * for an old one or misses one.
+ *
+ * @module
+ */
+
+import type { Chat, ChatMember, ChatRoom, Endpoint, Removal } from "../../core/chat.ts";
+import type { Replies } from "../../core/commands.ts";
+import { errorText } from "../../errors.ts";
+import type { Logger } from "../../log.ts";
+import type { FrontCounters } from "../../metrics.ts";
+import { LINE_TOO_LONG } from "../../net/line_reader.ts";
+import { formatPeer } from "../../net/peer.ts";
+import type { LineHandler, Transport } from "../../net/transport.ts";
+import {
+  encodeLine,
+  errorLine,
+  HISTORY_END_TEXT,
+  historyLine,
+  historyStartText,
+  noticeLine,
+  welcomeText,
+} from "../../protocol/line.ts";
+import { LOBBY } from "../../protocol/names.ts";
+import { cleanText, hasContent } from "../../text.ts";
+import { problemText, removalDetail, removalText, topicText } from "../words.ts";
+import { type LineContext, parseLine, runLineCommand } from "./commands.ts";
+import { lineRenderer } from "./render.ts";
+
+const SLASH = 0x2f;
+/** The user name of line clients (the `user` of `nick!user@host` as IRC users see them). */
+const LINE_USER = "line";
+const encoder = new TextEncoder();
+
+/** What a line session needs from the server around it. */
+export interface LineSessionContext {
+  chat: Chat;
+  log: Logger;
+  /** Longest line, for the "line too long" error. */
+  maxLine: number;
+  /** Seconds without a line before the client is disconnected (0 = never). */
+  idleTimeout: number;
+  /** What it counts for `--metrics`. */
+  counters?: FrontCounters;
+  /** Told once the session is over and its connection closed. */
+  onEnd?: (session: LineSession) => void;
+}
+
+/** The second welcome notice. */
+export function onlineText(online: number, room: string, inRoom: number): string {
+  return `${online} online, ${inRoom} in #${room}; /nick NAME to change your name, /help for commands`;
+}
+
+/** One line client, from greeting to goodbye. */
+export class LineSession implements Endpoint, LineHandler, LineContext {
+  readonly renderer = lineRenderer;
+  readonly connection: Transport;
+  readonly chat: Chat;
+  readonly #log: Logger;
+  readonly #maxLine: number;
+  readonly #idleTimeout: number;
+  readonly #onEnd: ((session: LineSession) => void) | undefined;
+  readonly #counters: FrontCounters | undefined;
+  #member: ChatMember | null = null;
+  #room: ChatRoom | null = null;
+  #messages = 0;
+  readonly #startedAt = performance.now();
+  /** Events held back while a room's history is on its way; null when none are. */
+  #held: Uint8Array[] | null = null;
+
+  constructor(connection: Transport, context: LineSessionContext) {
+    this.connection = connection;
+    this.chat = context.chat;
+    this.#log = context.log;
+    this.#maxLine = context.maxLine;
+    this.#idleTimeout = context.idleTimeout;
+    this.#onEnd = context.onEnd;
+    this.#counters = context.counters;
+  }
+
+  /** The member, while this client is in the chat (null before and after). */
+  get present(): ChatMember | null {
+    return this.#member?.present ? this.#member : null;
+  }
+
+  /** The member (commands run only while there is one). */
+  get member(): ChatMember {
+    return this.#member!;
+  }
+
+  /** The current room (commands run only once there is one). */
+  get room(): ChatRoom {
+    return this.#room!;
+  }
+
+  /** The nick, once in the chat. */
+  get nick(): string {
+    return this.#member?.nick ?? "";
+  }
+
+  /** The client's address (bans, password throttling; never shown to users). */
+  get address(): string {
+    return this.connection.peer.hostname;
+  }
+
+  /** An operator removed this client: it is told, then the connection closes. */
+  remove(removal: Removal): void {
+    this.connection.end("kicked", {
+      detail: removalDetail(removal),
+      notice: encodeLine(errorLine(removalText(removal))),
+    });
+  }
+
+  /** Events for this member (the chat calls it); held back while a room's history is sent. */
+  send(bytes: Uint8Array): void {
+    if (this.#held !== null) this.#held.push(bytes);
+    else this.connection.send(bytes);
+  }
+
+  /**
+   * Greets the client and starts serving it; resolves once it is under way
+   * (the read loop holds no frame of this method). When the client leaves, the
+   * session takes it out of the chat and tells `onEnd`. Never throws.
+   */
+  async start(): Promise<void> {
+    const chat = this.chat;
+    const connection = this.connection;
+    try {
+      this.#held = [];
+      const member = this.#member = await chat.enterAsGuest(this, LINE_USER);
+      const joined = await chat.apply(member, { kind: "join", room: LOBBY, move: false });
+      if (joined.kind === "joined") {
+        this.#room = chat.findRoom(joined.room.name) ?? null;
+        this.notice(welcomeText(member.nick));
+        const census = await chat.census(joined.room);
+        this.notice(onlineText(census.online, joined.room.name, census.inRoom));
+        this.#replay(joined);
+      }
+      this.release();
+      this.#log.event({
+        event: "connect",
+        peer: connection.peer,
+        nick: member.nick,
+        online: chat.online,
+      });
+    } catch (error) {
+      // A bug, not the client: it costs this connection only.
+      this.#log.event({
+        event: "error",
+        message: `session of ${formatPeer(connection.peer)} failed: ${errorText(error)}`,
+      });
+      connection.end("error", { detail: errorText(error) });
+    }
+    connection.run(this, { telnet: true });
+  }
+
+  /** The read loop is over: out of the chat, the connection closed, the log told. */
+  ended(): void {
+    void this.#finish();
+  }
+
+  async #finish(): Promise<void> {
+    const chat = this.chat;
+    const connection = this.connection;
+    try {
+      this.release();
+      const reason = connection.reason;
+      if (this.#member) {
+        chat.leave(this.#member, {
+          reason,
+          detail: connection.detail,
+          announce: reason !== "shutdown",
+        });
+      }
+      const online = chat.online;
+      await connection.close();
+      if (this.#member) {
+        this.#log.event({
+          event: "disconnect",
+          peer: connection.peer,
+          nick: this.#member.nick,
+          reason,
+          detail: connection.detail || undefined,
+          seconds: (performance.now() - this.#startedAt) / 1000,
+          messages: this.#messages,
+          online,
+        });
+      }
+    } finally {
+      this.#onEnd?.(this);
+    }
+  }
+
+  /** Ends the session from outside: the client is told why. */
+  stop(reason: "idle" | "shutdown"): void {
+    const notice = reason === "idle"
+      ? `disconnected: idle for ${this.#idleTimeout} s`
+      : "server shutting down";
+    this.connection.end(reason, { notice: encodeLine(noticeLine(notice)) });
+  }
+
+  /**
+   * The server's clock: a client silent for the idle timeout is disconnected,
+   * and so is one whose socket has taken nothing for a while.
+   */
+  tick(now: number): void {
+    this.connection.checkStalled();
+    if (this.#idleTimeout > 0 && now - this.connection.lastActive > this.#idleTimeout * 1000) {
+      this.stop("idle");
+    }
+  }
+
+  /** One framed line from the client. */
+  line(line: Uint8Array | typeof LINE_TOO_LONG): void | Promise<void> {
+    if (line === LINE_TOO_LONG) {
+      this.chat.flush();
+      this.rejected(`line too long (over ${this.#maxLine} bytes)`);
+      return this.error(`line too long (over ${this.#maxLine} bytes); it was dropped`);
+    }
+    const text = cleanText(line);
+    if (text.charCodeAt(0) !== SLASH) return this.say(text, false);
+    return runLineCommand(this, parseLine(text));
+  }
+
+  /** The read's lines are done: its room messages go out together. */
+  endOfRead(): void {
+    this.chat.flush();
+  }
+
+  /** Overload: before reading more, wait while a room this member talks in is behind. */
+  readGate(): Promise<void> | null {
+    return this.#member === null ? null : this.chat.gate(this.#member);
+  }
+
+  /** Overload: this member's output is behind (it holds its rooms' talkers back) or caught up. */
+  holding(holding: boolean): void {
+    if (this.#member !== null) this.chat.hold(this.#member, holding);
+  }
+
+  // What the command table may do (LineContext).
+
+  say(text: string, action: boolean): void {
+    if (!hasContent(text)) return;
+    const member = this.#member!;
+    const room = this.#room!;
+    const problem = this.chat.say(member, room, text, action);
+    if (problem) return this.error(problemText(problem));
+    this.#messages++;
+    this.#counters?.messages.inc();
+    this.#log.event({
+      event: "message",
+      peer: this.connection.peer,
+      nick: member.nick,
+      room: room.name,
+      text,
+      action,
+    });
+  }
+
+  notice(text: string): void {
+    this.reply(noticeLine(text));
+  }
+
+  error(text: string): void {
+    this.reply(errorLine(text));
+  }
+
+  reply(line: string): void {
+    this.connection.send(encodeLine(line));
+  }
+
+  entered(joined: Extract<Replies["join"], { kind: "joined" }>): void {
+    const from = this.#room!.name;
+    this.#room = this.chat.findRoom(joined.room.name) ?? this.#room;
+    this.#replay(joined);
+    this.#log.event({
+      event: "join",
+      peer: this.connection.peer,
+      nick: this.member.nick,
+      from,
+      room: joined.room.name,
+    });
+  }
+
+  hold(): void {
+    this.#held = [];
+  }
+
+  /** Sends what was held back while entering a room. */
+  release(): void {
+    const held = this.#held;
+    if (held === null) return;
+    this.#held = null;
+    for (const bytes of held) this.connection.send(bytes);
+  }
+
+  privateSent(to: string, text: string): void {
+    this.#messages++;
+    this.#counters?.privateMessages.inc();
+    this.#log.event({
+      event: "private",
+      peer: this.connection.peer,
+      nick: this.member.nick,
+      to,
+      text,
+    });
+  }
+
+  renamed(from: string, to: string): void {
+    this.#log.event({ event: "nick", peer: this.connection.peer, from, to });
+  }
+
+  /** Logs an account matter (never a password). */
+  account(what: string, nick?: string): void {
+    this.#log.event({
+      event: "account",
+      peer: this.connection.peer,
+      nick: nick ?? this.#member?.nick ?? "",
+      what,
+    });
+  }
+
+  rejected(why: string): void {
+    this.#log.event({
+      event: "rejected",
+      peer: this.connection.peer,
+      nick: this.#member?.nick ?? "",
+      why,
+    });
+  }
+
+  operatorDid(what: string): void {
+    this.#log.event({ event: "operator", by: this.member.nick, what });
+  }
+
+  quit(reason: string): void {
+    this.connection.end("quit", { detail: reason, notice: encodeLine(noticeLine("bye")) });
+  }
+
+  /**
+   * What a member entering a room is shown after its notice: the topic, if
+   * any, then the history, between its two notices, each line with the time it
+   * was said.
+   */
+  #replay(joined: Extract<Replies["join"], { kind: "joined" }>): void {
+    const { history, room } = joined;
+    const now = Date.now();
+    if (room.topic) this.notice(topicText(room.name, room.topic, now));
+    if (history.length === 0) return;
+    let text = "";
+    for (const event of history) text += historyLine(event, now) + "\n";
+    this.notice(historyStartText(history.length, room.name));
+    this.connection.send(encoder.encode(text));
+    this.notice(HISTORY_END_TEXT);
+  }
+}

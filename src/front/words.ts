@@ -1,0 +1,159 @@
+/**
+ * The English every front end shares: what a {@linkcode Problem} means, why a
+ * connection is refused or a member removed, and what a {@linkcode ServerNotice}
+ * says. The line protocol shows these as `!!!`/`***` lines, IRC as the text of
+ * numerics, notices and ERROR lines, the console as its answers. Pure.
+ *
+ * @module
+ */
+
+import type { MemberInfo, Problem, Topic } from "../core/commands.ts";
+import type { ServerNotice } from "../core/events.ts";
+import type { Removal } from "../core/records.ts";
+import type { Refusal } from "../net/admission.ts";
+import { historyTime, nameProblemText } from "../protocol/line.ts";
+
+/** A problem, worded for a person (the text of a line client's `!!!` line). */
+export function problemText(problem: Problem): string {
+  switch (problem.code) {
+    case "nick-invalid":
+      return nameProblemText("nickname", problem.why);
+    case "nick-taken":
+      return `nickname ${problem.nick} is taken`;
+    case "room-invalid":
+      return nameProblemText("room name", problem.why);
+    case "too-many-rooms":
+      return `too many rooms (at most ${problem.max}); join an existing one (/rooms)`;
+    case "already-in-room":
+      return `you are already in #${problem.room}`;
+    case "not-in-room":
+      return `you are not in #${problem.room}`;
+    case "no-such-nick":
+      return `no such nick: ${problem.nick}`;
+    case "no-such-room":
+      return `no such room: #${problem.room}`;
+    case "not-operator":
+      return `only the operator of #${problem.room} (who created it) can set its topic`;
+    case "nick-reserved":
+      return `the nick ${problem.nick} is reserved; choose another`;
+    case "nick-registered":
+      return `the nick ${problem.nick} is registered; /identify ${problem.nick} PASSWORD if it is yours`;
+    case "not-registered":
+      return `the nick ${problem.nick} is not registered`;
+    case "wrong-password":
+      return `wrong password for ${problem.nick}`;
+    case "too-many-attempts":
+      return `too many wrong passwords from your address; try again in ${problem.seconds} s`;
+    case "not-identified":
+      return `you have not proved the nick ${problem.nick} (/identify PASSWORD)`;
+    case "password-too-short":
+      return `a password needs at least ${problem.min} characters`;
+    case "accounts-unavailable":
+      return "accounts cannot be checked right now; try again later";
+    case "account-required":
+      return "this server lets only registered nicks speak: /identify NICK PASSWORD";
+    case "muted":
+      return problem.until === null
+        ? "you are muted; your lines go nowhere"
+        : `you are muted until ${historyTime(problem.until, Date.now())}; your lines go nowhere`;
+    case "not-server-operator":
+      return "only server operators can do that (/oper PASSWORD)";
+    case "wrong-oper-password":
+      return "wrong operator password";
+    case "no-operators":
+      return "this server has no operators";
+    case "no-such-ban":
+      return `no ban on ${problem.mask}`;
+    case "ban-covers-you":
+      return `a ban on ${problem.mask} would cover your own address; ban from the server console`;
+  }
+}
+
+/** Why a connection is turned away, as the client is told and the log says. */
+export function refusalText(refusal: Refusal): string {
+  switch (refusal.code) {
+    case "full":
+      return `server full (${refusal.max} ${
+        refusal.max === 1 ? "client" : "clients"
+      }); try again later`;
+    case "per-address":
+      return `too many connections from ${refusal.address} (at most ${refusal.max})`;
+    case "banned":
+      return `you are banned from this server${
+        refusal.ban.expires === null ? "" : ` until ${banEndText(refusal.ban.expires)}`
+      }${refusal.ban.reason ? `: ${refusal.ban.reason}` : ""}`;
+    case "connect-rate":
+      return `too many new connections from ${refusal.address} (at most ${refusal.max} a minute); try again later`;
+  }
+}
+
+/** When a ban ends, in UTC (the server's clock and the user's may be in different zones). */
+function banEndText(expires: number): string {
+  return new Date(expires).toISOString().slice(0, 16).replace("T", " ") + " UTC";
+}
+
+/** What a removed member is told before its connection closes. */
+export function removalText(removal: Removal): string {
+  const why = removal.reason ? ` (${removal.reason})` : "";
+  return removal.how === "kicked"
+    ? `you were kicked by ${removal.by}${why}`
+    : `your address is banned${why}`;
+}
+
+/** How a removal is logged: `kicked by alice: spam`, `banned by console`. */
+export function removalDetail(removal: Removal): string {
+  return `${removal.how === "banned" ? "banned" : "kicked"} by ${removal.by}${
+    removal.reason ? `: ${removal.reason}` : ""
+  }`;
+}
+
+/** What the server tells members on its own, in words. */
+export function serverNoticeText(notice: ServerNotice): string {
+  switch (notice.code) {
+    case "announcement":
+      return notice.text;
+    case "link-down":
+      return "the link to the other servers is lost: until it is back, messages reach people on this server only";
+    case "link-up":
+      return "the link to the other servers is restored";
+    case "not-delivered":
+      return `what you said did not reach the other servers (${notice.why}); ${
+        notice.seenHere ? "people on this server saw it" : "nobody saw it"
+      }`;
+    case "nick-lost":
+      return `your nick ${notice.from} was held by someone else${
+        notice.elsewhere ? " on another server" : ""
+      }; you are now ${notice.to}`;
+    case "nick-displaced":
+      return `the nick ${notice.from} was proved with its password on another connection; you are now ${notice.to}`;
+  }
+}
+
+/** Names listed by `/who` and rooms by `/rooms` before "and N more". */
+export const MAX_LISTED = 100;
+
+/**
+ * `/who`: who is in the room, at most {@linkcode MAX_LISTED} names, the
+ * room's operator marked `@`.
+ */
+export function whoText(room: string, members: readonly MemberInfo[], online: number): string {
+  const shown = members.slice(0, MAX_LISTED)
+    .map((member) => (member.operator ? "@" : "") + member.nick)
+    .join(", ");
+  const more = members.length > MAX_LISTED ? ` and ${members.length - MAX_LISTED} more` : "";
+  return `in #${room}: ${shown}${more} (${members.length} here, ${online} online)`;
+}
+
+/** A room's topic, as `/topic` and entering the room show it. */
+export function topicText(room: string, topic: Topic | null, now: number): string {
+  if (topic === null) return `#${room} has no topic`;
+  return `topic of #${room}: ${topic.text} (set by ${topic.nick}, ${historyTime(topic.time, now)})`;
+}
+
+/** `/rooms`: rooms and their member counts, at most {@linkcode MAX_LISTED}. */
+export function roomsText(rooms: readonly { name: string; members: number }[]): string {
+  const shown = rooms.slice(0, MAX_LISTED).map((room) => `#${room.name} (${room.members})`)
+    .join(", ");
+  const more = rooms.length > MAX_LISTED ? ` and ${rooms.length - MAX_LISTED} more` : "";
+  return `rooms: ${shown}${more}`;
+}
