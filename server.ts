@@ -85,10 +85,9 @@ export interface ServeOptions {
 
 /**
  * V8 flags the server is meant to run with (the `server`, `install` and
- * `compile` tasks pass them). A young generation of at most 8 MiB per
- * semi-space keeps 10,000 connections near 150 MiB instead of ~175 MiB: the
- * default lets it grow to 16 MiB per semi-space during a burst of connects and
- * keeps it. Measured throughput and latency are the same either way.
+ * `compile` tasks pass them). A smaller young generation keeps memory under
+ * thousands of connections lower: the default lets it grow during a burst of
+ * connects and keeps it (BENCHMARKS.md, "Memory").
  */
 export const SERVER_V8_FLAGS = "--max-semi-space-size=8";
 

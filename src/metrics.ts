@@ -313,7 +313,7 @@ export interface ServerMetricsOptions {
   /**
    * The process's CPU time so far, in µs (`process.cpuUsage` of `node:process`), for
    * `process_cpu_seconds_total`; without it that series is left out. The caller loads
-   * `node:process` only when the metrics are served (it costs about 3 MiB).
+   * `node:process` only when the metrics are served (it costs memory).
    */
   cpuUsage?: () => { user: number; system: number };
 }

@@ -11,6 +11,8 @@
  *       --clients 10 --messages 5 --rate 0.25 --idle 9990 --time-limit 180
  */
 
+import { writeAll } from "../src/net/io.ts";
+
 const port = Number(Deno.args[0] ?? 0);
 const listener = Deno.listen({ hostname: "127.0.0.1", port, tcpBacklog: 4096 });
 const encoder = new TextEncoder();
@@ -56,11 +58,6 @@ function done(peer: Peer): void {
     waitingHead = 0;
   }
   kick(peer);
-}
-
-async function writeAll(conn: Deno.Conn, bytes: Uint8Array): Promise<void> {
-  let written = 0;
-  while (written < bytes.length) written += await conn.write(bytes.subarray(written));
 }
 
 function joined(parts: Uint8Array[]): Uint8Array {

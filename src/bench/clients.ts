@@ -122,11 +122,3 @@ export class StalledClient {
     })();
   }
 }
-
-/** Writes all of `bytes` (a write may take only part). */
-export async function writeAll(conn: BenchConn, bytes: Uint8Array): Promise<void> {
-  let written = 0;
-  while (written < bytes.length) {
-    written += await conn.write(written === 0 ? bytes : bytes.subarray(written));
-  }
-}

@@ -10,6 +10,7 @@
  * @module
  */
 
+import { sleep } from "../async.ts";
 import {
   parseFlags,
   parseHostPort,
@@ -30,7 +31,7 @@ import {
   type Outcome,
   ProgressBar,
 } from "./report.ts";
-import { type BenchOptions, checkFileLimit, cpuUsed, round, runBench, sleep } from "./run.ts";
+import { type BenchOptions, checkFileLimit, cpuUsed, round, runBench } from "./run.ts";
 import {
   type BenchServer,
   cpuTime,

@@ -50,6 +50,8 @@
  */
 
 import { LatencyHistogram } from "./histogram.ts";
+import { errorText } from "../errors.ts";
+import { closeQuietly } from "../net/io.ts";
 
 /** A client connection as the bench uses it: a `Deno.TcpConn`, or a `node:net` socket. */
 export interface BenchConn {
@@ -605,17 +607,4 @@ const TCP_STATES: Record<number, TcpState> = { 1: "established", 8: "close-wait"
 /** `host:port`, with brackets around an IPv6 host. */
 export function formatAddress(host: string, port: number): string {
   return host.includes(":") ? `[${host}]:${port}` : `${host}:${port}`;
-}
-
-/** Closes a connection that may be closed already. */
-export function closeQuietly(conn: { close(): void }): void {
-  try {
-    conn.close();
-  } catch {
-    // already closed
-  }
-}
-
-function errorText(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
 }

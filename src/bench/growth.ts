@@ -15,8 +15,11 @@
  * @module
  */
 
-import { type ClientState, ReadingClient, receive, writeAll } from "./clients.ts";
-import { closeQuietly, ConnectError, Connector, type ConnectorOptions } from "./connect.ts";
+import { settlesWithin, sleep } from "../async.ts";
+import { closeQuietly } from "../net/io.ts";
+import { writeAll } from "../net/io.ts";
+import { type ClientState, ReadingClient, receive } from "./clients.ts";
+import { ConnectError, Connector, type ConnectorOptions } from "./connect.ts";
 import { nowMicros, PayloadEncoder, PayloadScanner } from "./payload.ts";
 import {
   type BenchProgress,
@@ -27,8 +30,6 @@ import {
   type ProcessReport,
   receiveBufferSize,
   round,
-  settlesWithin,
-  sleep,
 } from "./run.ts";
 import { BenchError, cpuTime, currentRssMiB, openFileLimit, peakRssMiB } from "./servers.ts";
 

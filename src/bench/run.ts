@@ -24,9 +24,11 @@
  * @module
  */
 
-import { type ClientState, ReadingClient, receive, StalledClient, writeAll } from "./clients.ts";
+import { closeQuietly } from "../net/io.ts";
+import { writeAll } from "../net/io.ts";
+import { settlesWithin, sleep } from "../async.ts";
+import { type ClientState, ReadingClient, receive, StalledClient } from "./clients.ts";
 import {
-  closeQuietly,
   ConnectError,
   type ConnectMode,
   Connector,
@@ -560,24 +562,6 @@ export function checkFileLimit(connections: number): void {
         }) or run fewer clients`,
     );
   }
-}
-
-/** True when `promise` settles within `ms`; the timer never outlives the wait. */
-export async function settlesWithin(promise: Promise<unknown>, ms: number): Promise<boolean> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const timeout = new Promise<false>((resolve) => {
-    timer = setTimeout(() => resolve(false), Math.max(0, ms));
-  });
-  try {
-    return await Promise.race([promise.then(() => true, () => true), timeout]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
-
-/** Resolves after `ms`. */
-export function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
 /** `value` with `digits` decimals. */

@@ -18,6 +18,8 @@
  */
 
 import { CommandError } from "../errors.ts";
+import { sleep } from "../async.ts";
+import { errorText } from "../errors.ts";
 import { SERVER_DEFAULTS, SERVER_V8_FLAGS } from "../../server.ts";
 
 /** The bench could not do what it was asked: one line for the user, exit code 1. */
@@ -431,12 +433,4 @@ async function readOnce(conn: Deno.Conn, ms: number): Promise<void> {
   } finally {
     clearTimeout(timer);
   }
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
-}
-
-function errorText(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
 }

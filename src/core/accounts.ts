@@ -12,6 +12,7 @@
  */
 
 import { nameKey } from "../protocol/names.ts";
+import { errorText } from "../errors.ts";
 import type { Problem } from "./commands.ts";
 import type { Clock } from "./events.ts";
 import { AttemptThrottle, hashPassword, verifyPassword } from "./passwords.ts";
@@ -35,11 +36,21 @@ export class Accounts {
   readonly #store: Store;
   readonly #clock: Clock;
   readonly #throttle: AttemptThrottle;
+  readonly #onError: (message: string) => void;
 
-  constructor(store: Store, options: { clock: Clock; throttle?: AttemptThrottle }) {
+  constructor(
+    store: Store,
+    options: {
+      clock: Clock;
+      throttle?: AttemptThrottle;
+      /** Told what failed when the store cannot answer (the caller then hears "unavailable"). */
+      onError?: (message: string) => void;
+    },
+  ) {
     this.#store = store;
     this.#clock = options.clock;
     this.#throttle = options.throttle ?? new AttemptThrottle();
+    this.#onError = options.onError ?? (() => {});
   }
 
   /**
@@ -84,8 +95,8 @@ export class Accounts {
       const hashed = await hashPassword(password);
       const added = await this.#store.addAccount({ key, nick, ...hashed, created: this.#clock() });
       return added ? null : { code: "nick-registered", nick };
-    } catch {
-      return { code: "accounts-unavailable" };
+    } catch (error) {
+      return this.#unavailable(`cannot register ${nick}`, error);
     }
   }
 
@@ -100,8 +111,8 @@ export class Accounts {
     try {
       await this.#store.updateAccount({ ...account, ...(await hashPassword(password)) });
       return null;
-    } catch {
-      return { code: "accounts-unavailable" };
+    } catch (error) {
+      return this.#unavailable(`cannot set the password of ${nick}`, error);
     }
   }
 
@@ -113,16 +124,23 @@ export class Accounts {
     try {
       await this.#store.dropAccount(key);
       return null;
-    } catch {
-      return { code: "accounts-unavailable" };
+    } catch (error) {
+      return this.#unavailable(`cannot drop ${nick}`, error);
     }
   }
 
   async #load(key: string): Promise<Account | null | "failed"> {
     try {
       return await this.#store.account(key);
-    } catch {
+    } catch (error) {
+      this.#unavailable(`cannot read the account ${key}`, error);
       return "failed";
     }
+  }
+
+  /** A store (or hashing) failure: reported, and answered as "accounts unavailable". */
+  #unavailable(what: string, error: unknown): Problem {
+    this.#onError(`accounts: ${what}: ${errorText(error)}`);
+    return { code: "accounts-unavailable" };
   }
 }

@@ -101,7 +101,7 @@ export class Chat {
       requireAccount: this.#requireAccount,
       elsewhere: () => queries.elsewhere(),
     });
-    const accounts = new Accounts(store, { clock });
+    const accounts = new Accounts(store, { clock, onError });
     const membership = this.#membership = new Membership({
       registry,
       directory,

@@ -6,14 +6,13 @@
  *
  * - **scrypt** from `node:crypto` (built into Deno, no package): memory-hard,
  *   so guessing on a GPU costs memory as well as time. N=32768, r=8, p=1 uses
- *   32 MiB and about 110 ms on this class of machine: slow enough that a
- *   stolen database costs an attacker dearly per guess, fast enough that a
- *   login is not noticed. The parameters are stored with each account, so they
+ *   32 MiB (128·N·r) per hash and is slow enough that a stolen database costs
+ *   an attacker dearly per guess, fast enough that a login is not noticed. The parameters are stored with each account, so they
  *   can be raised later without breaking old accounts.
  * - **A random 16-byte salt per account**: the same password gives a different
  *   hash for each account, and precomputed tables are useless.
  * - **Asynchronous, at most {@linkcode MAX_RUNNING} at a time**: scrypt runs
- *   off the main thread (the chat never stalls 110 ms on a login), and the
+ *   off the main thread (the chat never stalls for a hash), and the
  *   queue keeps a burst of logins from taking every core and 32 MiB each; at
  *   most {@linkcode MAX_WAITING} wait, beyond that a call is refused
  *   ({@linkcode PasswordsBusyError}) instead of memory growing.
@@ -63,7 +62,7 @@ export interface PasswordHash {
   params: { N: number; r: number; p: number };
 }
 
-/** Hashes `password` with a new random salt (about 110 ms, off the main thread). */
+/** Hashes `password` with a new random salt (slow on purpose, off the main thread). */
 export async function hashPassword(password: string): Promise<PasswordHash> {
   const salt = crypto.getRandomValues(new Uint8Array(SALT_BYTES));
   const params = { ...SCRYPT_PARAMS };
@@ -128,7 +127,7 @@ function derive(
   const maxmem = 2 * 128 * N * r + 128 * r * p;
   return inTurn(async () => {
     // node:crypto is loaded by the first password check: a server without accounts never
-    // carries it (about 3 MiB).
+    // carries it.
     const { scrypt } = await import("node:crypto");
     return new Promise<Uint8Array>((done, fail) => {
       scrypt(secret, salt, HASH_BYTES, { N, r, p, maxmem }, (error, key) => {

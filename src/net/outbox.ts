@@ -93,10 +93,9 @@ const POOL_KEEP = 256;
 /**
  * Flush rounds come at most this often. A round that comes sooner (the server
  * is busy: messages arrive faster than one per this) waits for the rest of it,
- * so that what reaches a receiver meanwhile goes out in the same write: under
- * paced load (100 talkers × 10 messages/s) this halves the write calls, and
- * with them a third of the server's CPU, for about 2 ms of latency. A message
- * on a quiet server goes out at once. Measured in BENCHMARKS.md.
+ * so that what reaches a receiver meanwhile goes out in the same write: fewer
+ * write calls, and with them less CPU, for a little latency. A message on a
+ * quiet server goes out at once. The trade-off is measured in BENCHMARKS.md.
  */
 const FLUSH_INTERVAL_MS = 2;
 const IDLE = 0;
@@ -105,15 +104,11 @@ const WRITING = 2;
 
 /**
  * Most writes in flight at once, over all outboxes. Deno's cost per write
- * op grows with the number of ops pending: measured here, one write to each
- * of 10,000 sockets costs 13.9–14.8 µs of CPU a write when all are issued at
- * once, 8.5–9.9 µs in groups of 1,024 and 8.4–9.0 µs in groups of 256. Each
- * write in flight is also a few hundred bytes of promises that a scavenge
- * finds alive and moves to the old generation: the scale scenario's peak
- * RSS with `deno task server` went from 154–157 MiB with 1,024 to 133–142
- * with 256 (64 and 128 were no better). Outboxes beyond the cap wait their
- * turn, first come first served, and whatever reaches them meanwhile joins
- * the same write.
+ * op grows with the number of ops pending, and each write in flight is a few
+ * hundred bytes of promises that a scavenge finds alive and moves to the old
+ * generation; a cap keeps both down (BENCHMARKS.md, "Memory"). Outboxes
+ * beyond the cap wait their turn, first come first served, and whatever
+ * reaches them meanwhile joins the same write.
  */
 export const MAX_WRITES_IN_FLIGHT = 256;
 /**

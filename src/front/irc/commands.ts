@@ -31,10 +31,7 @@ interface IrcCommandRow {
   registered: Phase;
 }
 
-const cap: Phase = {
-  run: (context, message) =>
-    context.registration.cap(context, message, () => context.capsChanged()),
-};
+const cap: Phase = { run: (context, message) => context.cap(message) };
 const ping: Phase = { run: (context, message) => context.pong(message.params[0]) };
 const alreadyRegistered: Phase = {
   run: (context) => context.numeric(N.ERR_ALREADYREGISTERED, "You may not reregister"),
@@ -44,18 +41,18 @@ const alreadyRegistered: Phase = {
 const COMMANDS: Readonly<Record<string, IrcCommandRow>> = {
   CAP: { before: cap, registered: cap },
   NICK: {
-    before: { run: (context, message) => context.registration.nickGiven(context, message) },
+    before: { run: (context, message) => context.nickGiven(message) },
     registered: { run: messaging.rename },
   },
   USER: {
     before: {
-      run: (context, message) => context.registration.userGiven(context, message),
+      run: (context, message) => context.userGiven(message),
       minParams: 4,
     },
     registered: alreadyRegistered,
   },
   PASS: {
-    before: { run: (context, message) => context.registration.passGiven(message) },
+    before: { run: (context, message) => context.passGiven(message) },
     registered: alreadyRegistered,
   },
   PING: { before: ping, registered: ping },

@@ -12,7 +12,7 @@ import type { Problem } from "../../core/commands.ts";
 import type { Logger } from "../../log.ts";
 import type { FrontCounters } from "../../metrics.ts";
 import type { Transport } from "../../net/transport.ts";
-import type { Registration } from "./registration.ts";
+import type { IrcMessage } from "../../protocol/irc/message.ts";
 import type { IrcRenderer } from "./render.ts";
 
 /** What every IRC session of one server shares. */
@@ -49,8 +49,6 @@ export interface IrcContext {
   readonly nick: string;
   /** The capabilities the client asked for and has. */
   readonly caps: ReadonlySet<string>;
-  /** What the client said about itself before registering (and its capabilities). */
-  readonly registration: Registration;
 
   /** A numeric whose last parameter is text for people (sent as `:trailing`). */
   numeric(code: string, ...params: string[]): void;
@@ -73,8 +71,11 @@ export interface IrcContext {
   nickProblem(problem: Problem, wanted: string): void;
   /** The numeric a channel problem gets. */
   roomProblem(channel: string, problem: Problem): void;
-  /** The client's capabilities changed: its events are rendered accordingly. */
-  capsChanged(): void;
+  /** Registration: NICK, USER and PASS before it, CAP before and after. */
+  nickGiven(message: IrcMessage): void | Promise<void>;
+  userGiven(message: IrcMessage): void | Promise<void>;
+  passGiven(message: IrcMessage): void;
+  cap(message: IrcMessage): void | Promise<void>;
   /** Answers the client's PING. */
   pong(token: string | undefined): void;
   /** The client answered the server's PING. */

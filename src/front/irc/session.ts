@@ -23,6 +23,7 @@ import type { LineHandler, Transport } from "../../net/transport.ts";
 import {
   formatMessage,
   formatNumeric,
+  type IrcMessage,
   MAX_INCOMING_LINE_BYTES,
   parseLine,
 } from "../../protocol/irc/message.ts";
@@ -59,7 +60,7 @@ export class IrcSession implements Endpoint, LineHandler, IrcContext {
   readonly log: Logger;
   readonly irc: IrcServerInfo;
   readonly counters: FrontCounters | undefined;
-  readonly registration: Registration;
+  readonly #registration: Registration;
   readonly #onEnd: ((session: IrcSession) => void) | undefined;
   #member: ChatMember | null = null;
   #messages = 0;
@@ -78,7 +79,7 @@ export class IrcSession implements Endpoint, LineHandler, IrcContext {
     this.#onEnd = context.onEnd;
     this.counters = context.counters;
     this.renderer = context.irc.plain;
-    this.registration = new Registration((nick, user, password) =>
+    this.#registration = new Registration((nick, user, password) =>
       this.#enter(nick, user, password)
     );
   }
@@ -102,12 +103,12 @@ export class IrcSession implements Endpoint, LineHandler, IrcContext {
   }
 
   get caps(): ReadonlySet<string> {
-    return this.registration.caps;
+    return this.#registration.caps;
   }
 
   /** The nick: registered, asked for, or `*`. */
   get nick(): string {
-    return this.#member?.nick ?? this.registration.nick ?? "*";
+    return this.#member?.nick ?? this.#registration.nick ?? "*";
   }
 
   /** The client's address (bans, password throttling; never shown to users). */
@@ -314,7 +315,23 @@ export class IrcSession implements Endpoint, LineHandler, IrcContext {
     else this.counters?.privateMessages.inc();
   }
 
-  capsChanged(): void {
+  nickGiven(message: IrcMessage): void | Promise<void> {
+    return this.#registration.nickGiven(this, message);
+  }
+
+  userGiven(message: IrcMessage): void | Promise<void> {
+    return this.#registration.userGiven(this, message);
+  }
+
+  passGiven(message: IrcMessage): void {
+    this.#registration.passGiven(message);
+  }
+
+  cap(message: IrcMessage): void | Promise<void> {
+    return this.#registration.cap(this, message, () => this.#capsChanged());
+  }
+
+  #capsChanged(): void {
     this.renderer = this.caps.has("server-time") ? this.irc.timed : this.irc.plain;
     if (this.#member) this.chat.setRenderer(this.#member, this.renderer);
   }

@@ -1,0 +1,227 @@
+/**
+ * `parley server`'s flags: the help text, and the flags read into a
+ * {@linkcode ServerConfig} with every value checked and every file named by
+ * a flag read (a bad one is a one-line error naming the flag).
+ *
+ * @module
+ */
+
+import { SERVER_DEFAULTS, type ServerLimits } from "../../server.ts";
+import { UsageError } from "../errors.ts";
+import { cleanString } from "../text.ts";
+import {
+  invalidValue,
+  parseFlags,
+  parseHost,
+  parseHostPort,
+  parseInteger,
+  parseNumber,
+  parsePort,
+  parseSize,
+} from "./flags.ts";
+import { DEFAULT_PORT, readPem, readTextFile, StartError } from "./start.ts";
+
+/** `parley server --help`. */
+export const SERVER_HELP = `Usage: parley server [options]
+
+Runs a chat server. The console shows every connection, message and disconnection,
+and takes operator commands (/help lists them). Stop it with Ctrl-C (or SIGTERM):
+clients are told, output is flushed, exit code 0.
+
+Options:
+  --host HOST            address to listen on (default 0.0.0.0, all IPv4 interfaces; :: for IPv6)
+  --port PORT            port (default ${DEFAULT_PORT}; 0 picks a free one, shown in the first log line)
+  --max-line BYTES       longest line accepted (default ${SERVER_DEFAULTS.maxLine})
+  --max-clients N        most clients at once (default ${SERVER_DEFAULTS.maxClients})
+  --max-per-ip N         most clients from one address (default ${SERVER_DEFAULTS.maxPerIp}; 0 = no limit)
+  --connect-rate N       new connections per address per minute (default 0 = no limit)
+  --rate N               lines per second per client (default ${SERVER_DEFAULTS.rate}; 0 = no flood control)
+  --burst N              lines a client may send at once (default ${SERVER_DEFAULTS.burst})
+  --send-queue BYTES     output waiting for a client before it is dropped (default 1M)
+  --idle-timeout SECONDS disconnect clients silent this long (default 0 = never)
+  --history N            messages per room replayed to newcomers (default ${SERVER_DEFAULTS.history}; 0 = off)
+  --max-rooms N          most rooms at once (default ${SERVER_DEFAULTS.maxRooms})
+  --log text|json        console format (default text)
+  --no-log-text          keep message text out of the console (privacy)
+  --tls-cert FILE        serve TLS with this certificate (PEM) ...
+  --tls-key FILE         ... and this private key (PEM)
+  --irc-port PORT        also listen for IRC clients here (6667 is the usual one; TLS with
+                         --tls-cert); IRC clients are served on --port as well
+  --irc-name NAME        server name in IRC replies (default: this machine's host name)
+  --motd FILE            message of the day shown to IRC clients
+  --data FILE            keep history, topics, rooms, accounts and bans in this SQLite
+                         file across restarts (default: in memory only)
+  --cluster URL          be one chat with every server using this Redis
+                         (redis://[:PASSWORD@]HOST:PORT[/DB]; not with --data)
+  --require-account      only identified owners of registered nicks may join rooms and talk
+  --oper-password-file F the /oper password is in this file (without it, only the
+                         console has operator commands)
+  --no-console           do not read operator commands from stdin
+  --metrics HOST:PORT    serve Prometheus metrics at http://HOST:PORT/metrics (off by default)
+  -h, --help             this help
+
+Sizes take k, M and G suffixes (64k, 1M).
+`;
+
+/** What `parley server` was asked to do. */
+export interface ServerConfig {
+  hostname: string;
+  port: number;
+  /** The limits given (the others keep their defaults). */
+  limits: Partial<ServerLimits>;
+  format: "text" | "json";
+  /** Message text in the console (`--no-log-text` turns it off). */
+  messageText: boolean;
+  /** The certificate and key (PEM), and how to name them in an error. */
+  tls: { cert: string; key: string; files: string } | null;
+  ircPort: number | undefined;
+  ircName: string | undefined;
+  motd: string[] | undefined;
+  /** `--data FILE`. */
+  data: string | undefined;
+  /** `--cluster URL`. */
+  cluster: string | undefined;
+  requireAccount: boolean;
+  operPassword: string | null;
+  /** Read operator commands from stdin. */
+  console: boolean;
+  metricsAddress: { hostname: string; port: number } | undefined;
+  /** Messages per room replayed to newcomers. */
+  historySize: number;
+}
+
+/** Reads `parley server ARGS`: the config, or `"help"` for `--help`. */
+export function readServerFlags(args: string[]): ServerConfig | "help" {
+  const { values } = parseFlags(args, {
+    host: { type: "string" },
+    port: { type: "string" },
+    "max-line": { type: "string" },
+    "max-clients": { type: "string" },
+    "max-per-ip": { type: "string" },
+    "connect-rate": { type: "string" },
+    rate: { type: "string" },
+    burst: { type: "string" },
+    "send-queue": { type: "string" },
+    "idle-timeout": { type: "string" },
+    history: { type: "string" },
+    "max-rooms": { type: "string" },
+    log: { type: "string" },
+    "no-log-text": { type: "boolean" },
+    "tls-cert": { type: "string" },
+    "tls-key": { type: "string" },
+    "irc-port": { type: "string" },
+    "irc-name": { type: "string" },
+    motd: { type: "string" },
+    data: { type: "string" },
+    cluster: { type: "string" },
+    "require-account": { type: "boolean" },
+    "oper-password-file": { type: "string" },
+    "no-console": { type: "boolean" },
+    metrics: { type: "string" },
+    help: { type: "boolean", short: "h" },
+  });
+  if (values.help) return "help";
+
+  const optional = <T>(value: string | undefined, parse: (value: string) => T) =>
+    value === undefined ? undefined : parse(value);
+  const format = values.log ?? "text";
+  if (format !== "text" && format !== "json") {
+    throw invalidValue("log", format, "text or json");
+  }
+  if (Boolean(values["tls-cert"]) !== Boolean(values["tls-key"])) {
+    throw new UsageError("--tls-cert and --tls-key go together");
+  }
+  const hostname = optional(values.host, (v) => parseHost("host", v)) ?? "0.0.0.0";
+  const port = optional(values.port, (v) => parsePort("port", v)) ?? DEFAULT_PORT;
+  const limits = {
+    maxLine: optional(values["max-line"], (v) => parseSize("max-line", v)),
+    maxClients: optional(values["max-clients"], (v) => parseInteger("max-clients", v, 1)),
+    maxPerIp: optional(
+      values["max-per-ip"],
+      (v) => parseInteger("max-per-ip", v, { min: 0, note: "0 = no limit" }),
+    ),
+    connectRate: optional(
+      values["connect-rate"],
+      (v) => parseInteger("connect-rate", v, { min: 0, note: "0 = no limit" }),
+    ),
+    rate: optional(values.rate, (v) => parseNumber("rate", v, { note: "0 = no flood control" })),
+    burst: optional(values.burst, (v) => parseInteger("burst", v, 1)),
+    sendQueue: optional(values["send-queue"], (v) => parseSize("send-queue", v, 1024)),
+    idleTimeout: optional(
+      values["idle-timeout"],
+      (v) => parseNumber("idle-timeout", v, { note: "0 = never" }),
+    ),
+    history: optional(values.history, (v) => parseInteger("history", v, { note: "0 = off" })),
+    maxRooms: optional(values["max-rooms"], (v) => parseInteger("max-rooms", v, 1)),
+  };
+
+  const tlsFiles = `--tls-cert ${values["tls-cert"]} and --tls-key ${values["tls-key"]}`;
+  const tls = values["tls-cert"]
+    ? {
+      cert: readPem("--tls-cert", values["tls-cert"]),
+      key: readPem("--tls-key", values["tls-key"]!),
+    }
+    : null;
+  const ircPort = optional(values["irc-port"], (v) => parsePort("irc-port", v));
+  const ircName = optional(values["irc-name"], (v) => parseIrcName(v));
+  const motd = optional(values.motd, (v) => readMotd(v));
+  if (values.data !== undefined && values.cluster !== undefined) {
+    throw new UsageError(
+      "--data and --cluster do not go together: with --cluster everything is kept in Redis",
+    );
+  }
+  const operPassword = optional(values["oper-password-file"], readOperPassword);
+  const metricsAddress = optional(values.metrics, (v) => {
+    const { host, port } = parseHostPort(v, { flag: "metrics", requirePort: true, listen: true });
+    return { hostname: host, port: port! };
+  });
+  const historySize = limits.history ?? SERVER_DEFAULTS.history;
+  return {
+    hostname,
+    port,
+    limits,
+    format,
+    messageText: !values["no-log-text"],
+    tls: tls && { ...tls, files: tlsFiles },
+    ircPort,
+    ircName,
+    motd,
+    data: values.data,
+    cluster: values.cluster,
+    requireAccount: values["require-account"] ?? false,
+    operPassword: operPassword ?? null,
+    console: !values["no-console"],
+    metricsAddress,
+    historySize,
+  };
+}
+
+/** An IRC server name: a host-name-like word (it is the host part of every source). */
+function parseIrcName(value: string): string {
+  if (!/^[A-Za-z0-9][A-Za-z0-9.\-]{0,62}$/.test(value)) {
+    throw invalidValue(
+      "irc-name",
+      value,
+      "a host name such as chat.example.org (letters, digits, . and -)",
+    );
+  }
+  return value;
+}
+
+/** The lines of a message-of-the-day file, cleaned, at most 100 of 400 characters. */
+function readMotd(path: string): string[] {
+  const text = readTextFile("--motd", path);
+  return text.split(/\r?\n/).map((line) => [...cleanString(line)].slice(0, 400).join(""))
+    .slice(0, 100);
+}
+
+/** `--oper-password-file F`: its first line, which must not be empty. */
+function readOperPassword(path: string): string {
+  const password = readTextFile("--oper-password-file", path).split(/\r?\n/)[0];
+  if (password.trim() === "") {
+    throw new StartError(
+      `--oper-password-file ${path} is empty: put the /oper password on its first line`,
+    );
+  }
+  return password;
+}

@@ -1,0 +1,210 @@
+/**
+ * The `--data` file's schema and start-up: the migrations, the prepared
+ * statements, and the sequence that opens a file (locking, WAL, identity and
+ * version checks, migrations in one transaction).
+ *
+ * @module
+ */
+
+import type { DatabaseSync, StatementSync } from "node:sqlite";
+import type { Clock } from "../../core/events.ts";
+import { errorText } from "../../errors.ts";
+import { oneLine, StoreError } from "./errors.ts";
+
+/** How a {@linkcode SqliteStore} is opened. */
+export interface SqliteStoreOptions {
+  /** Messages kept per room (`--history`); 0 keeps none (and forgets what the file held). */
+  historySize: number;
+  /** Test only: caps the file at this many pages (`PRAGMA max_page_count`), a full disk on demand. */
+  maxPages?: number;
+  /** The time, for telling bursts of failures apart (tests set it). */
+  clock?: Clock;
+}
+
+/** A row as `node:sqlite` returns it. */
+export type Row = Record<string, unknown>;
+
+/** `PRAGMA application_id` of a parley file: "PRLY". */
+export const APPLICATION_ID = 0x50524c59;
+
+/**
+ * The schema, as steps: step `i` takes a file from `user_version` i to i+1.
+ * Append only; a released step is never edited.
+ */
+export const MIGRATIONS: readonly string[] = [
+  /* v1 */ `
+  CREATE TABLE rooms (
+    key        TEXT PRIMARY KEY,  -- nameKey(name)
+    name       TEXT NOT NULL,     -- display name, as first used
+    topic_text TEXT,              -- all three NULL: no topic
+    topic_nick TEXT,
+    topic_time INTEGER,           -- ms since the epoch
+    last_used  INTEGER NOT NULL   -- ms; the least recently used empty room is forgotten first
+  ) STRICT, WITHOUT ROWID;
+  CREATE TABLE messages (
+    id       INTEGER PRIMARY KEY, -- insertion order: the order of a room's history
+    room_key TEXT NOT NULL,
+    room     TEXT NOT NULL,       -- display name at the time
+    seq      INTEGER NOT NULL,    -- the room's sequence number (restarts may repeat it)
+    time     INTEGER NOT NULL,    -- ms since the epoch
+    origin   TEXT NOT NULL,
+    nick     TEXT NOT NULL,
+    user     TEXT NOT NULL,
+    text     TEXT NOT NULL,
+    action   INTEGER NOT NULL     -- 1 for /me
+  ) STRICT;
+  CREATE INDEX messages_by_room ON messages (room_key, id);
+  CREATE TABLE accounts (
+    key     TEXT PRIMARY KEY,     -- nameKey(nick)
+    nick    TEXT NOT NULL,
+    hash    BLOB NOT NULL,
+    salt    BLOB NOT NULL,
+    n       INTEGER NOT NULL,     -- scrypt cost, per account: can be raised later
+    r       INTEGER NOT NULL,
+    p       INTEGER NOT NULL,
+    created INTEGER NOT NULL
+  ) STRICT, WITHOUT ROWID;
+  CREATE TABLE bans (
+    mask    TEXT PRIMARY KEY,     -- address or CIDR block
+    expires INTEGER,              -- ms since the epoch; NULL: for good
+    reason  TEXT NOT NULL,
+    by      TEXT NOT NULL,
+    created INTEGER NOT NULL
+  ) STRICT, WITHOUT ROWID;
+  `,
+];
+
+/** A start-up failure (or a failed account call); the message is one line naming the file. */
+
+export type Statements = ReturnType<typeof prepare>;
+
+/** The prepared statements of a running store. */
+export function prepare(db: DatabaseSync) {
+  const sql = (text: string): StatementSync => db.prepare(text);
+  return {
+    // Prepared, not exec(): only prepared statements' errors carry `errcode`.
+    begin: sql("BEGIN"),
+    commit: sql("COMMIT"),
+    rollback: sql("ROLLBACK"),
+    append: sql(
+      `INSERT INTO messages (room_key, room, seq, time, origin, nick, user, text, action)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+    ),
+    // Everything older than the room's newest `keep`: one index range.
+    trim: sql(
+      `DELETE FROM messages WHERE room_key = $key AND id <= (
+         SELECT id FROM messages WHERE room_key = $key ORDER BY id DESC LIMIT 1 OFFSET $keep)`,
+    ),
+    recent: sql(
+      `SELECT room, seq, time, origin, nick, user, text, action FROM messages
+       WHERE room_key = ? ORDER BY id DESC LIMIT ?`,
+    ),
+    forget: sql("DELETE FROM messages WHERE room_key = ?"),
+    rooms: sql(
+      `SELECT key, name, topic_text, topic_nick, topic_time, last_used,
+         (SELECT seq FROM messages WHERE room_key = rooms.key ORDER BY id DESC LIMIT 1) AS seq
+       FROM rooms ORDER BY last_used DESC`,
+    ),
+    touchRoom: sql(
+      `INSERT INTO rooms (key, name, last_used) VALUES (?, ?, ?)
+       ON CONFLICT (key) DO UPDATE SET last_used = excluded.last_used`,
+    ),
+    setTopic: sql(
+      "UPDATE rooms SET topic_text = ?, topic_nick = ?, topic_time = ? WHERE key = ?",
+    ),
+    deleteRoom: sql("DELETE FROM rooms WHERE key = ?"),
+    account: sql("SELECT key, nick, hash, salt, n, r, p, created FROM accounts WHERE key = ?"),
+    addAccount: sql(
+      `INSERT INTO accounts (key, nick, hash, salt, n, r, p, created) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+       ON CONFLICT (key) DO NOTHING`,
+    ),
+    putAccount: sql(
+      `INSERT OR REPLACE INTO accounts (key, nick, hash, salt, n, r, p, created)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+    ),
+    dropAccount: sql("DELETE FROM accounts WHERE key = ?"),
+    bans: sql("SELECT mask, expires, reason, by, created FROM bans ORDER BY created"),
+    putBan: sql(
+      "INSERT OR REPLACE INTO bans (mask, expires, reason, by, created) VALUES (?, ?, ?, ?, ?)",
+    ),
+    deleteBan: sql("DELETE FROM bans WHERE mask = ?"),
+  };
+}
+
+/** The start-up sequence after the file opened (see the module doc). Throws. */
+export function start(db: DatabaseSync, path: string, options: SqliteStoreOptions): void {
+  const one = (text: string): Row => db.prepare(text).get() as Row;
+  // Before the first read: from the first write on, the lock is held until close.
+  one("PRAGMA locking_mode = EXCLUSIVE");
+  // The first read of the file: not a database (26), truncated (11), in use (5) show here.
+  const applicationId = one("PRAGMA application_id").application_id as number;
+  const version = one("PRAGMA user_version").user_version as number;
+  const objects = one("SELECT count(*) AS n FROM sqlite_schema").n as number;
+  if (applicationId !== APPLICATION_ID && (applicationId !== 0 || objects > 0 || version !== 0)) {
+    throw new StoreError(
+      `${path} is an SQLite database, but not parley's; move it away or choose another file`,
+    );
+  }
+  if (version > MIGRATIONS.length) {
+    throw new StoreError(
+      `${path} was written by a newer parley (schema version ${version}; this one knows up to ${MIGRATIONS.length}); run that parley or choose another file`,
+    );
+  }
+  if (objects > 0) {
+    const result = String(Object.values(one("PRAGMA quick_check(1)"))[0]);
+    if (result !== "ok") {
+      const detail = oneLine(result.replace(/^\*\*\* in database \w+ \*\*\*\s*/, ""), 120);
+      throw new StoreError(`${path} is damaged (${detail}); restore a backup or move it away`);
+    }
+  }
+  const mode = one("PRAGMA journal_mode = WAL").journal_mode;
+  if (mode !== "wal") {
+    throw new StoreError(`cannot use ${path}: SQLite cannot switch it to WAL (it stays ${mode})`);
+  }
+  one("PRAGMA synchronous = NORMAL");
+  one("PRAGMA journal_size_limit = 67108864"); // the -wal file shrinks back to 64 MiB after checkpoints
+  if (options.maxPages !== undefined) {
+    one(`PRAGMA max_page_count = ${Math.floor(options.maxPages)}`);
+  }
+  // The first write: the exclusive lock is taken here, a read-only folder or full disk shows.
+  db.prepare("BEGIN IMMEDIATE").run();
+  try {
+    for (let step = version; step < MIGRATIONS.length; step++) {
+      try {
+        db.exec(MIGRATIONS[step]);
+      } catch (error) {
+        throw new StoreError(
+          `cannot upgrade ${path} to schema version ${step + 1} (left at ${version}): ${
+            oneLine(errorText(error))
+          }`,
+        );
+      }
+    }
+    if (version < MIGRATIONS.length) {
+      db.exec(`PRAGMA user_version = ${MIGRATIONS.length}`);
+      db.exec(`PRAGMA application_id = ${APPLICATION_ID}`);
+    }
+    trimAll(db, Math.max(0, options.historySize));
+    db.prepare("COMMIT").run();
+  } catch (error) {
+    try {
+      if (db.isTransaction) db.prepare("ROLLBACK").run();
+    } catch { /* rolled back already */ }
+    throw error;
+  }
+}
+
+/** Keeps the newest `size` messages of every room (the cap may have shrunk since the last run). */
+export function trimAll(db: DatabaseSync, size: number): void {
+  if (size === 0) {
+    db.prepare("DELETE FROM messages").run();
+    return;
+  }
+  const trim = db.prepare(
+    `DELETE FROM messages WHERE room_key = $key AND id <= (
+       SELECT id FROM messages WHERE room_key = $key ORDER BY id DESC LIMIT 1 OFFSET $keep)`,
+  );
+  for (const row of db.prepare("SELECT DISTINCT room_key FROM messages").all()) {
+    trim.run({ key: row.room_key as string, keep: size });
+  }
+}
