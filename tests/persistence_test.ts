@@ -284,3 +284,36 @@ Deno.test({
     await server.stop("SIGTERM");
   }
 });
+
+Deno.test("console: /setpassword NICK PASSWORD and /drop NICK, as operators in chat have them", async () => {
+  const server = await startServerProcess([], { console: true });
+  try {
+    const bob = await TestClient.join(server.port, "bob");
+    await bob.send(`/register ${PASSWORD}`);
+    await bob.expect(/^\*\*\* the nick bob is yours now/);
+
+    await server.type("/setpassword bob another-horse-43");
+    await server.stdout.waitFor(/^the password of bob is changed$/m);
+    await server.stdout.waitFor(/operator +console +the password of bob is changed/);
+    assert.ok(!server.stdout.text.includes("another-horse-43"), "no password in the log");
+    const again = await TestClient.join(server.port);
+    await again.send(`/identify bob ${PASSWORD}`);
+    await again.expect("!!! wrong password for bob");
+    await again.send("/identify bob another-horse-43");
+    await again.expect("*** you are identified as bob");
+
+    await server.type("/drop bob");
+    await server.stdout.waitFor(/^the nick bob is not registered any more$/m);
+    const third = await TestClient.join(server.port);
+    await third.send("/identify bob another-horse-43");
+    await third.expect("!!! the nick bob is not registered");
+
+    await server.type("/drop nobody");
+    await server.stdout.waitFor(/^!!! the nick nobody is not registered$/m);
+    await server.type("/setpassword bob");
+    await server.stdout.waitFor(/^!!! usage: \/setpassword NICK PASSWORD$/m);
+    for (const client of [bob, again, third]) client.close();
+  } finally {
+    await server.stop();
+  }
+});

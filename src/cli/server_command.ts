@@ -200,6 +200,8 @@ const CHANGES = new Set<ServerCommand["kind"]>([
   "mute",
   "unmute",
   "topic",
+  "drop",
+  "setpassword",
 ]);
 
 /** `--data FILE`: the store, or a {@linkcode StartError} in one line naming the file. */

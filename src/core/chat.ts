@@ -118,7 +118,7 @@ export class Chat {
       onError,
     });
     this.#delivery = new Delivery(registry);
-    this.#accounts = new AccountFlows({
+    const accountFlows = this.#accounts = new AccountFlows({
       registry,
       accounts,
       membership,
@@ -131,6 +131,7 @@ export class Chat {
       bans: this.bans,
       queries,
       membership,
+      accounts: accountFlows,
       bus,
       clock,
     });

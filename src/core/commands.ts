@@ -185,6 +185,8 @@ export type Moderated =
   | { kind: "bans"; bans: Ban[] }
   | { kind: "muted"; nick: string; until: number | null }
   | { kind: "unmuted"; nick: string }
+  | Exclude<Replies["drop"], Refused>
+  | Exclude<Replies["password"], Refused>
   | Exclude<Replies["topic"], Refused>
   | Exclude<Replies["who"], Refused>
   | Replies["rooms"]
@@ -223,6 +225,10 @@ export type OperatorCommand =
   /** No `room`: everyone online. */
   | { kind: "who"; room?: string }
   | { kind: "rooms" }
+  /** Give up the account of `nick`. */
+  | { kind: "drop"; nick: string }
+  /** A new password for the account of `nick`. */
+  | { kind: "setpassword"; nick: string; password: string }
   | { kind: "stats" }
   /** Help on everything, or on one command. The console answers it itself. */
   | { kind: "help"; command?: OperatorCommand["kind"] };

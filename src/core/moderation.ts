@@ -8,6 +8,7 @@
  * @module
  */
 
+import type { AccountFlows } from "./account_flows.ts";
 import type { Bus } from "./bus.ts";
 import { type CidrBlock, cidrContains, formatCidr, parseAddress, parseCidr } from "./cidr.ts";
 import type { Moderated, OperatorCommand, Problem, Refused } from "./commands.ts";
@@ -98,6 +99,7 @@ export interface ModerationOptions {
   bans: Bans;
   queries: Queries;
   membership: Membership;
+  accounts: AccountFlows;
   bus: Bus;
   clock: Clock;
 }
@@ -108,6 +110,7 @@ export class Moderation {
   readonly #bans: Bans;
   readonly #queries: Queries;
   readonly #membership: Membership;
+  readonly #accounts: AccountFlows;
   readonly #bus: Bus;
   readonly #clock: Clock;
   readonly #startedAt: number;
@@ -117,6 +120,7 @@ export class Moderation {
     this.#bans = options.bans;
     this.#queries = options.queries;
     this.#membership = options.membership;
+    this.#accounts = options.accounts;
     this.#bus = options.bus;
     this.#clock = options.clock;
     this.#startedAt = options.clock();
@@ -174,6 +178,14 @@ export class Moderation {
           : await this.#queries.who(command.room);
       case "rooms":
         return await this.#queries.rooms();
+      case "drop":
+        return await this.#accounts.drop(by, command.nick);
+      case "setpassword":
+        return await this.#accounts.password(by, {
+          kind: "password",
+          nick: command.nick,
+          password: command.password,
+        });
       case "stats":
         return {
           kind: "stats",

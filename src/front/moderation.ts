@@ -36,6 +36,10 @@ export function moderatedLines(reply: Moderated, now: number): string[] {
       ];
     case "unmuted":
       return [`unmuted ${reply.nick}`];
+    case "dropped":
+      return [`the nick ${reply.nick} is not registered any more`];
+    case "password-changed":
+      return [`the password of ${reply.nick} is changed`];
     case "topic":
       return [
         reply.changed

@@ -189,6 +189,24 @@ export const OPERATOR_COMMANDS: Readonly<Record<CommandName, OperatorCommandRow>
     },
   },
   rooms: { usage: "/rooms", about: "rooms with member counts", parse: noArguments("rooms") },
+  drop: {
+    usage: "/drop NICK",
+    about: "give up the account of NICK (anyone may then take the nick)",
+    parse({ words, usage, nick }) {
+      if (words.length !== 1) return usage();
+      const who = nick(words[0]);
+      return typeof who === "string" ? { kind: "drop", nick: who } : who;
+    },
+  },
+  setpassword: {
+    usage: "/setpassword NICK PASSWORD",
+    about: "give the account of NICK a new password",
+    parse({ words, usage, nick }) {
+      if (words.length !== 2) return usage();
+      const who = nick(words[0]);
+      return typeof who === "string" ? { kind: "setpassword", nick: who, password: words[1] } : who;
+    },
+  },
   stats: {
     usage: "/stats",
     about: "how the server is doing (clients, rooms, messages)",
