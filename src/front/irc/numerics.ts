@@ -107,6 +107,8 @@ export const RPL_YOUREOPER = "381";
 
 // Errors.
 
+/** `<client> <command>{ <subcommand>} :<info>` — a command failed for a reason no other numeric says. */
+export const ERR_UNKNOWNERROR = "400";
 /** `<client> <nickname> :No such nick/channel` */
 export const ERR_NOSUCHNICK = "401";
 /** `<client> <server name> :No such server` — e.g. `MOTD other.server`, `WHOIS other.server nick`. */

@@ -17,7 +17,7 @@
 import type { ChatMember } from "../../core/chat.ts";
 import type { Refused } from "../../core/commands.ts";
 import { formatMessage, type IrcMessage } from "../../protocol/irc/message.ts";
-import { MAX_NICK, MAX_ROOM, MAX_TOPIC } from "../../protocol/names.ts";
+import { MAX_NICK, MAX_ROOM, MAX_TOPIC, nickProblem } from "../../protocol/names.ts";
 import { cleanString as clean } from "../../text.ts";
 import type { IrcContext } from "./context.ts";
 import * as N from "./numerics.ts";
@@ -53,7 +53,11 @@ export class Registration {
   nickGiven(context: IrcContext, message: IrcMessage): Promise<void> | void {
     const [nick] = message.params;
     if (!nick) return context.numeric(N.ERR_NONICKNAMEGIVEN, "No nickname given");
-    this.nick = clean(nick);
+    const wanted = clean(nick).normalize("NFC");
+    if (nickProblem(wanted) !== null) {
+      return context.numeric(N.ERR_ERRONEUSNICKNAME, wanted, "Erroneous nickname");
+    }
+    this.nick = wanted;
     return this.tryRegister(context);
   }
 
@@ -78,7 +82,8 @@ export class Registration {
 
   /** CAP LS, LIST, REQ, END: before and after registration. */
   cap(context: IrcContext, message: IrcMessage, setCaps: () => void): void | Promise<void> {
-    const [sub, list = ""] = message.params;
+    const [sub, requested = ""] = message.params;
+    const list = clean(requested);
     const registered = context.registered;
     switch (sub?.toUpperCase()) {
       case "LS":

@@ -16,11 +16,14 @@
 
 import type { Chat, ChatMember, Endpoint, Removal, Renderer } from "../../core/chat.ts";
 import type { Problem } from "../../core/commands.ts";
+import { errorText } from "../../errors.ts";
 import type { Logger } from "../../log.ts";
+import { formatPeer } from "../../net/peer.ts";
 import type { FrontCounters } from "../../metrics.ts";
 import { LINE_TOO_LONG } from "../../net/line_reader.ts";
 import type { LineHandler, Transport } from "../../net/transport.ts";
 import {
+  echoParam,
   formatMessage,
   formatNumeric,
   type IrcMessage,
@@ -108,7 +111,7 @@ export class IrcSession implements Endpoint, LineHandler, IrcContext {
 
   /** The nick: registered, asked for, or `*`. */
   get nick(): string {
-    return this.#member?.nick ?? this.#registration.nick ?? "*";
+    return this.#member?.nick ?? echoParam(this.#registration.nick ?? "*");
   }
 
   /** The client's address (bans, password throttling; never shown to users). */
@@ -222,7 +225,27 @@ export class IrcSession implements Endpoint, LineHandler, IrcContext {
       }
       return;
     }
-    return dispatch(this, parsed.message);
+    const message = parsed.message;
+    try {
+      const pending = dispatch(this, message);
+      return pending?.catch((error) => this.#failed(message, error));
+    } catch (error) {
+      return this.#failed(message, error);
+    }
+  }
+
+  /**
+   * A command whose handler threw: a bug, not the client's doing. It is
+   * logged and the client gets 400 for that command; the session goes on.
+   */
+  #failed(message: IrcMessage, error: unknown): void {
+    this.log.event({
+      event: "error",
+      message: `IRC ${message.command} from ${formatPeer(this.connection.peer)} failed: ${
+        errorText(error)
+      }`,
+    });
+    this.numeric(N.ERR_UNKNOWNERROR, message.command, "Could not carry that out");
   }
 
   /** The read's lines are done: its channel messages go out together. */
@@ -260,13 +283,15 @@ export class IrcSession implements Endpoint, LineHandler, IrcContext {
   // What the command handlers may do (IrcContext).
 
   numeric(code: string, ...params: string[]): void {
+    const fitted = params.map((param, i) => i < params.length - 1 ? echoParam(param) : param);
     this.sendLine(
-      formatNumeric(code, params, { server: this.irc.name, target: this.nick, trailing: true }),
+      formatNumeric(code, fitted, { server: this.irc.name, target: this.nick, trailing: true }),
     );
   }
 
   numericData(code: string, ...params: string[]): void {
-    this.sendLine(formatNumeric(code, params, { server: this.irc.name, target: this.nick }));
+    const fitted = params.map((param, i) => i < params.length - 1 ? echoParam(param) : param);
+    this.sendLine(formatNumeric(code, fitted, { server: this.irc.name, target: this.nick }));
   }
 
   sendLine(line: string): void {

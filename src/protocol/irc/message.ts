@@ -307,6 +307,17 @@ export function formatMessage(message: OutgoingMessage, options: FormatOptions =
   return line + "\r\n";
 }
 
+/**
+ * Text a client sent, echoed back where IRC wants one middle parameter (the
+ * channel or nick of an error numeric): made fit for it, never an error. An
+ * empty one becomes `*`, leading colons go, spaces become `_`. The client
+ * sees what it sent, near enough to recognise.
+ */
+export function echoParam(text: string): string {
+  const fitted = text.replace(/^:+/, "").replaceAll(" ", "_");
+  return fitted === "" ? "*" : fitted;
+}
+
 // deno-lint-ignore no-control-regex -- a key cannot hold these
 const BAD_TAG_KEY = /[ ;=\x00\r\n]/;
 
