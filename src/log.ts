@@ -150,7 +150,7 @@ export class Logger {
         return this.#line(
           "refused",
           c.red,
-          `${peer(event.peer)}  reason="${event.reason}"  online=${event.online}`,
+          `${peer(event.peer)}  reason=${quoted(event.reason)}  online=${event.online}`,
         );
       case "rejected":
         return this.#line("rejected", c.red, `${peer(event.peer)}  ${event.nick}  ${event.why}`);
@@ -160,7 +160,7 @@ export class Logger {
         return this.#line(
           "disconnect",
           c.yellow,
-          `${peer(event.peer)}  ${event.nick}  reason="${why}"  session=${
+          `${peer(event.peer)}  ${event.nick}  reason=${quoted(why)}  session=${
             round(event.seconds)
           }s  messages=${event.messages}  online=${event.online}${marked(event.protocol)}`,
         );
@@ -221,6 +221,14 @@ export class Logger {
     }
     return this.#stamp;
   }
+}
+
+/**
+ * A value in double quotes, its quotes and backslashes escaped: what a user
+ * wrote (a quit reason) cannot end the value and forge the fields after it.
+ */
+function quoted(value: string): string {
+  return `"${value.replaceAll("\\", "\\\\").replaceAll('"', '\\"')}"`;
 }
 
 /** The longest IPv4 peer, `255.255.255.255:65535`. */

@@ -34,6 +34,23 @@ export function hasContent(text: string): boolean {
   return false;
 }
 
+/**
+ * The longest start of `text` whose UTF-8 encoding is at most `maxBytes`,
+ * cut between code points (never inside a character's bytes).
+ */
+export function cutToBytes(text: string, maxBytes: number): string {
+  let bytes = 0;
+  let end = 0;
+  for (const char of text) {
+    const code = char.codePointAt(0)!;
+    const size = code < 0x80 ? 1 : code < 0x800 ? 2 : code < 0x10000 ? 3 : 4;
+    if (bytes + size > maxBytes) break;
+    bytes += size;
+    end += char.length;
+  }
+  return text.slice(0, end);
+}
+
 /** Made on first use: creating one loads ICU's break data (about 5 MiB), which most servers never need. */
 let segmenter: Intl.Segmenter | undefined;
 

@@ -52,3 +52,61 @@ Deno.test("irc: odd parameters get a numeric, never a disconnect (before and aft
   assert.doesNotMatch(log, /reason="error/);
   assert.doesNotMatch(log, /failed: /);
 });
+
+Deno.test("a password typed where the nick goes is never logged; a forged quit reason stays one field", async () => {
+  const server = startServer({ withIrcPort: true });
+  try {
+    const owner = await TestClient.join(server.port, "admin");
+    owner.send("/register correct-horse-9");
+    await owner.expect(/^\*\*\* the nick admin is yours now/);
+    const line = await TestClient.join(server.port, "ted");
+    line.send("/identify Hunter2secret admin"); // arguments swapped
+    await line.expect(/^!!! /);
+    const irc = await TestClient.connect(server.ircPort);
+    irc.sendIrc("NICK ivy");
+    irc.sendIrc("USER ivy 0 * :Ivy");
+    await irc.expect(/ 001 ivy /);
+    irc.sendIrc("PRIVMSG NickServ :IDENTIFY Swordfish99 admin");
+    await irc.expect(/NOTICE ivy :/);
+    line.send("/identify admin wrong-password-1");
+    await line.expect("!!! wrong password for admin");
+    const forger = await TestClient.join(server.port, "forger");
+    forger.send('/quit bye" session=9999s messages=31337');
+    await forger.closed;
+    await owner.expect('*** forger left (quit: bye" session=9999s messages=31337)');
+    for (const client of [owner, line, irc]) client.close();
+  } finally {
+    await server.close();
+  }
+  const log = server.log.lines.join("\n");
+  assert.doesNotMatch(log, /Hunter2secret|Swordfish99|wrong-password-1/);
+  assert.match(log, /account +127\.0\.0\.1:\d+ +ted +identify failed: not-registered/);
+  assert.match(log, /account +127\.0\.0\.1:\d+ +admin +identify failed: wrong-password/);
+  assert.match(
+    log,
+    /forger +reason="quit: bye\\" session=9999s messages=31337" +session=[\d.]+s +messages=0 /,
+  );
+});
+
+Deno.test("irc: a topic is cut in bytes, so RPL_TOPIC fits one line whatever the script", async () => {
+  const server = startServer({ withIrcPort: true });
+  try {
+    const setter = await TestClient.registerIrc(server.ircPort, "setter");
+    setter.sendIrc("JOIN #wide");
+    await setter.expect(/ 366 setter #wide /);
+    setter.sendIrc(`TOPIC #wide :${"Ж".repeat(300)}`);
+    await setter.expect(/ TOPIC #wide :Ж+$/);
+    const reader = await TestClient.registerIrc(server.ircPort, "reader");
+    reader.sendIrc("JOIN #wide");
+    const topic = await reader.expect(/ 332 reader #wide :/);
+    const bytes = new TextEncoder().encode(topic + "\r\n").length;
+    assert.ok(bytes <= 512, `RPL_TOPIC is ${bytes} bytes`);
+    assert.equal(topic.split(":").pop(), "Ж".repeat(195));
+    const isupport = reader.lines.find((line) => / 005 /.test(line))!;
+    assert.match(isupport, / TOPICLEN=390 /);
+    setter.close();
+    reader.close();
+  } finally {
+    await server.close();
+  }
+});

@@ -20,7 +20,8 @@ import { type ChatMember, type Endpoint, Member, type Room } from "./records.ts"
 import type { Registry } from "./registry.ts";
 import type { Store } from "./store.ts";
 import { errorText } from "../errors.ts";
-import { MAX_TOPIC, nameKey, nickProblem, roomProblem } from "../protocol/names.ts";
+import { MAX_TOPIC_BYTES, nameKey, nickProblem, roomProblem } from "../protocol/names.ts";
+import { cutToBytes } from "../text.ts";
 
 /** What membership needs around it. */
 export interface MembershipOptions {
@@ -303,7 +304,7 @@ export class Membership {
     }
     if (!operator) return refused({ code: "not-operator", room: room.name });
     const by = m?.nick ?? "server";
-    const topic = { text: [...text].slice(0, MAX_TOPIC).join(""), nick: by, time: this.#clock() };
+    const topic = { text: cutToBytes(text, MAX_TOPIC_BYTES), nick: by, time: this.#clock() };
     room.topic = topic.text === "" ? null : topic;
     if (this.#store.persistent) this.#store.setTopic(room.key, room.topic);
     this.#publish({

@@ -69,6 +69,16 @@ export function problemText(problem: Problem): string {
   }
 }
 
+/**
+ * The nick a failed `/identify NICK PASSWORD` may be logged under: the one
+ * given when it is a registered account's (a wrong password), else none (the
+ * session's own). A user who swapped the arguments typed the password where
+ * the nick goes, and a password never reaches the log.
+ */
+export function accountNamed(problem: Problem, given: string | undefined): string | undefined {
+  return problem.code === "wrong-password" ? given : undefined;
+}
+
 /** Why a connection is turned away, as the client is told and the log says. */
 export function refusalText(refusal: Refusal): string {
   switch (refusal.code) {

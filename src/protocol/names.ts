@@ -15,8 +15,13 @@ export const MAX_NICK = 24;
 /** Longest room name, in characters (without IRC's `#`). */
 export const MAX_ROOM = 24;
 
-/** Longest room topic, in characters; a longer one is cut. */
-export const MAX_TOPIC = 300;
+/**
+ * Longest room topic, in UTF-8 bytes; a longer one is cut (between
+ * characters). Bytes, not characters: an IRC line is 512 bytes, and a
+ * topic of 390 bytes leaves room for the rest of RPL_TOPIC whatever script it
+ * is written in.
+ */
+export const MAX_TOPIC_BYTES = 390;
 
 /** Why a name cannot be used. */
 export type NameProblem = "empty" | "too-long" | "bad-characters";

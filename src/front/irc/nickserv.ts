@@ -8,7 +8,7 @@
 
 import { formatMessage } from "../../protocol/irc/message.ts";
 import { cleanString as clean } from "../../text.ts";
-import { problemText } from "../words.ts";
+import { accountNamed, problemText } from "../words.ts";
 import type { IrcContext } from "./context.ts";
 
 /** One line to NickServ. */
@@ -30,7 +30,10 @@ export async function nickServ(context: IrcContext, text: string): Promise<void>
       const user = member.user;
       const reply = await chat.apply(member, { kind: "identify", nick, password });
       if (reply.kind === "refused") {
-        context.account(`identify failed: ${reply.problem.code}`, nick);
+        context.account(
+          `identify failed: ${reply.problem.code}`,
+          accountNamed(reply.problem, nick),
+        );
         return say(problemText(reply.problem));
       }
       context.account("identified", reply.nick);

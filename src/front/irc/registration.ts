@@ -17,7 +17,7 @@
 import type { ChatMember } from "../../core/chat.ts";
 import type { Refused } from "../../core/commands.ts";
 import { formatMessage, type IrcMessage } from "../../protocol/irc/message.ts";
-import { MAX_NICK, MAX_ROOM, MAX_TOPIC, nickProblem } from "../../protocol/names.ts";
+import { MAX_NICK, MAX_ROOM, MAX_TOPIC_BYTES, nickProblem } from "../../protocol/names.ts";
 import { cleanString as clean } from "../../text.ts";
 import type { IrcContext } from "./context.ts";
 import * as N from "./numerics.ts";
@@ -143,7 +143,7 @@ export function welcome(context: IrcContext, online: number): void {
     "CHANTYPES=#",
     `CHANNELLEN=${MAX_ROOM + 1}`,
     `NICKLEN=${MAX_NICK}`,
-    `TOPICLEN=${MAX_TOPIC}`,
+    `TOPICLEN=${MAX_TOPIC_BYTES}`,
     `AWAYLEN=${MAX_AWAY}`,
     "NETWORK=parley",
     "PREFIX=(o)@",

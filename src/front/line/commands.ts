@@ -21,7 +21,7 @@ import { MAX_NICK } from "../../protocol/names.ts";
 import { alreadyText, movedText, privateSentLine, renamedText } from "../../protocol/line.ts";
 import { moderatedLines } from "../moderation.ts";
 import { describeProblem, parseOperatorLine } from "../operator_commands.ts";
-import { problemText, roomsText, topicText, whoText } from "../words.ts";
+import { accountNamed, problemText, roomsText, topicText, whoText } from "../words.ts";
 
 /** What one line from a client asks for. */
 export type LineCommand =
@@ -231,7 +231,10 @@ const COMMANDS: Rows = {
     async run(context, { nick, password }) {
       const reply = await context.chat.apply(context.member, { kind: "identify", nick, password });
       if (reply.kind === "refused") {
-        context.account(`identify failed: ${reply.problem.code}`, nick);
+        context.account(
+          `identify failed: ${reply.problem.code}`,
+          accountNamed(reply.problem, nick),
+        );
         return context.error(problemText(reply.problem));
       }
       context.account("identified", reply.nick);
