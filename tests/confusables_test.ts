@@ -12,13 +12,13 @@ import {
   invisibleProblem,
   lookalikeKeys,
   skeleton,
-} from "../src/core/confusables.ts";
+} from "../src/protocol/confusables.ts";
 import {
   CONFUSABLE_COUNT,
   CONFUSABLES_PACKED,
   DEFAULT_IGNORABLE_RANGES,
   UNICODE_VERSION,
-} from "../src/core/confusables_data.ts";
+} from "../src/protocol/confusables_data.ts";
 
 /** What a nick may be today (names.ts): these attacks all pass it. */
 const NICK = /^[\p{L}\p{M}\p{N}_.\-]+$/u;

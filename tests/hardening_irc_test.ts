@@ -5,7 +5,7 @@
  */
 
 import assert from "node:assert/strict";
-import { startServer, TestClient } from "./helpers.ts";
+import { startServer, startServerProcess, TestClient } from "./helpers.ts";
 
 const S = "test.parley";
 
@@ -108,5 +108,94 @@ Deno.test("irc: a topic is cut in bytes, so RPL_TOPIC fits one line whatever the
     reader.close();
   } finally {
     await server.close();
+  }
+});
+
+Deno.test("irc: one client is in at most CHANLIMIT rooms; the rest of its JOIN gets 405", async () => {
+  const server = startServer({ withIrcPort: true, chat: { maxRoomsPerMember: 5 } });
+  try {
+    const irc = await TestClient.registerIrc(server.ircPort, "hoarder");
+    const isupport = irc.lines.filter((line) => / 005 /.test(line)).join(" ");
+    assert.match(isupport, / CHANLIMIT=#:5 /);
+    assert.match(isupport, / TARGMAX=PRIVMSG:4,NOTICE:4,/);
+    irc.sendIrc(`JOIN ${Array.from({ length: 8 }, (_, i) => `#r${i}`).join(",")}`);
+    for (let i = 0; i < 5; i++) await irc.expect(new RegExp(` 366 hoarder #r${i} `));
+    for (let i = 5; i < 8; i++) {
+      await irc.expect(new RegExp(` 405 hoarder #r${i} :You have joined too many channels$`));
+    }
+    assert.equal(server.server.chat.findRoom("r6"), undefined, "no room made past the limit");
+    irc.close();
+  } finally {
+    await server.close();
+  }
+});
+
+Deno.test("irc: duplicate targets are one, and at most four targets take one line", async () => {
+  const server = startServer({ withIrcPort: true });
+  try {
+    const talker = await TestClient.registerIrc(server.ircPort, "talker");
+    const listener = await TestClient.registerIrc(server.ircPort, "listener");
+    for (const client of [talker, listener]) client.sendIrc("JOIN #t");
+    await talker.expect(/ 366 talker #t /);
+    await listener.expect(/ 366 listener #t /);
+    talker.sendIrc(`PRIVMSG ${Array(71).fill("#t").join(",")},listener,LISTENER :once`);
+    await listener.expect(/:talker!\S+ PRIVMSG #t :once$/);
+    await listener.expect(/:talker!\S+ PRIVMSG listener :once$/);
+    talker.sendIrc("PRIVMSG a1,a2,a3,a4,a5,a6 :many");
+    await talker.expect(/ 407 talker a5 :Too many targets$/);
+    await talker.expect(/ 407 talker a6 :Too many targets$/);
+    talker.sendIrc("PRIVMSG listener :done");
+    await listener.expect(/PRIVMSG listener :done$/);
+    const copies = listener.lines.filter((line) => line.endsWith(":once")).length;
+    assert.equal(copies, 2, "one copy to the channel, one to the nick");
+    talker.close();
+    listener.close();
+  } finally {
+    await server.close();
+  }
+  assert.equal(
+    server.log.lines.filter((line) => /message +\S+ +talker +#t +once/.test(line)).length,
+    1,
+    "one message logged (and stored in history)",
+  );
+});
+
+Deno.test("with --data, a room with history is never given up for someone's new empty room", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "parley-rooms-" });
+  const server = await startServerProcess([
+    "--data",
+    `${dir}/chat.db`,
+    "--max-rooms",
+    "4",
+    "--irc-port",
+    "0",
+    "--rate",
+    "0",
+  ]);
+  try {
+    const keeper = await TestClient.join(server.port, "keeper");
+    keeper.send("/join keep");
+    await keeper.expect(/you are now in #keep/);
+    keeper.send("remember me");
+    keeper.send("/join lobby");
+    await keeper.expect(/you are now in #lobby/);
+    const maker = await TestClient.registerIrc(server.ircPort, "maker");
+    maker.sendIrc("JOIN #e1,#e2");
+    await maker.expect(/ 366 maker #e2 /);
+    maker.sendIrc("PART #e1,#e2");
+    await maker.expect(/ PART #e2/);
+    // lobby, keep, e1, e2: at the cap. New rooms take the places of e1 and e2 ...
+    maker.sendIrc("JOIN #n1,#n2");
+    await maker.expect(/ 366 maker #n2 /);
+    // ... and then there is nothing left to give up: #keep stays.
+    maker.sendIrc("JOIN #n3");
+    await maker.expect(/ 405 maker #n3 :Too many rooms on this server \(at most 4\)$/);
+    const reader = await TestClient.join(server.port, "reader");
+    reader.send("/join keep");
+    await reader.expect(/\] <keeper> remember me$/);
+    for (const client of [keeper, maker, reader]) client.close();
+  } finally {
+    await server.stop();
+    await Deno.remove(dir, { recursive: true });
   }
 });

@@ -140,6 +140,7 @@ async function openChat(
   const chat: Omit<ChatOptions, "history" | "maxRooms"> = {
     requireAccount: config.requireAccount,
     operPassword: config.operPassword,
+    maxRoomsPerMember: config.maxRoomsPerClient,
   };
   if (config.data !== undefined) {
     const store = await openStore(config.data, config.historySize);

@@ -21,6 +21,9 @@ import {
 } from "./flags.ts";
 import { DEFAULT_PORT, readPem, readTextFile, StartError } from "./start.ts";
 
+/** The default of `--max-rooms-per-client`. */
+const MAX_ROOMS_PER_CLIENT = 50;
+
 /** `parley server --help`. */
 export const SERVER_HELP = `Usage: parley server [options]
 
@@ -41,6 +44,9 @@ Options:
   --idle-timeout SECONDS disconnect clients silent this long (default 0 = never)
   --history N            messages per room replayed to newcomers (default ${SERVER_DEFAULTS.history}; 0 = off)
   --max-rooms N          most rooms at once (default ${SERVER_DEFAULTS.maxRooms})
+  --max-rooms-per-client N
+                         most rooms one client may be in at once (default ${MAX_ROOMS_PER_CLIENT};
+                         IRC's CHANLIMIT)
   --log text|json        console format (default text)
   --no-log-text          keep message text out of the console (privacy)
   --tls-cert FILE        serve TLS with this certificate (PEM) ...
@@ -88,6 +94,8 @@ export interface ServerConfig {
   metricsAddress: { hostname: string; port: number } | undefined;
   /** Messages per room replayed to newcomers. */
   historySize: number;
+  /** Most rooms one client may be in (`--max-rooms-per-client`). */
+  maxRoomsPerClient: number | undefined;
 }
 
 /** Reads `parley server ARGS`: the config, or `"help"` for `--help`. */
@@ -105,6 +113,7 @@ export function readServerFlags(args: string[]): ServerConfig | "help" {
     "idle-timeout": { type: "string" },
     history: { type: "string" },
     "max-rooms": { type: "string" },
+    "max-rooms-per-client": { type: "string" },
     log: { type: "string" },
     "no-log-text": { type: "boolean" },
     "tls-cert": { type: "string" },
@@ -193,6 +202,10 @@ export function readServerFlags(args: string[]): ServerConfig | "help" {
     console: !values["no-console"],
     metricsAddress,
     historySize,
+    maxRoomsPerClient: optional(
+      values["max-rooms-per-client"],
+      (v) => parseInteger("max-rooms-per-client", v, 1),
+    ),
   };
 }
 

@@ -50,6 +50,8 @@ export interface ChatOptions {
   history?: number;
   /** Most rooms at once, the lobby included. */
   maxRooms?: number;
+  /** Most rooms one member may be in at once (IRC's CHANLIMIT); 50 by default. */
+  maxRoomsPerMember?: number;
   /** This server's id, the prefix of its members' ids. */
   node?: string;
   directory?: Directory;
@@ -70,6 +72,8 @@ export interface ChatOptions {
 export class Chat {
   /** The ban list, checked for every accepted connection. */
   readonly bans: Bans;
+  /** Most rooms one member may be in at once (announced to IRC clients as CHANLIMIT). */
+  readonly maxRoomsPerMember: number;
   readonly #store: Store;
   readonly #clock: Clock;
   readonly #requireAccount: boolean;
@@ -90,6 +94,7 @@ export class Chat {
     const presence = options.presence ?? new LocalPresence();
     const onError = options.onError ?? (() => {});
     this.#requireAccount = options.requireAccount ?? false;
+    this.maxRoomsPerMember = options.maxRoomsPerMember ?? 50;
     const registry = this.#registry = new Registry({ store, presence, clock });
     const queries = this.#queries = new Queries({ registry, presence, clock, onError });
     const path = this.#path = new MessagePath({
@@ -114,6 +119,7 @@ export class Chat {
       node: options.node ?? "local",
       historySize,
       maxRooms: options.maxRooms ?? 1000,
+      maxRoomsPerMember: this.maxRoomsPerMember,
       flush: () => path.flush(),
       onError,
     });
@@ -150,6 +156,7 @@ export class Chat {
       const room = registry.room(stored.key) ?? registry.createRoom(stored.name, stored.key, null);
       room.topic = stored.topic;
       room.seq = Math.max(room.seq, stored.seq);
+      room.kept = stored.topic !== null || stored.seq > 0;
       room.lastUsed = stored.lastUsed;
     }
     try {

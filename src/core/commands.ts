@@ -46,8 +46,12 @@ export type Command =
 export type Problem =
   | { code: "nick-invalid"; nick: string; why: NameProblem }
   | { code: "nick-taken"; nick: string }
+  /** It looks like a nick someone holds (UTS #39 confusables: `аdmin` for `admin`). */
+  | { code: "nick-lookalike"; nick: string }
   | { code: "room-invalid"; room: string; why: NameProblem }
   | { code: "too-many-rooms"; max: number }
+  /** The member is in as many rooms as one may be. */
+  | { code: "too-many-joined"; max: number }
   | { code: "already-in-room"; room: string }
   | { code: "not-in-room"; room: string }
   | { code: "no-such-nick"; nick: string }
@@ -60,6 +64,17 @@ export type Problem =
   | { code: "not-registered"; nick: string }
   | { code: "wrong-password"; nick: string }
   | { code: "too-many-attempts"; seconds: number }
+  /**
+   * Expensive work is at its budget (SPEC §4), for this address (`scope`
+   * "address") or the whole server ("server"); nothing was done or counted
+   * against the member, and the same request may succeed in `seconds`.
+   */
+  | {
+    code: "busy";
+    work: "password-checks" | "registrations" | "oper-attempts";
+    scope: "address" | "server";
+    seconds: number;
+  }
   /** The member has not proved the nick it acts on. */
   | { code: "not-identified"; nick: string }
   | { code: "password-too-short"; min: number }

@@ -9,10 +9,11 @@
  * @module
  */
 
-import { type Accounts, isReserved } from "./accounts.ts";
+import type { Accounts } from "./accounts.ts";
 import type { Bus } from "./bus.ts";
 import type { Problem, Refused, Replies } from "./commands.ts";
 import type { Directory } from "./directory.ts";
+import { claimKeys, isReservedName, NickClaims } from "./nick_claims.ts";
 import type { ChatEvent, Clock, QuitReason } from "./events.ts";
 import type { History } from "./history.ts";
 import type { Presence } from "./presence.ts";
@@ -39,6 +40,8 @@ export interface MembershipOptions {
   historySize: number;
   /** Most rooms at once, the lobby included. */
   maxRooms: number;
+  /** Most rooms one member may be in at once (IRC's CHANLIMIT). */
+  maxRoomsPerMember: number;
   /** Publishes what was said so far (before anything that changes who is where). */
   flush: () => void;
   /** Told when the accounts cannot be read (a nick is then refused, never handed out). */
@@ -49,6 +52,7 @@ export interface MembershipOptions {
 export class Membership {
   readonly #registry: Registry;
   readonly #directory: Directory;
+  readonly #claims: NickClaims;
   readonly #accounts: Accounts;
   readonly #store: Store;
   readonly #history: History;
@@ -58,6 +62,7 @@ export class Membership {
   readonly #node: string;
   readonly #historySize: number;
   readonly #maxRooms: number;
+  readonly #maxRoomsPerMember: number;
   readonly #flush: () => void;
   readonly #onError: (message: string) => void;
   #lastMember = 0;
@@ -65,6 +70,7 @@ export class Membership {
   constructor(options: MembershipOptions) {
     this.#registry = options.registry;
     this.#directory = options.directory;
+    this.#claims = new NickClaims(options.directory);
     this.#accounts = options.accounts;
     this.#store = options.store;
     this.#history = options.history;
@@ -74,6 +80,7 @@ export class Membership {
     this.#node = options.node;
     this.#historySize = options.historySize;
     this.#maxRooms = options.maxRooms;
+    this.#maxRoomsPerMember = options.maxRoomsPerMember;
     this.#flush = options.flush;
     this.#onError = options.onError;
   }
@@ -101,7 +108,7 @@ export class Membership {
     const why = nickProblem(nick);
     if (why) return refused({ code: "nick-invalid", nick, why });
     const key = nameKey(nick);
-    if (isReserved(key)) return refused({ code: "nick-reserved", nick });
+    if (isReservedName(nick, key)) return refused({ code: "nick-reserved", nick });
     const registered = await this.isRegistered(key);
     if (registered === null) return refused({ code: "accounts-unavailable" });
     if (registered) {
@@ -110,8 +117,15 @@ export class Membership {
       if (problem) return refused(problem);
     }
     const id = this.#newId();
-    if (this.#registry.byKey(key) || !(await this.#directory.claim(key, id))) {
-      return refused({ code: "nick-taken", nick: this.#registry.byKey(key)?.nick ?? nick });
+    if (this.#registry.byKey(key)) {
+      return refused({ code: "nick-taken", nick: this.#registry.byKey(key)!.nick });
+    }
+    const claimed = await this.#claims.claim(nick, key, id);
+    if (claimed !== null) return refused(claimProblem(claimed, nick));
+    if (this.#registry.byKey(key)) {
+      // Taken here while the claim was in flight.
+      this.#claims.release(nick, key, id);
+      return refused({ code: "nick-taken", nick: this.#registry.byKey(key)!.nick });
     }
     const member = this.#registry.add(new Member(id, user, endpoint, this.#clock()), nick, key);
     if (registered) member.account = key;
@@ -129,7 +143,7 @@ export class Membership {
     this.#flush();
     m.present = false;
     this.#registry.remove(m);
-    this.#directory.release(m.key, m.id);
+    this.#claims.release(m.nick, m.key, m.id);
     // Everyone leaving at once (shutdown): the server's goodbye tells the others who was here.
     if (why.announce !== false) this.#presence.remove(m.id);
     const rooms = [...m.rooms];
@@ -167,7 +181,7 @@ export class Membership {
     if (holder && holder !== m) return refused({ code: "nick-taken", nick: holder.nick });
     if (nick === m.nick) return { kind: "unchanged", nick };
     if (key !== m.key) {
-      if (isReserved(key)) return refused({ code: "nick-reserved", nick });
+      if (isReservedName(nick, key)) return refused({ code: "nick-reserved", nick });
       if (m.account !== key) {
         const registered = await this.isRegistered(key);
         if (registered === null) return refused({ code: "accounts-unavailable" });
@@ -177,21 +191,26 @@ export class Membership {
     return await this.changeNick(m, nick, key);
   }
 
-  /** Gives a member a new nick (checked already): claims it, tells its rooms. */
-  async changeNick(m: Member, nick: string, key: string): Promise<Replies["nick"]> {
+  /**
+   * Gives a member a new nick (checked already): claims it with its
+   * lookalikes (a guest nick, handed out by the server, just its key), lets
+   * go of the old one, tells its rooms.
+   */
+  async changeNick(m: Member, nick: string, key: string, guest = false): Promise<Replies["nick"]> {
     const registry = this.#registry;
-    if (key !== m.key) {
-      if (!(await this.#directory.claim(key, m.id))) {
-        return refused({ code: "nick-taken", nick });
-      }
-      if (!m.present || registry.byKey(key)) {
-        // Left, or the nick was taken locally while the claim was in flight.
-        this.#directory.release(key, m.id);
-        return refused({ code: "nick-taken", nick: registry.byKey(key)?.nick ?? nick });
-      }
-      registry.rekey(m, key);
-      this.#directory.release(m.key, m.id);
+    const claimed = guest
+      ? (await this.#directory.claim(key, m.id) ? null : "taken")
+      : await this.#claims.claim(nick, key, m.id);
+    if (claimed !== null) return refused(claimProblem(claimed, nick));
+    const kept = guest ? [key] : claimKeys(nick, key);
+    const holder = registry.byKey(key);
+    if (!m.present || (holder !== undefined && holder !== m)) {
+      // Left, or the nick was taken locally while the claim was in flight.
+      this.#claims.release(nick, key, m.id, claimKeys(m.nick, m.key));
+      return refused({ code: "nick-taken", nick: holder?.nick ?? nick });
     }
+    if (key !== m.key) registry.rekey(m, key);
+    this.#claims.release(m.nick, m.key, m.id, kept);
     const from = m.nick;
     m.nick = nick;
     m.key = key;
@@ -215,7 +234,7 @@ export class Membership {
   async renameToGuest(m: Member): Promise<void> {
     for (;;) {
       const nick = `guest-${await this.#directory.nextGuest()}`;
-      const reply = await this.changeNick(m, nick, nameKey(nick));
+      const reply = await this.changeNick(m, nick, nameKey(nick), true);
       if (reply.kind === "renamed" || !m.present) return;
     }
   }
@@ -229,6 +248,9 @@ export class Membership {
     const key = nameKey(name);
     let room = registry.room(key);
     if (room && room.members.has(m)) return refused({ code: "already-in-room", room: room.name });
+    if (!move && m.rooms.length >= this.#maxRoomsPerMember) {
+      return refused({ code: "too-many-joined", max: this.#maxRoomsPerMember });
+    }
     if (!room) {
       if (registry.roomCount >= this.#maxRooms && !registry.forgetOldestEmpty()) {
         return refused({ code: "too-many-rooms", max: this.#maxRooms });
@@ -306,6 +328,7 @@ export class Membership {
     const by = m?.nick ?? "server";
     const topic = { text: cutToBytes(text, MAX_TOPIC_BYTES), nick: by, time: this.#clock() };
     room.topic = topic.text === "" ? null : topic;
+    if (room.topic !== null) room.kept = true;
     if (this.#store.persistent) this.#store.setTopic(room.key, room.topic);
     this.#publish({
       kind: "topic",
@@ -368,6 +391,10 @@ export class Membership {
   #publish(event: ChatEvent): void {
     this.#bus.publish([event]);
   }
+}
+
+function claimProblem(claimed: "taken" | "lookalike", nick: string): Problem {
+  return claimed === "taken" ? { code: "nick-taken", nick } : { code: "nick-lookalike", nick };
 }
 
 function refused(problem: Problem): Refused {

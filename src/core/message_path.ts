@@ -84,7 +84,10 @@ export class MessagePath {
       action,
     };
     if (notice) event.notice = true;
-    else this.#history.append(r.key, event);
+    else {
+      this.#history.append(r.key, event);
+      r.kept = true;
+    }
     this.#pending.push(event);
     this.#pendingRoom = r;
     this.#pendingFrom = m;

@@ -124,6 +124,8 @@ export class Room implements ChatRoom {
   topic: Topic | null = null;
   /** When someone last entered or left it (ms since the epoch). */
   lastUsed = 0;
+  /** It holds something worth keeping: a message in its history, or a topic. */
+  kept = false;
   /** Members whose output is behind: while there are any, talkers here are read more slowly. */
   holders = 0;
   #caughtUp: PromiseWithResolvers<void> | null = null;

@@ -136,12 +136,16 @@ export class Registry {
     this.#forget(room);
   }
 
-  /** At the room cap with a store that keeps rooms: the least recently used empty one goes. */
+  /**
+   * At the room cap with a store that keeps rooms: the least recently used
+   * empty room that keeps nothing (no message, no topic) goes. A stored room
+   * with history is never given up for someone's new one: then the cap holds.
+   */
   forgetOldestEmpty(): boolean {
     if (!this.#store.persistent) return false;
     let oldest: Room | null = null;
     for (const room of this.#rooms.values()) {
-      if (room.members.size > 0 || this.isLobby(room)) continue;
+      if (room.members.size > 0 || room.kept || this.isLobby(room)) continue;
       if (oldest === null || room.lastUsed < oldest.lastUsed) oldest = room;
     }
     if (oldest === null) return false;

@@ -372,6 +372,8 @@ function nameWhy(why: NameProblem): string {
       return "too long";
     case "bad-characters":
       return "letters, digits, _ - . only";
+    case "invisible":
+      return "invisible or blank characters";
   }
 }
 

@@ -20,10 +20,14 @@ export function problemText(problem: Problem): string {
       return nameProblemText("nickname", problem.why);
     case "nick-taken":
       return `nickname ${problem.nick} is taken`;
+    case "nick-lookalike":
+      return `nickname ${problem.nick} looks too much like one that is taken; choose another`;
     case "room-invalid":
       return nameProblemText("room name", problem.why);
     case "too-many-rooms":
       return `too many rooms (at most ${problem.max}); join an existing one (/rooms)`;
+    case "too-many-joined":
+      return `you are in ${problem.max} rooms, as many as one may be; leave one first`;
     case "already-in-room":
       return `you are already in #${problem.room}`;
     case "not-in-room":
@@ -44,6 +48,8 @@ export function problemText(problem: Problem): string {
       return `wrong password for ${problem.nick}`;
     case "too-many-attempts":
       return `too many wrong passwords from your address; try again in ${problem.seconds} s`;
+    case "busy":
+      return `${busyText(problem)}; try again in ${problem.seconds} s`;
     case "not-identified":
       return `you have not proved the nick ${problem.nick} (/identify PASSWORD)`;
     case "password-too-short":
@@ -77,6 +83,25 @@ export function problemText(problem: Problem): string {
  */
 export function accountNamed(problem: Problem, given: string | undefined): string | undefined {
   return problem.code === "wrong-password" ? given : undefined;
+}
+
+/** What is at its budget, for a "busy" problem. */
+function busyText(problem: Extract<Problem, { code: "busy" }>): string {
+  const address = problem.scope === "address";
+  switch (problem.work) {
+    case "password-checks":
+      return address
+        ? "your address has password checks waiting already"
+        : "the server is busy checking passwords";
+    case "registrations":
+      return address
+        ? "too many registrations and password changes from your address"
+        : "too many registrations on this server just now";
+    case "oper-attempts":
+      return address
+        ? "too many operator attempts from your address"
+        : "too many wrong operator passwords on this server just now";
+  }
 }
 
 /** Why a connection is turned away, as the client is told and the log says. */

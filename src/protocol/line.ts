@@ -83,6 +83,8 @@ export function nameProblemText(what: "nickname" | "room name", why: NameProblem
       } characters)`;
     case "bad-characters":
       return `${what} may contain only letters, digits, _ - and .`;
+    case "invisible":
+      return `${what} may not contain invisible or blank characters`;
   }
 }
 

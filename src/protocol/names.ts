@@ -7,6 +7,8 @@
  * @module
  */
 
+import { invisibleProblem } from "./confusables.ts";
+
 /** The room that always exists: line clients start in it. */
 export const LOBBY = "lobby";
 
@@ -24,7 +26,7 @@ export const MAX_ROOM = 24;
 export const MAX_TOPIC_BYTES = 390;
 
 /** Why a name cannot be used. */
-export type NameProblem = "empty" | "too-long" | "bad-characters";
+export type NameProblem = "empty" | "too-long" | "bad-characters" | "invisible";
 
 const NAME = /^[\p{L}\p{M}\p{N}_.\-]+$/u;
 
@@ -43,6 +45,8 @@ function nameProblem(name: string, max: number): NameProblem | null {
   if (length === 0) return "empty";
   if (length > max) return "too-long";
   if (!NAME.test(name)) return "bad-characters";
+  // Letters that show nothing (U+3164) and marks that do nothing (U+034F) pass the pattern.
+  if (invisibleProblem(name) !== null) return "invisible";
   return null;
 }
 

@@ -44,6 +44,13 @@ async function joinOne(context: IrcContext, channel: string): Promise<void> {
     if (reply.kind === "refused") {
       const problem = reply.problem;
       if (problem.code === "already-in-room") return;
+      if (problem.code === "too-many-joined") {
+        return context.numeric(
+          N.ERR_TOOMANYCHANNELS,
+          clean(channel),
+          "You have joined too many channels",
+        );
+      }
       if (problem.code === "too-many-rooms") {
         return context.numeric(
           N.ERR_TOOMANYCHANNELS,

@@ -14,6 +14,8 @@ import { cleanString as clean, hasContent } from "../../text.ts";
 import type { IrcContext } from "./context.ts";
 import { nickServ } from "./nickserv.ts";
 import * as N from "./numerics.ts";
+import { MAX_TARGETS } from "./registration.ts";
+import { nameKey } from "../../protocol/names.ts";
 
 /** PRIVMSG or NOTICE to channels and nicks. */
 export function text(context: IrcContext, message: IrcMessage): void | Promise<void> {
@@ -33,12 +35,29 @@ export function text(context: IrcContext, message: IrcMessage): void | Promise<v
   const said = clean(stripFormatting(action ? ctcp.params : raw));
   if (!hasContent(said)) return;
   const nicks: string[] = [];
-  for (const target of targets.split(",")) {
+  for (const target of distinctTargets(context, targets, notice)) {
     if (target.startsWith("#")) say(context, target, said, action, notice);
     else if (target.toLowerCase() === "nickserv") return nickServ(context, raw);
-    else if (target) nicks.push(target);
+    else nicks.push(target);
   }
   if (nicks.length > 0) return privately(context, nicks, said, action, notice);
+}
+
+/**
+ * The targets of one message, each once (compared as names are), at most
+ * {@linkcode MAX_TARGETS}: a flood-control token buys one line, not seventy
+ * copies of it. Targets beyond the limit get 407 (a NOTICE, nothing).
+ */
+function distinctTargets(context: IrcContext, targets: string, notice: boolean): string[] {
+  const seen = new Set<string>();
+  const kept: string[] = [];
+  for (const target of targets.split(",")) {
+    if (target === "" || seen.has(nameKey(target))) continue;
+    seen.add(nameKey(target));
+    if (kept.length < MAX_TARGETS) kept.push(target);
+    else if (!notice) context.numeric(N.ERR_TOOMANYTARGETS, clean(target), "Too many targets");
+  }
+  return kept;
 }
 
 /** The message path for channels: synchronous, batched until the end of the read. */

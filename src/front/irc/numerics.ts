@@ -119,6 +119,8 @@ export const ERR_NOSUCHCHANNEL = "403";
 export const ERR_CANNOTSENDTOCHAN = "404";
 /** `<client> <channel> :You have joined too many channels` */
 export const ERR_TOOMANYCHANNELS = "405";
+/** `<client> <target> :Too many targets` — a PRIVMSG to more targets than TARGMAX allows. */
+export const ERR_TOOMANYTARGETS = "407";
 /** `<client> :No origin specified` — PING or PONG without a token. */
 export const ERR_NOORIGIN = "409";
 /** `<client> <subcommand> :Invalid CAP command` — an unknown `CAP` subcommand (capability negotiation spec). */

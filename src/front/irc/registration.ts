@@ -26,6 +26,8 @@ import * as N from "./numerics.ts";
 export const CAPABILITIES = ["server-time"] as const;
 /** Longest away text kept, in characters. */
 export const MAX_AWAY = 200;
+/** Most targets of one PRIVMSG or NOTICE (duplicates counted once). */
+export const MAX_TARGETS = 4;
 /** Longest user name kept from USER. */
 const MAX_USER = 16;
 
@@ -141,6 +143,9 @@ export function welcome(context: IrcContext, online: number): void {
     "UTF8MAPPING=rfc8265",
     "UTF8ONLY",
     "CHANTYPES=#",
+    `CHANLIMIT=#:${context.chat.maxRoomsPerMember}`,
+    `MAXTARGETS=${MAX_TARGETS}`,
+    `TARGMAX=PRIVMSG:${MAX_TARGETS},NOTICE:${MAX_TARGETS},JOIN:,PART:,KICK:1,WHOIS:1`,
     `CHANNELLEN=${MAX_ROOM + 1}`,
     `NICKLEN=${MAX_NICK}`,
     `TOPICLEN=${MAX_TOPIC_BYTES}`,

@@ -387,10 +387,12 @@ export class IrcSession implements Endpoint, LineHandler, IrcContext {
       case "nick-taken":
         return this.numeric(N.ERR_NICKNAMEINUSE, problem.nick, "Nickname is already in use");
       case "nick-registered":
+      case "nick-lookalike":
       case "nick-reserved":
       case "wrong-password":
       case "not-registered":
       case "too-many-attempts":
+      case "busy":
       case "accounts-unavailable":
         // 433 makes clients try another nick; the text says why.
         return this.numeric(N.ERR_NICKNAMEINUSE, wanted || "*", problemText(problem));
