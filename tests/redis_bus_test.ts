@@ -65,8 +65,8 @@ function message(room: string, origin: string, text: string, extra: Partial<Mess
     seq: 0,
     time: ++clock,
     origin,
-    nick: origin,
-    user: origin,
+    nick: origin.replace("/", "_"), // a nick as servers send them (events from Redis are checked)
+    user: origin.replace("/", "_"),
     text,
     action: false,
     ...extra,

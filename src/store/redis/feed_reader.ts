@@ -56,6 +56,10 @@ export interface FeedReaderOptions {
 interface FeedState {
   last: number;
   epoch: string;
+  /** The epoch is the feed's own, read from Redis (not only taken from a first batch seen). */
+  confirmed: boolean;
+  /** The batches delivered lately, by the seq of their first event (a duplicate is one of these). */
+  recent: Map<number, string>;
   /** The feed's work, in order. */
   chain: Promise<void>;
   /** Jobs on the chain not done yet. */
@@ -71,7 +75,12 @@ export interface FeedStats {
   holes: number;
   resets: number;
   resyncs: number;
+  /** Batches dropped: damaged, or not in their feed's log. */
+  rejected: number;
 }
+
+/** Batches remembered per feed, to tell a duplicate from a batch whose seq a forged one took. */
+const RECENT_BATCHES = 256;
 
 /** Every feed's batches, once each, in order. */
 export class FeedReader {
@@ -83,6 +92,7 @@ export class FeedReader {
     holes: 0,
     resets: 0,
     resyncs: 0,
+    rejected: 0,
   };
   readonly #link: RedisLink;
   readonly #options: FeedReaderOptions;
@@ -125,6 +135,8 @@ export class FeedReader {
     this.#feeds.set(feed, {
       last: Number(meta[0] ?? 0),
       epoch: meta[1] ?? "",
+      confirmed: meta[1] !== null && meta[1] !== undefined,
+      recent: new Map(),
       chain: Promise.resolve(),
       pending: 0,
     });
@@ -158,18 +170,34 @@ export class FeedReader {
   #onMessage(message: string, channel: string): void {
     if (this.#closed) return;
     const feed = feedOfChannel(channel);
-    const live = feed === null ? null : parseLive(message);
-    if (feed === null || live === null) {
-      this.#options.log?.(`Redis feeds: ignored a damaged message on ${channel}`);
+    const live = feed === null ? "not a feed" : parseLive(message);
+    if (feed === null || typeof live === "string") {
+      this.stats.rejected++;
+      this.#options.log?.(`Redis feeds: ignored a message on ${channel}: ${live}`);
       return;
     }
     let state = this.#feeds.get(feed);
     if (state === undefined) {
-      // First sight of this feed: it starts here.
-      state = { last: live.first - 1, epoch: live.epoch, chain: Promise.resolve(), pending: 0 };
+      // First sight of this feed: it starts here. (Should the batch be forged, the first
+      // real one finds the feed behind this one and puts it right: see `#behind`.)
+      state = {
+        last: live.first - 1,
+        epoch: live.epoch,
+        confirmed: false,
+        recent: new Map(),
+        chain: Promise.resolve(),
+        pending: 0,
+      };
       this.#feeds.set(feed, state);
+      this.#confirm(feed, state);
     }
     const known = state;
+    if (live.epoch === known.epoch && live.first + live.events.length - 1 <= known.last) {
+      // Seen already (filled in from the log), or this server's idea of the feed is ahead
+      // of the feed itself: only a forged batch can have put it there.
+      this.#enqueue(feed, known, () => this.#behind(feed, known, live));
+      return;
+    }
     // The common case, done now rather than on the chain: nothing pending for
     // this feed and no gap. Batches of different feeds (a rename, then a
     // message) then keep the order they arrived in.
@@ -178,10 +206,78 @@ export class FeedReader {
       return;
     }
     this.#enqueue(feed, known, async () => {
-      if (live.epoch !== known.epoch) this.#reset(feed, known, live.epoch);
-      if (live.first > known.last + 1) await this.#fill(feed, known, live.first - 1);
+      if (live.epoch !== known.epoch) {
+        const epoch = await this.#link.commands.hGet(feedKeys(feed).meta, "epoch");
+        if (epoch !== live.epoch) return this.#unbacked(feed, live);
+        if (!known.confirmed) {
+          // The epoch this server took the feed to have came from a forged first batch.
+          known.epoch = epoch;
+          known.last = live.first - 1;
+        } else {
+          this.#reset(feed, known, live.epoch);
+        }
+        known.confirmed = true;
+      }
+      if (live.first > known.last + 1) {
+        // The log holds every batch that was published, this one included: read up to its end.
+        const end = live.first + live.events.length - 1;
+        await this.#fill(feed, known, end);
+        if (known.last < live.first - 1) return this.#unbacked(feed, live);
+      }
       this.#receive(feed, known, live);
     });
+  }
+
+  /**
+   * A batch at or below the last seq delivered: a duplicate when this server
+   * delivered it (filled in from the log first, most often). Otherwise a
+   * forged batch took its seq (published with a made-up one, or at the very
+   * seq this one has): when the feed's log holds this batch, it is delivered
+   * now and the feed followed from it; the log says so.
+   */
+  async #behind(feed: string, known: FeedState, live: LiveBatch): Promise<void> {
+    const end = live.first + live.events.length - 1;
+    if (live.epoch !== known.epoch || end > known.last) return this.#receive(feed, known, live);
+    if (known.recent.get(live.first) === live.batch) {
+      this.stats.duplicates++;
+      return;
+    }
+    const { entries } = await readLog(this.#link.commands, feed, {
+      from: live.first,
+      to: live.first,
+      count: 1,
+    });
+    if (entries.length === 0) {
+      this.stats.duplicates++; // trimmed from the log: older than anything that matters
+      return;
+    }
+    if (entries[0].batch !== live.batch) return this.#unbacked(feed, live);
+    this.stats.rejected++;
+    this.#options.log?.(
+      `Redis feed ${feed}: seq ${live.first} was taken by a batch that is not in the log ` +
+        `(forged?); delivering the real one, ${live.batch}`,
+    );
+    known.last = live.first - 1;
+    this.#receive(feed, known, live);
+  }
+
+  /**
+   * Asks Redis, beside the feed's work, whether the epoch a first batch came
+   * with is the feed's own; from then on a new epoch is the feed starting over.
+   */
+  #confirm(feed: string, state: FeedState): void {
+    const epoch = state.epoch;
+    this.#link.commands.hGet(feedKeys(feed).meta, "epoch").then((real) => {
+      if (real === epoch && state.epoch === epoch) state.confirmed = true;
+    }, () => {/* unconfirmed: a new epoch is then checked against Redis when it comes */});
+  }
+
+  /** A batch the feed's log does not hold: not a parley server's; dropped and said. */
+  #unbacked(feed: string, live: LiveBatch): void {
+    this.stats.rejected++;
+    this.#options.log?.(
+      `Redis feed ${feed}: ignored batch ${live.batch} (seq ${live.first}): its log does not hold it`,
+    );
   }
 
   /** Delivers what of `live` comes after the feed's last seq. */
@@ -213,6 +309,7 @@ export class FeedReader {
   #reset(feed: string, state: FeedState, epoch: string): void {
     this.stats.resets++;
     state.epoch = epoch;
+    state.confirmed = true;
     state.last = 0;
     try {
       this.#options.onReset?.(feed, epoch);
@@ -254,9 +351,12 @@ export class FeedReader {
       });
       if (epoch === null || this.#closed) return; // not in this Redis (yet)
       if (epoch !== state.epoch) {
-        this.#reset(feed, state, epoch);
+        if (state.confirmed) this.#reset(feed, state, epoch);
+        else state.epoch = epoch; // taken from a first batch that was not the feed's
+        state.confirmed = true;
         continue;
       }
+      state.confirmed = true;
       let group: LogEntry[] = [];
       const flush = () => {
         if (group.length === 0) return;
@@ -280,18 +380,18 @@ export class FeedReader {
         state.last = entry.seq;
       }
       flush();
-      if (entries.length < this.#pageSize || state.last >= upTo) {
-        if (Number.isFinite(upTo) && state.last < upTo) {
-          this.#hole(feed, state.last + 1, upTo, "trimmed from the log");
-          state.last = upTo;
-        }
-        return;
-      }
+      // Past the log's end there is nothing: what a batch claims beyond it is not the feed's.
+      if (entries.length < this.#pageSize || state.last >= upTo) return;
     }
   }
 
   /** Hands events on, with their seqs (room events), unless this server delivered them itself. */
   #deliver(events: ChatEvent[], delivery: Delivery, seqs?: number[]): void {
+    const recent = this.#feeds.get(delivery.feed)?.recent;
+    if (recent !== undefined) {
+      recent.set(delivery.first, delivery.batch);
+      if (recent.size > RECENT_BATCHES) recent.delete(recent.keys().next().value!);
+    }
     if (this.#options.skip?.(delivery.batch)) {
       this.stats.skipped++;
       return;

@@ -18,6 +18,7 @@
  * @module
  */
 
+import { checkEvent } from "./event_check.ts";
 import type { ChatEvent, MessageEvent, RoomEvent } from "../../core/events.ts";
 import { feedKeys, historyKey, sentKey } from "./keys.ts";
 import type { RedisClient } from "./link.ts";
@@ -103,21 +104,31 @@ export async function publishBatch(
   return { first: Number(reply[0]), epoch: String(reply[1]), again: Number(reply[2]) === 1 };
 }
 
-/** Takes a channel message apart; null when it is not a batch (not parley's, or damaged). */
-export function parseLive(message: string): LiveBatch | null {
+/**
+ * Takes a channel message apart, each event checked like client input
+ * (`event_check.ts`); a string says why it is not a batch of parley's.
+ */
+export function parseLive(message: string): LiveBatch | string {
   const a = message.indexOf(" ");
   const b = message.indexOf(" ", a + 1);
   const c = message.indexOf(" ", b + 1);
-  if (a < 0 || b < 0 || c < 0) return null;
+  if (a < 0 || b < 0 || c < 0) return "not a batch";
   const first = Number(message.slice(0, a));
-  if (!Number.isSafeInteger(first) || first < 1) return null;
+  if (!Number.isSafeInteger(first) || first < 1) return "no sequence number";
+  let raw: unknown;
   try {
-    const events = JSON.parse(message.slice(c + 1));
-    if (!Array.isArray(events) || events.length === 0) return null;
-    return { first, epoch: message.slice(a + 1, b), batch: message.slice(b + 1, c), events };
+    raw = JSON.parse(message.slice(c + 1));
   } catch {
-    return null;
+    return "not JSON";
   }
+  if (!Array.isArray(raw) || raw.length === 0) return "no events";
+  const events: ChatEvent[] = [];
+  for (const item of raw) {
+    const checked = checkEvent(item);
+    if ("why" in checked) return `a damaged event (${checked.why})`;
+    events.push(checked.event);
+  }
+  return { first, epoch: message.slice(a + 1, b), batch: message.slice(b + 1, c), events };
 }
 
 /**
@@ -169,13 +180,17 @@ interface StreamRow {
   message: Record<string, string>;
 }
 
+/** An event as the log or the history keeps it, checked like client input; null when damaged. */
 function parseEvent(json: string | undefined): ChatEvent | null {
   if (json === undefined) return null;
+  let raw: unknown;
   try {
-    return JSON.parse(json) as ChatEvent;
+    raw = JSON.parse(json);
   } catch {
     return null;
   }
+  const checked = checkEvent(raw);
+  return "event" in checked ? checked.event : null;
 }
 
 function streamSeq(id: string): number {

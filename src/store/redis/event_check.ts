@@ -1,0 +1,192 @@
+/**
+ * Events read back from Redis are checked like client input: anyone who can
+ * publish on a feed's channel (or write its log) must not be able to send raw
+ * LF or ESC to line clients, a nick that is not one, or fields of the wrong
+ * type that a renderer would trip over. {@linkcode checkEvent} rebuilds an
+ * event from the fields its kind has, each checked and text cleaned (control
+ * characters and bidi overrides removed, as for what clients send), or says
+ * why it is not one. Pure.
+ *
+ * @module
+ */
+
+import type { ChatEvent } from "../../core/events.ts";
+import { nickProblem, roomProblem } from "../../protocol/names.ts";
+import { cleanString } from "../../text.ts";
+
+/** The longest text an event may carry (a line is at most `--max-line`; this bounds the rest). */
+const MAX_TEXT = 64 * 1024;
+/** The longest member id, user name or quit detail kept. */
+const MAX_SHORT = 256;
+
+/** Why a value is not an event. */
+class NotAnEvent extends Error {}
+
+/** The event `raw` stands for, checked and cleaned; or why it is none. */
+export function checkEvent(raw: unknown): { event: ChatEvent } | { why: string } {
+  try {
+    return { event: rebuild(raw) };
+  } catch (error) {
+    if (error instanceof NotAnEvent) return { why: error.message };
+    throw error;
+  }
+}
+
+function rebuild(raw: unknown): ChatEvent {
+  if (typeof raw !== "object" || raw === null) throw new NotAnEvent("not an object");
+  const value = raw as Record<string, unknown>;
+  const time = number(value, "time");
+  const origin = short(value, "origin");
+  switch (value.kind) {
+    case "message": {
+      const event: ChatEvent = {
+        kind: "message",
+        ...inRoom(value),
+        time,
+        origin,
+        nick: nick(value, "nick"),
+        user: short(value, "user"),
+        text: text(value, "text"),
+        action: boolean(value, "action"),
+      };
+      if (value.notice === true) event.notice = true;
+      return event;
+    }
+    case "joined":
+      return {
+        kind: "joined",
+        ...inRoom(value),
+        time,
+        origin,
+        nick: nick(value, "nick"),
+        user: short(value, "user"),
+      };
+    case "left": {
+      const how = value.how;
+      if (how !== "moved" && how !== "part") throw new NotAnEvent("left: how");
+      const event: ChatEvent = {
+        kind: "left",
+        ...inRoom(value),
+        time,
+        origin,
+        nick: nick(value, "nick"),
+        user: short(value, "user"),
+        how,
+      };
+      if (how === "moved") event.to = room(value, "to");
+      else if (value.text !== undefined) event.text = text(value, "text");
+      return event;
+    }
+    case "topic":
+      return {
+        kind: "topic",
+        ...inRoom(value),
+        time,
+        origin,
+        nick: value.nick === "server" ? "server" : nick(value, "nick"),
+        user: short(value, "user"),
+        text: text(value, "text"),
+      };
+    case "renamed":
+      return {
+        kind: "renamed",
+        rooms: rooms(value),
+        time,
+        origin,
+        nick: nick(value, "nick"),
+        user: short(value, "user"),
+        to: nick(value, "to"),
+      };
+    case "quit": {
+      const reason = short(value, "reason");
+      if (!/^[a-z ]{1,32}$/.test(reason)) throw new NotAnEvent("quit: reason");
+      return {
+        kind: "quit",
+        rooms: rooms(value),
+        time,
+        origin,
+        nick: nick(value, "nick"),
+        user: short(value, "user"),
+        reason: reason as Extract<ChatEvent, { kind: "quit" }>["reason"],
+        detail: short(value, "detail"),
+      };
+    }
+    case "private": {
+      const event: ChatEvent = {
+        kind: "private",
+        to: nick(value, "to"),
+        time,
+        origin,
+        nick: nick(value, "nick"),
+        user: short(value, "user"),
+        text: text(value, "text"),
+        action: boolean(value, "action"),
+      };
+      if (value.notice === true) event.notice = true;
+      return event;
+    }
+    case "notice": {
+      // Only an operator's announcement travels between servers; the rest are local.
+      const notice = value.notice as Record<string, unknown> | null | undefined;
+      if (typeof notice !== "object" || notice === null || notice.code !== "announcement") {
+        throw new NotAnEvent("notice: not an announcement");
+      }
+      return {
+        kind: "notice",
+        notice: { code: "announcement", text: text(notice, "text") },
+        time,
+        origin,
+      };
+    }
+    default:
+      throw new NotAnEvent("unknown kind");
+  }
+}
+
+function inRoom(value: Record<string, unknown>): { room: string; seq: number } {
+  const seq = value.seq ?? 0;
+  if (!Number.isSafeInteger(seq) || (seq as number) < 0) throw new NotAnEvent("seq");
+  return { room: room(value, "room"), seq: seq as number };
+}
+
+function number(value: Record<string, unknown>, field: string): number {
+  const found = value[field];
+  if (typeof found !== "number" || !Number.isFinite(found)) throw new NotAnEvent(field);
+  return found;
+}
+
+function boolean(value: Record<string, unknown>, field: string): boolean {
+  const found = value[field];
+  if (typeof found !== "boolean") throw new NotAnEvent(field);
+  return found;
+}
+
+function text(value: Record<string, unknown>, field: string): string {
+  const found = value[field];
+  if (typeof found !== "string" || found.length > MAX_TEXT) throw new NotAnEvent(field);
+  return cleanString(found);
+}
+
+function short(value: Record<string, unknown>, field: string): string {
+  const found = value[field] ?? "";
+  if (typeof found !== "string" || found.length > MAX_SHORT) throw new NotAnEvent(field);
+  return cleanString(found);
+}
+
+function nick(value: Record<string, unknown>, field: string): string {
+  const found = value[field];
+  if (typeof found !== "string" || nickProblem(found) !== null) throw new NotAnEvent(field);
+  return found;
+}
+
+function room(value: Record<string, unknown>, field: string): string {
+  const found = value[field];
+  if (typeof found !== "string" || roomProblem(found) !== null) throw new NotAnEvent(field);
+  return found;
+}
+
+function rooms(value: Record<string, unknown>): string[] {
+  const found = value.rooms;
+  if (!Array.isArray(found) || found.length > 1000) throw new NotAnEvent("rooms");
+  return found.map((_, i) => room(found as unknown as Record<string, unknown>, String(i)));
+}
