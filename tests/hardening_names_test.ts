@@ -75,3 +75,34 @@ Deno.test("lookalikes are refused at IRC registration and on NICK (433 with the 
     await server.close();
   }
 });
+
+Deno.test("--require-account: a guest is welcomed, told to identify, and in the lobby once it has", async () => {
+  const server = startServer({ withIrcPort: true, chat: { requireAccount: true } });
+  try {
+    const owner = await TestClient.connect(server.port);
+    await owner.expect(/^\*\*\* welcome to parley, you are guest-1$/);
+    await owner.expect("!!! this server lets only registered nicks speak: /identify NICK PASSWORD");
+    owner.send("hello?");
+    await owner.expect("!!! you are in no room yet; /join ROOM");
+    owner.send("/who");
+    await owner.expect("!!! you are in no room yet; /join ROOM");
+    owner.send("/join lobby");
+    await owner.expect("!!! this server lets only registered nicks speak: /identify NICK PASSWORD");
+    owner.send("/nick dora");
+    await owner.expect("*** you are now dora");
+    owner.send("/register sesame-street-1");
+    await owner.expect(/^\*\*\* the nick dora is yours now/);
+    owner.send("/identify sesame-street-1");
+    await owner.expect("*** you are identified as dora");
+    await owner.expect(/^\*\*\* you are now in #lobby \(1 here\)$/);
+    owner.send("I am in");
+    const irc = await TestClient.registerIrc(server.ircPort, "ivy");
+    irc.sendIrc("JOIN #lobby");
+    await irc.expect(/ 477 ivy #lobby :this server lets only registered nicks speak/);
+    owner.close();
+    irc.close();
+  } finally {
+    await server.close();
+  }
+  assert.doesNotMatch(server.log.lines.join("\n"), /reason="error/);
+});

@@ -13,6 +13,7 @@ import { historyTime } from "../../protocol/line.ts";
 import { cleanString as clean } from "../../text.ts";
 import type { IrcContext } from "./context.ts";
 import * as N from "./numerics.ts";
+import { problemText } from "../words.ts";
 import { moderate } from "./operators.ts";
 
 const encoder = new TextEncoder();
@@ -44,6 +45,9 @@ async function joinOne(context: IrcContext, channel: string): Promise<void> {
     if (reply.kind === "refused") {
       const problem = reply.problem;
       if (problem.code === "already-in-room") return;
+      if (problem.code === "account-required") {
+        return context.numeric(N.ERR_NEEDREGGEDNICK, clean(channel), problemText(problem));
+      }
       if (problem.code === "too-many-joined") {
         return context.numeric(
           N.ERR_TOOMANYCHANNELS,

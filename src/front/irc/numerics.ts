@@ -157,6 +157,8 @@ export const ERR_PASSWDMISMATCH = "464";
 export const ERR_YOUREBANNEDCREEP = "465";
 /** `<client> <modechar> :is unknown mode char to me` — a channel mode other than n, t (and the o prefix). */
 export const ERR_UNKNOWNMODE = "472";
+/** `<client> <channel> :Cannot join channel (+r)` — the channel (here: the server) wants an account. */
+export const ERR_NEEDREGGEDNICK = "477";
 /** `<client> :Permission Denied- You're not an IRC operator` */
 export const ERR_NOPRIVILEGES = "481";
 /** `<client> <channel> :You're not channel operator` — e.g. TOPIC or MODE change by a non-operator. */

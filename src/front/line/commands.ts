@@ -17,7 +17,7 @@
 
 import type { Chat, ChatMember, ChatRoom } from "../../core/chat.ts";
 import type { Replies } from "../../core/commands.ts";
-import { MAX_NICK } from "../../protocol/names.ts";
+import { LOBBY, MAX_NICK } from "../../protocol/names.ts";
 import { alreadyText, movedText, privateSentLine, renamedText } from "../../protocol/line.ts";
 import { moderatedLines } from "../moderation.ts";
 import { describeProblem, parseOperatorLine } from "../operator_commands.ts";
@@ -53,8 +53,8 @@ export interface LineContext {
   readonly chat: Chat;
   /** The session's member (present). */
   readonly member: ChatMember;
-  /** The member's current room; `/join` moves it. */
-  readonly room: ChatRoom;
+  /** The member's current room; `/join` moves it. None while the server waits for an account. */
+  readonly room: ChatRoom | null;
   /** Says text (or an action) in the current room, through the message path. */
   say(text: string, action: boolean): void;
   /** `*** text` and `!!! text` to the client; any other line as it is. */
@@ -75,6 +75,9 @@ export interface LineContext {
   /** Ends the session with a goodbye. */
   quit(reason: string): void;
 }
+
+/** What a line client is told when it talks while in no room. */
+export const NO_ROOM_TEXT = "you are in no room yet; /join ROOM";
 
 /** Longest `/quit` reason kept, in characters. */
 export const MAX_REASON = 100;
@@ -155,6 +158,7 @@ const COMMANDS: Rows = {
     about: "who is in your room",
     parse: () => ({ kind: "who" }),
     async run(context) {
+      if (context.room === null) return context.error(NO_ROOM_TEXT);
       const reply = await context.chat.apply(context.member, {
         kind: "who",
         room: context.room.name,
@@ -196,6 +200,7 @@ const COMMANDS: Rows = {
     about: "show your room's topic, or set it (if you created the room)",
     parse: (args) => args ? { kind: "topic", text: args } : { kind: "topic" },
     async run(context, { text }) {
+      if (context.room === null) return context.error(NO_ROOM_TEXT);
       const room = context.room.name;
       const reply = await context.chat.apply(context.member, { kind: "topic", room, text });
       if (reply.kind === "refused") return context.error(problemText(reply.problem));
@@ -243,6 +248,8 @@ const COMMANDS: Rows = {
         context.notice(renamedText(reply.nick));
       }
       context.notice(`you are identified as ${reply.nick}`);
+      // Waiting outside because the server wants an account: in you go.
+      if (context.room === null) await COMMANDS.join.run(context, { kind: "join", room: LOBBY });
     },
   },
   password: {

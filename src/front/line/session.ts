@@ -35,7 +35,7 @@ import {
 import { LOBBY } from "../../protocol/names.ts";
 import { cleanText, hasContent } from "../../text.ts";
 import { problemText, removalDetail, removalText, topicText } from "../words.ts";
-import { type LineContext, parseLine, runLineCommand } from "./commands.ts";
+import { type LineContext, NO_ROOM_TEXT, parseLine, runLineCommand } from "./commands.ts";
 import { lineRenderer } from "./render.ts";
 
 const SLASH = 0x2f;
@@ -99,9 +99,9 @@ export class LineSession implements Endpoint, LineHandler, LineContext {
     return this.#member!;
   }
 
-  /** The current room (commands run only once there is one). */
-  get room(): ChatRoom {
-    return this.#room!;
+  /** The current room; none while the server waits for an account (`--require-account`). */
+  get room(): ChatRoom | null {
+    return this.#room;
   }
 
   /** The nick, once in the chat. */
@@ -140,12 +140,15 @@ export class LineSession implements Endpoint, LineHandler, LineContext {
       this.#held = [];
       const member = this.#member = await chat.enterAsGuest(this, LINE_USER);
       const joined = await chat.apply(member, { kind: "join", room: LOBBY, move: false });
+      this.notice(welcomeText(member.nick));
       if (joined.kind === "joined") {
         this.#room = chat.findRoom(joined.room.name) ?? null;
-        this.notice(welcomeText(member.nick));
         const census = await chat.census(joined.room);
         this.notice(onlineText(census.online, joined.room.name, census.inRoom));
         this.#replay(joined);
+      } else {
+        // --require-account: no room until the member proves a registered nick.
+        this.error(problemText(joined.problem));
       }
       this.release();
       this.#log.event({
@@ -253,7 +256,8 @@ export class LineSession implements Endpoint, LineHandler, LineContext {
   say(text: string, action: boolean): void {
     if (!hasContent(text)) return;
     const member = this.#member!;
-    const room = this.#room!;
+    const room = this.#room;
+    if (room === null) return this.error(NO_ROOM_TEXT);
     const problem = this.chat.say(member, room, text, action);
     if (problem) return this.error(problemText(problem));
     this.#messages++;
@@ -281,7 +285,7 @@ export class LineSession implements Endpoint, LineHandler, LineContext {
   }
 
   entered(joined: Extract<Replies["join"], { kind: "joined" }>): void {
-    const from = this.#room!.name;
+    const from = this.#room?.name;
     this.#room = this.chat.findRoom(joined.room.name) ?? this.#room;
     this.#replay(joined);
     this.#log.event({
