@@ -29,7 +29,8 @@ import { type Bus, LocalBus } from "./bus.ts";
 import type { Command, Moderated, OperatorCommand, Problem, Refused, Reply } from "./commands.ts";
 import { Delivery } from "./delivery.ts";
 import { type Directory, MemoryDirectory } from "./directory.ts";
-import type { Clock, QuitReason, ServerNotice } from "./events.ts";
+import type { ChatEvent, Clock, MessageEvent, QuitReason, ServerNotice } from "./events.ts";
+import { EventIds } from "./ids.ts";
 import { systemClock } from "./events.ts";
 import { Membership } from "./membership.ts";
 import { MessagePath } from "./message_path.ts";
@@ -90,7 +91,8 @@ export class Chat {
     const store = this.#store = options.store ?? new MemoryStore(historySize);
     const clock = this.#clock = options.clock ?? systemClock;
     const directory = options.directory ?? new MemoryDirectory();
-    const bus = options.bus ?? new LocalBus();
+    const ids = new EventIds(clock);
+    const bus = stamped(options.bus ?? new LocalBus(), ids);
     const presence = options.presence ?? new LocalPresence();
     const onError = options.onError ?? (() => {});
     this.#requireAccount = options.requireAccount ?? false;
@@ -105,6 +107,7 @@ export class Chat {
       clock,
       requireAccount: this.#requireAccount,
       elsewhere: () => queries.elsewhere(),
+      ids,
     });
     const accounts = new Accounts(store, { clock, onError });
     const membership = this.#membership = new Membership({
@@ -235,7 +238,7 @@ export class Chat {
     text: string,
     action = false,
     notice = false,
-  ): Problem | null {
+  ): Problem | MessageEvent {
     return this.#path.say(member, room, text, action, notice);
   }
 
@@ -354,4 +357,15 @@ export class Chat {
       origin: "",
     });
   }
+}
+
+/** A bus that gives every event published without an id one (the message path gives its own). */
+function stamped(bus: Bus, ids: EventIds): Bus {
+  return {
+    publish(events: readonly ChatEvent[]): void {
+      for (const event of events) event.id ??= ids.next();
+      bus.publish(events);
+    },
+    deliverTo: (deliver) => bus.deliverTo(deliver),
+  };
 }

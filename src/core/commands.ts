@@ -9,7 +9,7 @@
 
 import type { NameProblem } from "../protocol/names.ts";
 import type { CidrBlock } from "./cidr.ts";
-import type { MessageEvent } from "./events.ts";
+import type { MessageEvent, PrivateEvent } from "./events.ts";
 import type { Ban, Topic } from "./store.ts";
 
 export type { Topic } from "./store.ts";
@@ -142,6 +142,8 @@ export interface Replies {
       action: boolean;
       /** The receiver's away text, if it is away. */
       away: string | null;
+      /** What was sent (its id and time, for a client that wants its own line echoed). */
+      event: PrivateEvent;
     }
     | Refused;
   who:

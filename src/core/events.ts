@@ -35,6 +35,11 @@ export type QuitReason =
   | "server lost";
 
 interface Happening {
+  /**
+   * The event's id (IRCv3 `msgid`), the same for every receiver, in history
+   * and on every server. Every event the chat makes has one.
+   */
+  id?: string;
   /** When it happened (ms since the epoch). */
   time: number;
   /** The member it came from (a member id); nobody's for the server's own. */

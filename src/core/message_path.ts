@@ -16,6 +16,7 @@ import type { Bus } from "./bus.ts";
 import type { Command, Problem, Replies } from "./commands.ts";
 import type { Directory } from "./directory.ts";
 import type { Clock, MessageEvent, PrivateEvent } from "./events.ts";
+import type { EventIds } from "./ids.ts";
 import type { History } from "./history.ts";
 import type { RemoteMember } from "./presence.ts";
 import type { ChatMember, ChatRoom, Member, Renderer, Room } from "./records.ts";
@@ -31,6 +32,8 @@ export interface MessagePathOptions {
   clock: Clock;
   /** Only members who proved a registered nick may speak. */
   requireAccount: boolean;
+  /** The ids of the events said here. */
+  ids: EventIds;
   /** The members of the other servers (for a private message to one of them). */
   elsewhere: () => Promise<RemoteMember[]>;
 }
@@ -44,6 +47,7 @@ export class MessagePath {
   readonly #clock: Clock;
   readonly #requireAccount: boolean;
   readonly #elsewhere: () => Promise<RemoteMember[]>;
+  readonly #ids: EventIds;
   /** Room messages said since the last flush: one room, one origin. */
   #pending: MessageEvent[] = [];
   #pendingRoom: Room | null = null;
@@ -57,14 +61,22 @@ export class MessagePath {
     this.#clock = options.clock;
     this.#requireAccount = options.requireAccount;
     this.#elsewhere = options.elsewhere;
+    this.#ids = options.ids;
   }
 
   /**
    * Says `text` in `room` (an action for `/me`, an IRC NOTICE with `notice`).
    * Batched until {@linkcode flush}; refused when the member is not in the
-   * room, is muted, or (with `requireAccount`) has not proved a nick.
+   * room, is muted, or (with `requireAccount`) has not proved a nick. The
+   * event is returned (its id, for a client that wants its own line echoed).
    */
-  say(member: ChatMember, room: ChatRoom, text: string, action: boolean, notice: boolean) {
+  say(
+    member: ChatMember,
+    room: ChatRoom,
+    text: string,
+    action: boolean,
+    notice: boolean,
+  ): Problem | MessageEvent {
     const m = member as Member;
     const r = room as Room;
     if (!r.members.has(m)) return { code: "not-in-room", room: r.name } satisfies Problem;
@@ -76,6 +88,7 @@ export class MessagePath {
       kind: "message",
       room: r.name,
       seq: ++r.seq,
+      id: this.#ids.next(),
       time,
       origin: m.id,
       nick: m.nick,
@@ -91,7 +104,7 @@ export class MessagePath {
     this.#pending.push(event);
     this.#pendingRoom = r;
     this.#pendingFrom = m;
-    return null;
+    return event;
   }
 
   /** Publishes the room messages said since the last flush, as one batch. */
@@ -128,6 +141,7 @@ export class MessagePath {
     m.lastSaid = this.#clock();
     const event: PrivateEvent = {
       kind: "private",
+      id: this.#ids.next(),
       to: to!,
       nick: m.nick,
       user: m.user,
@@ -138,7 +152,7 @@ export class MessagePath {
     };
     if (command.notice) event.notice = true;
     this.#bus.publish([event]);
-    return { kind: "sent", to: to!, text, action, away };
+    return { kind: "sent", to: to!, text, action, away, event };
   }
 
   /** Why a member may not speak now (muted, or no account where one is required), or null. */

@@ -74,8 +74,8 @@ function say(
     if (!notice) context.numeric(N.ERR_NOSUCHCHANNEL, clean(target), "No such channel");
     return;
   }
-  const problem = context.chat.say(member, room, text, action, notice);
-  if (problem) {
+  const said = context.chat.say(member, room, text, action, notice);
+  if ("code" in said) {
     if (!notice) context.numeric(N.ERR_CANNOTSENDTOCHAN, `#${room.name}`, "Cannot send to channel");
     return;
   }

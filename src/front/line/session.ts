@@ -258,8 +258,8 @@ export class LineSession implements Endpoint, LineHandler, LineContext {
     const member = this.#member!;
     const room = this.#room;
     if (room === null) return this.error(NO_ROOM_TEXT);
-    const problem = this.chat.say(member, room, text, action);
-    if (problem) return this.error(problemText(problem));
+    const said = this.chat.say(member, room, text, action);
+    if ("code" in said) return this.error(problemText(said));
     this.#messages++;
     this.#counters?.messages.inc();
     this.#log.event({
