@@ -77,3 +77,26 @@ Deno.test({
     await server.stop();
   }
 });
+
+Deno.test({
+  name: "cluster: an event keeps its id from one server to the other",
+  ignore: NO_REDIS,
+}, async () => {
+  const { checkEvent } = await import("../src/store/redis/event_check.ts");
+  const event = {
+    kind: "message",
+    room: "lobby",
+    seq: 3,
+    id: "mabc123xyz0001",
+    time: 1,
+    origin: "n/1",
+    nick: "ann",
+    user: "ann",
+    text: "hi",
+    action: false,
+  };
+  const checked = checkEvent(JSON.parse(JSON.stringify(event)));
+  assert.ok("event" in checked);
+  assert.equal(checked.event.id, "mabc123xyz0001");
+  assert.ok("why" in checkEvent({ ...event, id: "bad id with spaces" }));
+});

@@ -34,7 +34,16 @@ export function checkEvent(raw: unknown): { event: ChatEvent } | { why: string }
 
 function rebuild(raw: unknown): ChatEvent {
   if (typeof raw !== "object" || raw === null) throw new NotAnEvent("not an object");
-  const value = raw as Record<string, unknown>;
+  const event = rebuildKind(raw as Record<string, unknown>);
+  const id = (raw as Record<string, unknown>).id;
+  if (id !== undefined) {
+    if (typeof id !== "string" || !/^[0-9A-Za-z_-]{1,64}$/.test(id)) throw new NotAnEvent("id");
+    event.id = id;
+  }
+  return event;
+}
+
+function rebuildKind(value: Record<string, unknown>): ChatEvent {
   const time = number(value, "time");
   const origin = short(value, "origin");
   switch (value.kind) {
