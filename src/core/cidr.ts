@@ -1,7 +1,8 @@
 /**
- * IP addresses and CIDR blocks, for bans: parsing, matching and one display
- * form per address, so that `2001:DB8:0::1` and `2001:db8::1` are the same
- * ban and the console shows them the same way.
+ * IP addresses and CIDR blocks, for bans and per-address limits: parsing,
+ * matching and one display form per address, so that `2001:DB8:0::1` and
+ * `2001:db8::1` are the same ban and the console shows them the same way;
+ * and the key a client is counted by ({@linkcode addressKey}: IPv6 per /64).
  *
  * - IPv4 is four decimal numbers 0–255 (`203.0.113.7`); leading zeros are
  *   refused (`010.0.0.1` means 8.0.0.1 to some tools and 10.0.0.1 to others).
@@ -206,4 +207,39 @@ function formatIpv6(value: bigint): string {
   const hex = (list: number[]) => list.map((group) => group.toString(16)).join(":");
   if (bestStart === -1) return hex(groups);
   return `${hex(groups.slice(0, bestStart))}::${hex(groups.slice(bestStart + bestLength))}`;
+}
+
+/** The prefix length IPv6 clients are counted by unless told otherwise: one /64 is one subscriber. */
+export const DEFAULT_V6_PREFIX = 64;
+
+/** How {@linkcode addressKey} groups addresses. */
+export interface AddressKeyOptions {
+  /**
+   * IPv6 addresses are counted per network of this many leading bits (0–128;
+   * default {@linkcode DEFAULT_V6_PREFIX}). 128 counts each address alone.
+   */
+  v6Prefix?: number;
+}
+
+/**
+ * The key to count a client by, for every per-address limit: an IPv4 address
+ * as it is (in its display form; an IPv4-mapped IPv6 address is its IPv4
+ * address), an IPv6 address as the network of `v6Prefix` bits it is in
+ * (`2001:db8::1` and `2001:db8::2` are both `2001:db8::/64`). One IPv6
+ * subscriber is usually given a whole /64 (RFC 6177), so counting addresses
+ * alone would hand it 2^64 budgets. Text that is not an address (a test's
+ * made-up peer, a Unix socket) is its own key.
+ *
+ * Throws a RangeError when `v6Prefix` is not an integer from 0 to 128 (a
+ * setting, checked where it is read).
+ */
+export function addressKey(address: string, options: AddressKeyOptions = {}): string {
+  const prefix = options.v6Prefix ?? DEFAULT_V6_PREFIX;
+  if (!Number.isInteger(prefix) || prefix < 0 || prefix > 128) {
+    throw new RangeError(`IPv6 prefix must be a whole number from 0 to 128, not ${prefix}`);
+  }
+  const parsed = parseAddress(address);
+  if (parsed === null) return address;
+  if (parsed.family === 4 || prefix === 128) return formatAddress(parsed);
+  return formatCidr(block(6, parsed.value, prefix));
 }
