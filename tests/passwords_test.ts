@@ -83,9 +83,11 @@ Deno.test("attempt throttle: the 4th failure within a minute waits; after the wi
   // One more failure and it waits again, until the second is a minute old.
   throttle.failed(ip, t0 + 60_000);
   assert.equal(throttle.blocked(ip, t0 + 60_000), 1_000);
-  // A success forgets the address.
-  throttle.succeeded(ip);
-  assert.equal(throttle.blocked(ip, t0 + 60_000), 0);
+  // A reserved attempt that succeeds is forgiven; the address's other failures still count.
+  const attempt = throttle.reserve(ip, t0 + 61_000);
+  assert.equal(throttle.blocked(ip, t0 + 61_000), 1_000);
+  throttle.release(attempt);
+  assert.equal(throttle.blocked(ip, t0 + 61_500), 0);
 });
 
 Deno.test("attempt throttle: limit and window can be set", () => {

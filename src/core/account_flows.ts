@@ -2,17 +2,20 @@
  * What members do with accounts (SPEC §10): register their nick, prove one
  * (and take it from whoever holds it), change a password, give an account up,
  * and become a server operator. The rules of accounts themselves (hashes,
- * throttling, reserved names) are {@linkcode Accounts}'; this module decides
- * what they do to members.
+ * budgets, reserved names) are {@linkcode Accounts}' and the operator
+ * password's {@linkcode OperPassword}'s; this module decides what they do to
+ * members. Each request is budgeted by the member's address; an operator
+ * acting on someone else's account (or the console) is not.
  *
  * @module
  */
 
 import type { Accounts } from "./accounts.ts";
+import type { Budgets } from "./budgets.ts";
 import type { Command, Problem, Refused, Replies } from "./commands.ts";
-import type { ServerNotice } from "./events.ts";
+import type { Clock, ServerNotice } from "./events.ts";
 import type { Membership } from "./membership.ts";
-import { operPasswordMatches } from "./oper.ts";
+import { OperPassword } from "./oper.ts";
 import type { Member } from "./records.ts";
 import type { Registry } from "./registry.ts";
 import { nameKey, nickProblem } from "../protocol/names.ts";
@@ -22,7 +25,7 @@ export class AccountFlows {
   readonly #registry: Registry;
   readonly #accounts: Accounts;
   readonly #membership: Membership;
-  readonly #operPassword: string | null;
+  readonly #operPassword: OperPassword;
   readonly #notify: (notice: ServerNotice, to: Member) => void;
 
   constructor(options: {
@@ -33,17 +36,23 @@ export class AccountFlows {
     operPassword: string | null;
     /** Tells one member something about itself. */
     notify: (notice: ServerNotice, to: Member) => void;
+    clock: Clock;
+    /** The budgets of `/oper` attempts (the defaults: `DEFAULT_BUDGETS`). */
+    budgets?: Partial<Budgets>;
   }) {
     this.#registry = options.registry;
     this.#accounts = options.accounts;
     this.#membership = options.membership;
-    this.#operPassword = options.operPassword;
+    this.#operPassword = new OperPassword(options.operPassword, {
+      clock: options.clock,
+      budgets: options.budgets,
+    });
     this.#notify = options.notify;
   }
 
   async register(m: Member, password: string): Promise<Replies["register"]> {
     if (m.account === m.key) return refused({ code: "nick-registered", nick: m.nick });
-    const problem = await this.#accounts.register(m.key, m.nick, password);
+    const problem = await this.#accounts.register(m.endpoint.address, m.key, m.nick, password);
     if (problem) return refused(problem);
     m.account = m.key;
     return { kind: "registered", nick: m.nick };
@@ -100,6 +109,7 @@ export class AccountFlows {
     if (command.nick !== undefined && (m === null || nameKey(command.nick) !== m.key)) {
       if (m !== null && !m.operator) return refused({ code: "not-server-operator" });
       const problem = await this.#accounts.setPassword(
+        null,
         nameKey(command.nick),
         command.nick,
         command.password,
@@ -115,15 +125,18 @@ export class AccountFlows {
       command.old ?? "",
     );
     if (checked) return refused(checked);
-    const problem = await this.#accounts.setPassword(m.key, m.nick, command.password);
+    const problem = await this.#accounts.setPassword(
+      m.endpoint.address,
+      m.key,
+      m.nick,
+      command.password,
+    );
     return problem ? refused(problem) : { kind: "password-changed", nick: m.nick };
   }
 
   async oper(m: Member, password: string): Promise<Replies["oper"]> {
-    if (this.#operPassword === null) return refused({ code: "no-operators" });
-    if (!(await operPasswordMatches(password, this.#operPassword))) {
-      return refused({ code: "wrong-oper-password" });
-    }
+    const problem = await this.#operPassword.check(m.endpoint.address, password);
+    if (problem) return refused(problem);
     m.operator = true;
     return { kind: "oper" };
   }

@@ -25,6 +25,7 @@
 
 import { AccountFlows } from "./account_flows.ts";
 import { Accounts } from "./accounts.ts";
+import type { Budgets } from "./budgets.ts";
 import { type Bus, LocalBus } from "./bus.ts";
 import type { Command, Moderated, OperatorCommand, Problem, Refused, Reply } from "./commands.ts";
 import { Delivery } from "./delivery.ts";
@@ -65,6 +66,12 @@ export interface ChatOptions {
   requireAccount?: boolean;
   /** The password of `/oper` (`--oper-password-file`); none: nobody can become an operator. */
   operPassword?: string | null;
+  /**
+   * Budgets of expensive work: password checks, registrations, `/oper`
+   * attempts, and how IPv6 addresses are counted (`budgets.ts`; each one not
+   * given keeps its default).
+   */
+  budgets?: Partial<Budgets>;
   /** Where the chat reports what it could not do (a store or link that failed); the log. */
   onError?: (message: string) => void;
 }
@@ -109,7 +116,7 @@ export class Chat {
       elsewhere: () => queries.elsewhere(),
       ids,
     });
-    const accounts = new Accounts(store, { clock, onError });
+    const accounts = new Accounts(store, { clock, onError, budgets: options.budgets });
     const membership = this.#membership = new Membership({
       registry,
       directory,
@@ -133,6 +140,8 @@ export class Chat {
       membership,
       operPassword: options.operPassword ?? null,
       notify: (notice, to) => this.#notifyMember(notice, to),
+      clock,
+      budgets: options.budgets,
     });
     this.bans = new Bans(store, clock);
     this.#moderation = new Moderation({

@@ -12,23 +12,26 @@
  * - **A random 16-byte salt per account**: the same password gives a different
  *   hash for each account, and precomputed tables are useless.
  * - **Asynchronous, at most {@linkcode MAX_RUNNING} at a time**: scrypt runs
- *   off the main thread (the chat never stalls for a hash), and the
- *   queue keeps a burst of logins from taking every core and 32 MiB each; at
- *   most {@linkcode MAX_WAITING} wait, beyond that a call is refused
- *   ({@linkcode PasswordsBusyError}) instead of memory growing.
+ *   off the main thread (the chat never stalls for a hash), and a burst of
+ *   logins cannot take every core and 32 MiB each. The hashes wait here
+ *   without a bound of their own: whoever asks for them bounds how many it
+ *   asks for, fairly per address (`Accounts` through a
+ *   `FairQueue`, see `budgets.ts`), and is told "try again in N s"
+ *   there instead of an exception here.
  * - **Constant-time comparison** ({@linkcode constantTimeEqual}): how long a wrong guess
  *   takes says nothing about how many bytes matched. A stored hash of the wrong
  *   length never matches (an empty one must not match everything).
  * - Passwords are compared as UTF-8 of their NFC form, so the same password
  *   typed on systems that compose accents differently still matches.
- * - **Throttle per address** ({@linkcode AttemptThrottle}): a few failures a
- *   minute, so guessing online is hopeless even for weak passwords; its memory
- *   is bounded, stale addresses are forgotten.
+ * - Failed attempts are throttled per address by {@linkcode AttemptThrottle}
+ *   (in `budgets.ts`, exported here too).
  *
  * @module
  */
 
 import type { Account } from "./store.ts";
+
+export { AttemptThrottle, type AttemptThrottleOptions } from "./budgets.ts";
 
 /** scrypt cost parameters for new hashes. */
 export const SCRYPT_PARAMS: Readonly<{ N: number; r: number; p: number }> = Object.freeze({
@@ -42,18 +45,8 @@ export const SALT_BYTES = 16;
 export const HASH_BYTES = 32;
 /** Hashes computed at once (the machine has few cores; each takes 32 MiB). */
 export const MAX_RUNNING = 2;
-/** Hashes waiting for their turn before more are refused. */
-export const MAX_WAITING = 256;
 /** Parameters that need more memory than this are refused (a damaged or hostile stored value). */
 const MAX_MEMORY = 256 * 1024 * 1024;
-
-/** Too many password checks waiting at once; the caller should say "try again shortly". */
-export class PasswordsBusyError extends Error {
-  override name = "PasswordsBusyError";
-  constructor() {
-    super(`too many password checks waiting (${MAX_WAITING}); try again shortly`);
-  }
-}
 
 /** A new password's hash, with the salt and parameters needed to check it later. */
 export interface PasswordHash {
@@ -91,16 +84,32 @@ export function constantTimeEqual(a: Uint8Array, b: Uint8Array): boolean {
   return difference === 0;
 }
 
+/** How a caller hashes and checks passwords (the functions below; tests count them). */
+export interface PasswordHasher {
+  hash(password: string): Promise<PasswordHash>;
+  verify(password: string, account: Pick<Account, "hash" | "salt" | "params">): Promise<boolean>;
+}
+
+/** {@linkcode hashPassword} and {@linkcode verifyPassword}. */
+export const scryptHasher: PasswordHasher = Object.freeze({
+  hash: hashPassword,
+  verify: verifyPassword,
+});
+
 let running = 0;
 const waiting: (() => void)[] = [];
+let started = 0;
+
+/** scrypt runs started in this process so far (tests count the real guesses an attack got). */
+export function hashesStarted(): number {
+  return started;
+}
 
 /** Runs `work` when one of the {@linkcode MAX_RUNNING} slots is free. */
 async function inTurn<T>(work: () => Promise<T>): Promise<T> {
   if (running < MAX_RUNNING) running++;
-  else {
-    if (waiting.length >= MAX_WAITING) throw new PasswordsBusyError();
-    await new Promise<void>((go) => waiting.push(go)); // the slot is handed over, `running` unchanged
-  }
+  else await new Promise<void>((go) => waiting.push(go)); // the slot is handed over, `running` unchanged
+  started++;
   try {
     return await work();
   } finally {
@@ -136,86 +145,4 @@ function derive(
       });
     });
   });
-}
-
-/** How an {@linkcode AttemptThrottle} counts. */
-export interface AttemptThrottleOptions {
-  /** Failures allowed per window (3). */
-  limit?: number;
-  /** The window, in ms (60 s). */
-  windowMs?: number;
-  /** Addresses remembered at most (10 000); beyond that the stalest is forgotten. */
-  maxAddresses?: number;
-}
-
-/**
- * Failed password attempts per address: after `limit` failures within
- * `windowMs`, the address must wait until the oldest of them is older than the
- * window. Remembers at most `limit` times per address and at most
- * `maxAddresses` addresses; addresses whose failures are all stale are
- * forgotten as new failures come in. Time is passed in (`now`, ms).
- */
-export class AttemptThrottle {
-  readonly #limit: number;
-  readonly #windowMs: number;
-  readonly #maxAddresses: number;
-  /** Failure times per address, oldest first; the map is in order of each address's last failure. */
-  readonly #failures = new Map<string, number[]>();
-
-  constructor(options: AttemptThrottleOptions = {}) {
-    this.#limit = Math.max(1, options.limit ?? 3);
-    this.#windowMs = options.windowMs ?? 60_000;
-    this.#maxAddresses = Math.max(1, options.maxAddresses ?? 10_000);
-  }
-
-  /** Milliseconds until `address` may try again, or 0 when it may now. */
-  blocked(address: string, now: number): number {
-    const times = this.#recent(address, now);
-    if (times === undefined || times.length < this.#limit) return 0;
-    return times[0] + this.#windowMs - now;
-  }
-
-  /** Counts a failed attempt from `address`. */
-  failed(address: string, now: number): void {
-    this.#forgetStale(now);
-    const times = this.#recent(address, now) ?? [];
-    times.push(now);
-    if (times.length > this.#limit) times.shift();
-    this.#failures.delete(address); // to the end: the most recent failure
-    this.#failures.set(address, times);
-    for (const stalest of this.#failures.keys()) {
-      if (this.#failures.size <= this.#maxAddresses) break;
-      this.#failures.delete(stalest);
-    }
-  }
-
-  /** Forgets `address`'s failures (it proved a password). */
-  succeeded(address: string): void {
-    this.#failures.delete(address);
-  }
-
-  /** Addresses remembered now. */
-  get size(): number {
-    return this.#failures.size;
-  }
-
-  /** `address`'s failures still inside the window (forgetting it when none are). */
-  #recent(address: string, now: number): number[] | undefined {
-    const times = this.#failures.get(address);
-    if (times === undefined) return undefined;
-    while (times.length > 0 && times[0] <= now - this.#windowMs) times.shift();
-    if (times.length === 0) {
-      this.#failures.delete(address);
-      return undefined;
-    }
-    return times;
-  }
-
-  /** Drops addresses whose last failure is outside the window: they are first in the map. */
-  #forgetStale(now: number): void {
-    for (const [address, times] of this.#failures) {
-      if (times[times.length - 1] > now - this.#windowMs) break;
-      this.#failures.delete(address);
-    }
-  }
 }
