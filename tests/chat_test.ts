@@ -246,8 +246,11 @@ Deno.test("chat: private messages reach their target wherever it is; who and roo
     text: "psst",
     action: false,
   });
-  assert.deepEqual(sent, { kind: "sent", to: "bob", text: "psst", action: false, away: null });
+  assert.ok(sent.kind === "sent");
+  const { event: sentEvent, ...reply } = sent;
+  assert.deepEqual(reply, { kind: "sent", to: "bob", text: "psst", action: false, away: null });
   const [event] = bob.far.take().filter((event) => event.kind === "private");
+  assert.deepEqual(event, sentEvent, "the sender is told what the receiver got, id and all");
   assert.ok(event.kind === "private" && event.nick === "alice" && event.to === "bob");
   assert.deepEqual(await chat.apply(alice.member, { kind: "who", room: "lobby" }), {
     kind: "who",

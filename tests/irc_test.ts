@@ -16,9 +16,9 @@ Deno.test("irc: registration with CAP LS 302, 001-005 with ISUPPORT, 422 without
     irc.sendIrc("CAP LS 302");
     irc.sendIrc("NICK alice");
     irc.sendIrc("USER alice 0 * :Alice Liddell");
-    await irc.expect(`:${S} CAP * LS :server-time`);
-    irc.sendIrc("CAP REQ :server-time sasl");
-    await irc.expect(`:${S} CAP alice NAK :server-time sasl`, 2000);
+    await irc.expect(/^:test\.parley CAP \* LS :.*\bserver-time\b/);
+    irc.sendIrc("CAP REQ :server-time no-such-cap");
+    await irc.expect(`:${S} CAP alice NAK :server-time no-such-cap`, 2000);
     irc.sendIrc("CAP REQ :server-time");
     await irc.expect(`:${S} CAP alice ACK :server-time`);
     await delay(50);
@@ -28,7 +28,10 @@ Deno.test("irc: registration with CAP LS 302, 001-005 with ISUPPORT, 422 without
     await irc.expect(/^:test\.parley 002 alice :Your host is test\.parley, running parley /);
     await irc.expect(/^:test\.parley 003 alice :/);
     await irc.expect(/^:test\.parley 004 alice test\.parley parley-\S+ o nt$/);
-    const isupport = await irc.expect(/^:test\.parley 005 alice /);
+    await irc.expect(/^:test\.parley 005 alice /);
+    await irc.expect(`:${S} 422 alice :MOTD File is missing`);
+    // 005 comes in lines of at most 13 tokens.
+    const isupport = irc.lines.filter((line) => / 005 alice /.test(line)).join(" ");
     for (
       const token of [
         "CASEMAPPING=ascii",
@@ -40,7 +43,6 @@ Deno.test("irc: registration with CAP LS 302, 001-005 with ISUPPORT, 422 without
         "PREFIX=(o)@",
       ]
     ) assert.ok(isupport.includes(token), `${token} in ${isupport}`);
-    await irc.expect(`:${S} 422 alice :MOTD File is missing`);
     irc.sendIrc("USER again 0 * :x");
     await irc.expect(`:${S} 462 alice :You may not reregister`);
   } finally {

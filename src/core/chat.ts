@@ -27,7 +27,15 @@ import { AccountFlows } from "./account_flows.ts";
 import { Accounts } from "./accounts.ts";
 import type { Budgets } from "./budgets.ts";
 import { type Bus, LocalBus } from "./bus.ts";
-import type { Command, Moderated, OperatorCommand, Problem, Refused, Reply } from "./commands.ts";
+import type {
+  Command,
+  Moderated,
+  OperatorCommand,
+  Problem,
+  Refused,
+  Reply,
+  SayExtra,
+} from "./commands.ts";
 import { Delivery } from "./delivery.ts";
 import { type Directory, MemoryDirectory } from "./directory.ts";
 import type { ChatEvent, Clock, MessageEvent, QuitReason, ServerNotice } from "./events.ts";
@@ -247,8 +255,9 @@ export class Chat {
     text: string,
     action = false,
     notice = false,
+    extra?: SayExtra,
   ): Problem | MessageEvent {
-    return this.#path.say(member, room, text, action, notice);
+    return this.#path.say(member, room, text, action, notice, extra);
   }
 
   /** Publishes the room messages said since the last flush, as one batch. */

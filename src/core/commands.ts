@@ -21,7 +21,15 @@ export type Command =
   | { kind: "join"; room: string; move: boolean }
   /** Leave one room, staying in the chat (IRC's PART). */
   | { kind: "part"; room: string; text: string }
-  | { kind: "private"; nick: string; text: string; action: boolean; notice?: boolean }
+  | {
+    kind: "private";
+    nick: string;
+    text: string;
+    action: boolean;
+    notice?: boolean;
+    /** Extra, from IRC: client-only tags, or tags only (TAGMSG). */
+    extra?: SayExtra;
+  }
   | { kind: "who"; room: string }
   | { kind: "rooms" }
   /** Show the room's topic, or set it (`text`; operators only). */
@@ -91,6 +99,12 @@ export type Problem =
   | { code: "no-such-ban"; mask: string }
   /** An operator's ban would cover the operator's own address. */
   | { code: "ban-covers-you"; mask: string };
+
+/** What an IRC client may add to a message: client-only tags, or tags alone (TAGMSG). */
+export interface SayExtra {
+  tags?: Record<string, string>;
+  tagmsg?: boolean;
+}
 
 /** A command that could not be carried out. */
 export interface Refused {

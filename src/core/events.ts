@@ -42,6 +42,8 @@ interface Happening {
   id?: string;
   /** When it happened (ms since the epoch). */
   time: number;
+  /** The account (nick key) of the member it came from, when that member has proved one. */
+  account?: string;
   /** The member it came from (a member id); nobody's for the server's own. */
   origin: string;
 }
@@ -63,6 +65,10 @@ export interface MessageEvent extends InRoom {
   action: boolean;
   /** An IRC NOTICE: shown, never answered automatically, not kept in history. */
   notice?: boolean;
+  /** Tags only, no text (IRC's TAGMSG: a reaction, typing): not kept, not shown to line clients. */
+  tagmsg?: boolean;
+  /** Client-only tags (`+draft/reply`, …), relayed to clients that have message-tags. */
+  tags?: Record<string, string>;
 }
 
 /** Someone entered a room. */
@@ -70,6 +76,8 @@ export interface JoinedEvent extends InRoom {
   kind: "joined";
   nick: string;
   user: string;
+  /** The member's real name (IRC's USER; shown with extended-join). */
+  realname?: string;
 }
 
 /** Someone left a room but stays in the chat. */
@@ -121,6 +129,10 @@ export interface PrivateEvent extends Happening {
   text: string;
   action: boolean;
   notice?: boolean;
+  /** Tags only, no text (IRC's TAGMSG). */
+  tagmsg?: boolean;
+  /** Client-only tags, relayed to clients that have message-tags. */
+  tags?: Record<string, string>;
 }
 
 /**

@@ -13,7 +13,7 @@
  */
 
 import type { Bus } from "./bus.ts";
-import type { Command, Problem, Replies } from "./commands.ts";
+import type { Command, Problem, Replies, SayExtra } from "./commands.ts";
 import type { Directory } from "./directory.ts";
 import type { Clock, MessageEvent, PrivateEvent } from "./events.ts";
 import type { EventIds } from "./ids.ts";
@@ -76,6 +76,7 @@ export class MessagePath {
     text: string,
     action: boolean,
     notice: boolean,
+    extra?: SayExtra,
   ): Problem | MessageEvent {
     const m = member as Member;
     const r = room as Room;
@@ -96,8 +97,11 @@ export class MessagePath {
       text,
       action,
     };
+    if (m.account !== null) event.account = m.account;
+    if (extra?.tags) event.tags = extra.tags;
+    if (extra?.tagmsg) event.tagmsg = true;
     if (notice) event.notice = true;
-    else {
+    if (!notice && !extra?.tagmsg) {
       this.#history.append(r.key, event);
       r.kept = true;
     }
@@ -151,6 +155,9 @@ export class MessagePath {
       origin: m.id,
     };
     if (command.notice) event.notice = true;
+    if (m.account !== null) event.account = m.account;
+    if (command.extra?.tags) event.tags = command.extra.tags;
+    if (command.extra?.tagmsg) event.tagmsg = true;
     this.#bus.publish([event]);
     return { kind: "sent", to: to!, text, action, away, event };
   }

@@ -158,8 +158,16 @@ class ParleyController(LoopbackPortsMixin, BaseServerController, DirectoryBasedC
     supported_sasl_mechanisms: Set[str] = set()
     supports_sts = False
 
-    # What `CAP LS` offers (src/front/irc/session.ts: CAPABILITIES).
-    capabilities = frozenset((Capabilities.SERVER_TIME,))
+    # What `CAP LS` offers (src/front/irc/capabilities.ts: CAPABILITIES).
+    capabilities = frozenset(
+        (
+            Capabilities.SERVER_TIME,
+            Capabilities.MESSAGE_TAGS,
+            Capabilities.BATCH,
+            Capabilities.LABELED_RESPONSE,
+            Capabilities.ECHO_MESSAGE,
+        )
+    )
 
     optional_behaviors = frozenset(
         (

@@ -8,15 +8,13 @@
 import type { MessageEvent } from "../../core/events.ts";
 import { parseCidr } from "../../core/cidr.ts";
 import type { IrcMessage } from "../../protocol/irc/message.ts";
-import { formatListLines, formatServerTime, stripFormatting } from "../../protocol/irc/text.ts";
+import { formatListLines, stripFormatting } from "../../protocol/irc/text.ts";
 import { historyTime } from "../../protocol/line.ts";
 import { cleanString as clean } from "../../text.ts";
 import type { IrcContext } from "./context.ts";
 import * as N from "./numerics.ts";
 import { problemText } from "../words.ts";
 import { moderate } from "./operators.ts";
-
-const encoder = new TextEncoder();
 
 /** `JOIN #a,#b` (and `JOIN 0`: leave every channel). */
 export async function join(context: IrcContext, message: IrcMessage): Promise<void> {
@@ -84,19 +82,16 @@ async function joinOne(context: IrcContext, channel: string): Promise<void> {
 /** A channel's history: with its times as tags for `server-time` clients, else in the text. */
 function replay(context: IrcContext, history: readonly MessageEvent[]): void {
   if (history.length === 0) return;
-  const irc = context.irc;
-  const timed = context.caps.has("server-time");
+  const renderer = context.renderer;
+  const timed = renderer.caps.serverTime;
   const now = Date.now();
   let text = "";
   for (const event of history) {
     text += timed
-      ? irc.timed.messageLines(event, { time: formatServerTime(event.time) })
-      : irc.plain.messageLines({
-        ...event,
-        text: `[${historyTime(event.time, now)}] ${event.text}`,
-      });
+      ? renderer.lines(event)
+      : renderer.lines({ ...event, text: `[${historyTime(event.time, now)}] ${event.text}` });
   }
-  context.transport.send(encoder.encode(text));
+  context.sendLine(text);
 }
 
 /** `PART #a,#b [reason]`. */

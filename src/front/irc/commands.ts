@@ -65,6 +65,7 @@ const COMMANDS: Readonly<Record<string, IrcCommandRow>> = {
   },
   PRIVMSG: { registered: { run: messaging.text } },
   NOTICE: { registered: { run: messaging.text } },
+  TAGMSG: { registered: { run: messaging.tagmsg, minParams: 1 } },
   JOIN: { registered: { run: channels.join, minParams: 1 } },
   PART: { registered: { run: channels.part, minParams: 1 } },
   TOPIC: { registered: { run: channels.topic, minParams: 1 } },

@@ -9,11 +9,12 @@
 
 import type { Chat, ChatMember } from "../../core/chat.ts";
 import type { Problem } from "../../core/commands.ts";
+import type { ChatEvent } from "../../core/events.ts";
 import type { Logger } from "../../log.ts";
 import type { FrontCounters } from "../../metrics.ts";
 import type { Transport } from "../../net/transport.ts";
 import type { IrcMessage } from "../../protocol/irc/message.ts";
-import type { IrcRenderer } from "./render.ts";
+import type { IrcRenderer, IrcRenderers } from "./render.ts";
 
 /** What every IRC session of one server shares. */
 export interface IrcServerInfo {
@@ -25,9 +26,8 @@ export interface IrcServerInfo {
   created: Date;
   /** The message of the day (`--motd`), or null for 422. */
   motd: readonly string[] | null;
-  /** Renderers without and with `server-time` tags. */
-  plain: IrcRenderer;
-  timed: IrcRenderer;
+  /** The renderers, one per distinct set of rendering capabilities. */
+  renderers: IrcRenderers;
   /** Silence after which the server PINGs the client (ms). */
   pingAfterMs: number;
   /** An unanswered PING ends the connection after this long (ms). */
@@ -49,6 +49,8 @@ export interface IrcContext {
   readonly nick: string;
   /** The capabilities the client asked for and has. */
   readonly caps: ReadonlySet<string>;
+  /** How events look to this client (its capabilities' renderer). */
+  readonly renderer: IrcRenderer;
 
   /** A numeric whose last parameter is text for people (sent as `:trailing`). */
   numeric(code: string, ...params: string[]): void;
@@ -56,6 +58,8 @@ export interface IrcContext {
   numericData(code: string, ...params: string[]): void;
   /** One formatted line (CRLF included) to this client. */
   sendLine(line: string): void;
+  /** Its own message or private message back, for a client with echo-message. */
+  echo(event: ChatEvent): void;
   /** A line about this member's own doing (`:me!user@host JOIN #dev`), as the others see it. */
   own(command: string, params: string[], trailing?: boolean): string;
   /** A NOTICE from the server to this client. */

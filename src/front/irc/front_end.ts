@@ -12,7 +12,7 @@ import { firstCommandLine, type Recognition } from "../../net/sniff.ts";
 import { formatMessage } from "../../protocol/irc/message.ts";
 import type { FrontEnd } from "../front_end.ts";
 import type { IrcServerInfo } from "./context.ts";
-import { IrcRenderer } from "./render.ts";
+import { IrcRenderers } from "./render.ts";
 import { IrcSession } from "./session.ts";
 
 /** IRC settings. IRC clients are served on the line port too (told apart by their first line). */
@@ -71,8 +71,7 @@ export function ircFrontEnd(options: IrcOptions = {}): FrontEnd {
     version: denoConfig.version,
     created: new Date(),
     motd: options.motd ?? null,
-    plain: new IrcRenderer(name, { serverTime: false }),
-    timed: new IrcRenderer(name, { serverTime: true }),
+    renderers: new IrcRenderers(name),
     pingAfterMs: options.pingAfterMs ?? IRC_PING_AFTER_MS,
     pingTimeoutMs: options.pingTimeoutMs ?? IRC_PING_TIMEOUT_MS,
   };

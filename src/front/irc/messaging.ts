@@ -7,15 +7,24 @@
  * @module
  */
 
-import type { IrcMessage } from "../../protocol/irc/message.ts";
+import type { SayExtra } from "../../core/commands.ts";
+import { type IrcMessage, MAX_LINE_BYTES } from "../../protocol/irc/message.ts";
 import { formatMessage } from "../../protocol/irc/message.ts";
-import { parseCtcp, stripFormatting } from "../../protocol/irc/text.ts";
+import { parseCtcp, stripFormatting, utf8ByteLength } from "../../protocol/irc/text.ts";
 import { cleanString as clean, hasContent } from "../../text.ts";
 import type { IrcContext } from "./context.ts";
 import { nickServ } from "./nickserv.ts";
 import * as N from "./numerics.ts";
 import { MAX_TARGETS } from "./registration.ts";
 import { nameKey } from "../../protocol/names.ts";
+
+/** What one PRIVMSG, NOTICE or TAGMSG says, to each of its targets. */
+interface Outgoing {
+  text: string;
+  action: boolean;
+  notice: boolean;
+  extra?: SayExtra;
+}
 
 /** PRIVMSG or NOTICE to channels and nicks. */
 export function text(context: IrcContext, message: IrcMessage): void | Promise<void> {
@@ -34,14 +43,70 @@ export function text(context: IrcContext, message: IrcMessage): void | Promise<v
   const action = ctcp !== null;
   const said = clean(stripFormatting(action ? ctcp.params : raw));
   if (!hasContent(said)) return;
+  const tags = clientTags(message);
+  const outgoing: Outgoing = { text: said, action, notice, extra: tags ? { tags } : undefined };
+  return deliver(context, targets, outgoing, raw);
+}
+
+/** TAGMSG: client-only tags (a reaction, "typing") to channels and nicks, and no text. */
+export function tagmsg(context: IrcContext, message: IrcMessage): void | Promise<void> {
+  const tags = clientTags(message);
+  if (tags === undefined) return; // nothing to say
+  const outgoing: Outgoing = {
+    text: "",
+    action: false,
+    notice: true,
+    extra: { tags, tagmsg: true },
+  };
+  return deliver(context, message.params[0], outgoing, "");
+}
+
+/** One message to each of its distinct targets: channels first-hand, nicks one by one. */
+function deliver(
+  context: IrcContext,
+  targets: string,
+  outgoing: Outgoing,
+  raw: string,
+): void | Promise<void> {
   const nicks: string[] = [];
-  for (const target of distinctTargets(context, targets, notice)) {
-    if (target.startsWith("#")) say(context, target, said, action, notice);
+  for (const target of distinctTargets(context, targets, outgoing.notice)) {
+    if (!fitsOneLine(context, target, outgoing)) {
+      context.numeric(N.ERR_INPUTTOOLONG, "Message too long to relay with your nick; not sent");
+      continue;
+    }
+    if (target.startsWith("#")) say(context, target, outgoing);
     else if (target.toLowerCase() === "nickserv") return nickServ(context, raw);
     else nicks.push(target);
   }
-  if (nicks.length > 0) return privately(context, nicks, said, action, notice);
+  if (nicks.length > 0) return privately(context, nicks, outgoing);
 }
+
+/**
+ * Whether a message from an IRC client, relayed with its source, fits one
+ * IRC line (512 bytes without tags). One that does not is refused (417)
+ * rather than split or cut: the client sent one line and meant one message.
+ */
+function fitsOneLine(context: IrcContext, target: string, outgoing: Outgoing): boolean {
+  if (outgoing.extra?.tagmsg) return true;
+  const member = context.member;
+  const source = context.renderer.source(member.nick, member.user);
+  const command = outgoing.notice ? "NOTICE" : "PRIVMSG";
+  const payload = outgoing.action ? `\x01ACTION ${outgoing.text}\x01` : outgoing.text;
+  return utf8ByteLength(`:${source} ${command} ${target} :${payload}\r\n`) <= MAX_LINE_BYTES;
+}
+
+/** Client-only tags (`+name`) of a message, to relay; undefined when it has none. */
+function clientTags(message: IrcMessage): Record<string, string> | undefined {
+  let tags: Record<string, string> | undefined;
+  for (const [key, value] of message.tags) {
+    if (!CLIENT_TAG.test(key)) continue;
+    (tags ??= {})[key] = value.replaceAll("\0", "");
+  }
+  return tags;
+}
+
+/** A client-only tag key: `+`, an optional vendor (`example.com/`), a name. */
+const CLIENT_TAG = /^\+(?:[A-Za-z0-9.-]+\/)?[A-Za-z0-9-]+$/;
 
 /**
  * The targets of one message, each once (compared as names are), at most
@@ -61,24 +126,21 @@ function distinctTargets(context: IrcContext, targets: string, notice: boolean):
 }
 
 /** The message path for channels: synchronous, batched until the end of the read. */
-function say(
-  context: IrcContext,
-  target: string,
-  text: string,
-  action: boolean,
-  notice: boolean,
-): void {
+function say(context: IrcContext, target: string, outgoing: Outgoing): void {
+  const { text, action, notice, extra } = outgoing;
   const member = context.member;
   const room = context.chat.findRoom(target.slice(1));
   if (room === undefined) {
     if (!notice) context.numeric(N.ERR_NOSUCHCHANNEL, clean(target), "No such channel");
     return;
   }
-  const said = context.chat.say(member, room, text, action, notice);
+  const said = context.chat.say(member, room, text, action, notice, extra);
   if ("code" in said) {
     if (!notice) context.numeric(N.ERR_CANNOTSENDTOCHAN, `#${room.name}`, "Cannot send to channel");
     return;
   }
+  context.echo(said);
+  if (extra?.tagmsg) return;
   context.counted("room");
   context.log.event({
     event: "message",
@@ -90,13 +152,8 @@ function say(
   });
 }
 
-async function privately(
-  context: IrcContext,
-  nicks: string[],
-  text: string,
-  action: boolean,
-  notice: boolean,
-): Promise<void> {
+async function privately(context: IrcContext, nicks: string[], outgoing: Outgoing): Promise<void> {
+  const { text, action, notice, extra } = outgoing;
   const member = context.member;
   for (const nick of nicks) {
     const reply = await context.chat.apply(member, {
@@ -105,11 +162,14 @@ async function privately(
       text,
       action,
       notice,
+      extra,
     });
     if (reply.kind === "refused") {
       if (!notice) context.numeric(N.ERR_NOSUCHNICK, clean(nick), "No such nick/channel");
       continue;
     }
+    context.echo(reply.event);
+    if (extra?.tagmsg) continue;
     if (reply.away !== null && !notice) context.numeric(N.RPL_AWAY, reply.to, reply.away);
     context.counted("private");
     context.log.event({
@@ -128,7 +188,7 @@ export async function rename(context: IrcContext, message: IrcMessage): Promise<
   if (!wanted) return context.numeric(N.ERR_NONICKNAMEGIVEN, "No nickname given");
   const member = context.member;
   const from = member.nick;
-  const source = context.irc.plain.source(from, member.user);
+  const source = context.irc.renderers.plain.source(from, member.user);
   const reply = await context.chat.apply(member, { kind: "nick", nick: clean(wanted) });
   if (reply.kind === "refused") return context.nickProblem(reply.problem, clean(wanted));
   if (reply.kind === "unchanged") return;

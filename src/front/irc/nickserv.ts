@@ -39,7 +39,7 @@ export async function nickServ(context: IrcContext, text: string): Promise<void>
       context.account("identified", reply.nick);
       if (reply.renamedFrom !== null) {
         context.sendLine(formatMessage({
-          source: context.irc.plain.source(from, user),
+          source: context.irc.renderers.plain.source(from, user),
           command: "NICK",
           params: [reply.nick],
         }));

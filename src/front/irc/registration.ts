@@ -17,13 +17,13 @@
 import type { ChatMember } from "../../core/chat.ts";
 import type { Refused } from "../../core/commands.ts";
 import { formatMessage, type IrcMessage } from "../../protocol/irc/message.ts";
+import { formatListLines } from "../../protocol/irc/text.ts";
+import { capabilityList, isOffered } from "./capabilities.ts";
 import { MAX_NICK, MAX_ROOM, MAX_TOPIC_BYTES, nickProblem } from "../../protocol/names.ts";
 import { cleanString as clean } from "../../text.ts";
 import type { IrcContext } from "./context.ts";
 import * as N from "./numerics.ts";
 
-/** The capabilities parley implements, all of them fully. */
-export const CAPABILITIES = ["server-time"] as const;
 /** Longest away text kept, in characters. */
 export const MAX_AWAY = 200;
 /** Most targets of one PRIVMSG or NOTICE (duplicates counted once). */
@@ -88,17 +88,19 @@ export class Registration {
     const list = clean(requested);
     const registered = context.registered;
     switch (sub?.toUpperCase()) {
-      case "LS":
+      case "LS": {
         if (!registered) this.negotiating = true;
-        return context.sendLine(capLine(context, "LS", CAPABILITIES.join(" ")));
+        const version = Number(message.params[1] ?? 0);
+        // 302 and later: values, and cap-notify is theirs without asking.
+        if (version >= 302) this.caps.add("cap-notify");
+        return capLines(context, "LS", capabilityList(version >= 302));
+      }
       case "LIST":
-        return context.sendLine(capLine(context, "LIST", [...this.caps].join(" ")));
+        return capLines(context, "LIST", [...this.caps]);
       case "REQ": {
         if (!registered) this.negotiating = true;
         const wanted = list.split(" ").filter(Boolean);
-        const known = wanted.every((cap) =>
-          (CAPABILITIES as readonly string[]).includes(cap.replace(/^-/, ""))
-        );
+        const known = wanted.length > 0 && wanted.every((cap) => isOffered(cap.replace(/^-/, "")));
         if (!known) return context.sendLine(capLine(context, "NAK", list));
         for (const cap of wanted) {
           if (cap.startsWith("-")) this.caps.delete(cap.slice(1));
@@ -128,24 +130,16 @@ export class Registration {
   }
 }
 
-/** 001–005, the user count (`online`, on every server) and the MOTD. */
-export function welcome(context: IrcContext, online: number): void {
-  const irc = context.irc;
-  const me = context.member;
-  const source = irc.plain.source(me.nick, me.user);
-  context.numeric(N.RPL_WELCOME, `Welcome to the parley network, ${source}`);
-  context.numeric(N.RPL_YOURHOST, `Your host is ${irc.name}, running parley ${irc.version}`);
-  context.numeric(N.RPL_CREATED, `This server was created ${irc.created.toUTCString()}`);
-  context.numericData(N.RPL_MYINFO, irc.name, `parley-${irc.version}`, "o", "nt");
-  context.numeric(
-    N.RPL_ISUPPORT,
+/** What RPL_ISUPPORT (005) announces: the server's limits and conventions. */
+export function isupportTokens(context: IrcContext): string[] {
+  return [
     "CASEMAPPING=ascii",
     "UTF8MAPPING=rfc8265",
     "UTF8ONLY",
     "CHANTYPES=#",
     `CHANLIMIT=#:${context.chat.maxRoomsPerMember}`,
     `MAXTARGETS=${MAX_TARGETS}`,
-    `TARGMAX=PRIVMSG:${MAX_TARGETS},NOTICE:${MAX_TARGETS},JOIN:,PART:,KICK:1,WHOIS:1`,
+    `TARGMAX=PRIVMSG:${MAX_TARGETS},NOTICE:${MAX_TARGETS},TAGMSG:${MAX_TARGETS},JOIN:,PART:,KICK:1,WHOIS:1`,
     `CHANNELLEN=${MAX_ROOM + 1}`,
     `NICKLEN=${MAX_NICK}`,
     `TOPICLEN=${MAX_TOPIC_BYTES}`,
@@ -154,14 +148,39 @@ export function welcome(context: IrcContext, online: number): void {
     "PREFIX=(o)@",
     "CHANMODES=,,,nt",
     "MODES=1",
-    "are supported by this server",
-  );
+  ];
+}
+
+/** 001–005, the user count (`online`, on every server) and the MOTD. */
+export function welcome(context: IrcContext, online: number): void {
+  const irc = context.irc;
+  const me = context.member;
+  const source = irc.renderers.plain.source(me.nick, me.user);
+  context.numeric(N.RPL_WELCOME, `Welcome to the parley network, ${source}`);
+  context.numeric(N.RPL_YOURHOST, `Your host is ${irc.name}, running parley ${irc.version}`);
+  context.numeric(N.RPL_CREATED, `This server was created ${irc.created.toUTCString()}`);
+  context.numericData(N.RPL_MYINFO, irc.name, `parley-${irc.version}`, "o", "nt");
+  const tokens = isupportTokens(context);
+  // At most 13 tokens a line (modern: "up to 13 parameters"), 12 here to be safe.
+  for (let at = 0; at < tokens.length; at += 12) {
+    context.numeric(N.RPL_ISUPPORT, ...tokens.slice(at, at + 12), "are supported by this server");
+  }
   context.numeric(N.RPL_LUSERCLIENT, `There are ${online} users and 0 invisible`);
   const motd = irc.motd;
   if (motd === null) return context.numeric(N.ERR_NOMOTD, "MOTD File is missing");
   context.numeric(N.RPL_MOTDSTART, `- ${irc.name} Message of the day - `);
   for (const line of motd) context.numeric(N.RPL_MOTD, `- ${line}`);
   context.numeric(N.RPL_ENDOFMOTD, "End of /MOTD command.");
+}
+
+/** A CAP LS or LIST reply, over several lines (`CAP nick LS * :…`) when it is long. */
+function capLines(context: IrcContext, sub: string, caps: readonly string[]): void {
+  const lines = formatListLines(
+    { source: context.irc.name, command: "CAP", params: [context.nick, sub] },
+    caps,
+    { more: "*" },
+  );
+  for (const line of lines) context.sendLine(line);
 }
 
 function capLine(context: IrcContext, sub: string, list: string): string {

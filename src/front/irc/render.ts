@@ -1,33 +1,59 @@
 /**
  * How IRC clients see the chat's events: `:alice!alice@parley PRIVMSG #dev :hi`,
- * JOIN, PART, NICK, QUIT and TOPIC lines, with `@time=` tags for clients that
- * asked for `server-time`. One renderer per (server name, tags) pair, shared by
- * every IRC member that renders alike, so a batch is formatted once for all
- * of them.
+ * JOIN, PART, NICK, QUIT and TOPIC lines, with the tags the client's
+ * capabilities ask for (`time`, `msgid`, `account`, client-only tags). One
+ * renderer per distinct set of rendering capabilities ({@linkcode IrcRenderers}),
+ * shared by every IRC member that renders alike, so a batch is formatted once
+ * for all of them.
  *
  * The host shown in a source is the server's, never the client's address.
  *
  * @module
  */
 
+import type { ChatEvent, MessageEvent, QuitReason } from "../../core/events.ts";
+import type { Renderer } from "../../core/records.ts";
 import { formatMessage } from "../../protocol/irc/message.ts";
 import { formatServerTime, formatTextLines } from "../../protocol/irc/text.ts";
 import { serverNoticeText } from "../words.ts";
-import type { Renderer } from "../../core/records.ts";
-import type { ChatEvent, MessageEvent, QuitReason } from "../../core/events.ts";
+import { type RenderCaps, renderCaps, renderKey } from "./capabilities.ts";
 
 const encoder = new TextEncoder();
+
+/** The renderers of one server, one per distinct set of rendering capabilities. */
+export class IrcRenderers {
+  /** The host part of every source (`--irc-name`). */
+  readonly host: string;
+  readonly #renderers = new Map<string, IrcRenderer>();
+  /** The renderer of a client without capabilities. */
+  readonly plain: IrcRenderer;
+
+  constructor(host: string) {
+    this.host = host;
+    this.plain = this.for(new Set());
+  }
+
+  /** The renderer for a client with `caps`. */
+  for(caps: ReadonlySet<string>): IrcRenderer {
+    const key = renderKey(caps);
+    let renderer = this.#renderers.get(key);
+    if (renderer === undefined) {
+      this.#renderers.set(key, renderer = new IrcRenderer(this.host, renderCaps(caps)));
+    }
+    return renderer;
+  }
+}
 
 /** Renders events as IRC lines. */
 export class IrcRenderer implements Renderer {
   /** The host part of every source (`--irc-name`). */
   readonly host: string;
-  /** Whether lines carry `@time=` tags (the `server-time` capability). */
-  readonly serverTime: boolean;
+  /** What this renderer's clients asked to see. */
+  readonly caps: RenderCaps;
 
-  constructor(host: string, options: { serverTime: boolean }) {
+  constructor(host: string, caps: RenderCaps) {
     this.host = host;
-    this.serverTime = options.serverTime;
+    this.caps = caps;
   }
 
   /** `nick!user@host`. */
@@ -41,9 +67,21 @@ export class IrcRenderer implements Renderer {
     return text === "" ? null : encoder.encode(text);
   }
 
-  /** One event's lines, CRLF-terminated, joined. */
-  lines(event: ChatEvent): string {
-    const tags = this.serverTime ? { time: formatServerTime(event.time) } : undefined;
+  /** The tags an event's lines carry for these capabilities (undefined: none). */
+  tags(event: ChatEvent): Record<string, string> | undefined {
+    const caps = this.caps;
+    let tags: Record<string, string> | undefined;
+    if (caps.messageTags && "tags" in event && event.tags) tags = { ...event.tags };
+    if (caps.serverTime) (tags ??= {}).time = formatServerTime(event.time);
+    if (caps.messageTags && event.id) (tags ??= {}).msgid = event.id;
+    if (caps.accountTag && event.account) (tags ??= {}).account = event.account;
+    return tags;
+  }
+
+  /** One event's lines, CRLF-terminated, joined; `extra` tags on each (a label, a batch). */
+  lines(event: ChatEvent, extra?: Record<string, string>): string {
+    const base = this.tags(event);
+    const tags = extra ? { ...base, ...extra } : base;
     if (event.kind === "notice") {
       return formatTextLines({
         tags,
@@ -54,9 +92,21 @@ export class IrcRenderer implements Renderer {
       }).join("");
     }
     const source = this.source(event.nick, event.user);
+    if ((event.kind === "message" || event.kind === "private") && event.tagmsg) {
+      if (!this.caps.messageTags) return "";
+      const target = event.kind === "message" ? `#${event.room}` : event.to;
+      return formatMessage({ tags, source, command: "TAGMSG", params: [target] });
+    }
     switch (event.kind) {
       case "message":
-        return this.messageLines(event, tags);
+        return formatTextLines({
+          tags,
+          source,
+          command: event.notice ? "NOTICE" : "PRIVMSG",
+          target: `#${event.room}`,
+          text: event.text,
+          action: event.action,
+        }).join("");
       case "private":
         return formatTextLines({
           tags,
@@ -67,7 +117,14 @@ export class IrcRenderer implements Renderer {
           action: event.action,
         }).join("");
       case "joined":
-        return formatMessage({ tags, source, command: "JOIN", params: [`#${event.room}`] });
+        return formatMessage({
+          tags,
+          source,
+          command: "JOIN",
+          params: this.caps.extendedJoin
+            ? [`#${event.room}`, event.account ?? "*", event.realname ?? event.user]
+            : [`#${event.room}`],
+        }, { trailing: this.caps.extendedJoin });
       case "left":
         return formatMessage({
           tags,
@@ -97,16 +154,9 @@ export class IrcRenderer implements Renderer {
     }
   }
 
-  /** A room message as PRIVMSG (or NOTICE) lines to its channel, split to fit 512 bytes. */
-  messageLines(event: MessageEvent, tags?: Record<string, string>): string {
-    return formatTextLines({
-      tags,
-      source: this.source(event.nick, event.user),
-      command: event.notice ? "NOTICE" : "PRIVMSG",
-      target: `#${event.room}`,
-      text: event.text,
-      action: event.action,
-    }).join("");
+  /** A room message as PRIVMSG (or NOTICE) lines to its channel (history replay). */
+  messageLines(event: MessageEvent, extra?: Record<string, string>): string {
+    return this.lines(event, extra);
   }
 }
 

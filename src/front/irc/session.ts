@@ -14,7 +14,8 @@
  * @module
  */
 
-import type { Chat, ChatMember, Endpoint, Removal, Renderer } from "../../core/chat.ts";
+import type { Chat, ChatMember, Endpoint, Removal } from "../../core/chat.ts";
+import type { ChatEvent } from "../../core/events.ts";
 import type { Problem } from "../../core/commands.ts";
 import { errorText } from "../../errors.ts";
 import type { Logger } from "../../log.ts";
@@ -29,6 +30,7 @@ import {
   type IrcMessage,
   MAX_INCOMING_LINE_BYTES,
   parseLine,
+  withTags,
 } from "../../protocol/irc/message.ts";
 import { LOBBY } from "../../protocol/names.ts";
 import { cleanString as clean } from "../../text.ts";
@@ -37,6 +39,7 @@ import { dispatch } from "./commands.ts";
 import type { IrcContext, IrcServerInfo } from "./context.ts";
 import * as N from "./numerics.ts";
 import { Registration, welcome } from "./registration.ts";
+import type { IrcRenderer } from "./render.ts";
 
 export type { IrcServerInfo } from "./context.ts";
 
@@ -51,13 +54,15 @@ export interface IrcSessionContext {
   onEnd?: (session: IrcSession) => void;
 }
 
+/** The longest label a client may ask to be answered with. */
+const MAX_LABEL = 64;
 /** A client that has not registered after this long is dropped (ms). */
 const REGISTRATION_TIMEOUT_MS = 60_000;
 const encoder = new TextEncoder();
 
 /** One IRC client, from connect to QUIT. */
 export class IrcSession implements Endpoint, LineHandler, IrcContext {
-  renderer: Renderer;
+  renderer: IrcRenderer;
   readonly connection: Transport;
   readonly chat: Chat;
   readonly log: Logger;
@@ -73,6 +78,10 @@ export class IrcSession implements Endpoint, LineHandler, IrcContext {
   #pingSentAt = 0;
   /** Events held back while a channel's names and history are being sent; null when none are. */
   #held: Uint8Array[] | null = null;
+  /** What a labelled command answers so far (labeled-response); null when none is running. */
+  #captured: string[] | null = null;
+  /** Batches opened on this connection, for their references. */
+  #batches = 0;
 
   constructor(connection: Transport, context: IrcSessionContext) {
     this.connection = connection;
@@ -81,7 +90,7 @@ export class IrcSession implements Endpoint, LineHandler, IrcContext {
     this.irc = context.irc;
     this.#onEnd = context.onEnd;
     this.counters = context.counters;
-    this.renderer = context.irc.plain;
+    this.renderer = context.irc.renderers.plain;
     this.#registration = new Registration((nick, user, password) =>
       this.#enter(nick, user, password)
     );
@@ -221,17 +230,63 @@ export class IrcSession implements Endpoint, LineHandler, IrcContext {
         return this.numeric(N.ERR_INPUTTOOLONG, "Input line was too long");
       }
       if (parsed.error === "bad-command" && this.#member) {
-        return this.numeric(N.ERR_UNKNOWNCOMMAND, clean(parsed.command ?? ""), "Unknown command");
+        const label = this.#labelOf(parsed.tags);
+        if (label !== null) this.#captured = [];
+        this.numeric(N.ERR_UNKNOWNCOMMAND, clean(parsed.command ?? ""), "Unknown command");
+        if (label !== null) this.#answerLabelled(label);
       }
       return;
     }
     const message = parsed.message;
+    const label = this.#labelOf(message.tags);
+    if (label === null) return this.#run(message);
+    // labeled-response: what this command answers is collected, then sent with its label.
+    this.#captured = [];
+    const pending = this.#run(message);
+    if (pending === undefined) return this.#answerLabelled(label);
+    return pending.then(() => this.#answerLabelled(label));
+  }
+
+  /** Carries out one message; a handler that fails answers 400 (see {@linkcode #failed}). */
+  #run(message: IrcMessage): void | Promise<void> {
     try {
       const pending = dispatch(this, message);
       return pending?.catch((error) => this.#failed(message, error));
     } catch (error) {
       return this.#failed(message, error);
     }
+  }
+
+  /** The label of a message (by its tags) whose answer must carry it, or null. */
+  #labelOf(tags: ReadonlyMap<string, string> | undefined): string | null {
+    const label = tags?.get("label");
+    if (label === undefined || label === "" || label.length > MAX_LABEL) return null;
+    const caps = this.caps;
+    return caps.has("labeled-response") && caps.has("batch") ? label : null;
+  }
+
+  /**
+   * Sends what a labelled command answered: nothing → ACK, one line → that
+   * line with the label, more → a `labeled-response` batch of them.
+   */
+  #answerLabelled(label: string): void {
+    const lines = (this.#captured ?? []).join("").split("\r\n").filter((line) => line !== "");
+    this.#captured = null;
+    const server = this.irc.name;
+    if (lines.length === 0) {
+      return this.sendLine(formatMessage({ tags: { label }, source: server, command: "ACK" }));
+    }
+    if (lines.length === 1) return this.sendLine(withTags(lines[0] + "\r\n", { label }));
+    const ref = (++this.#batches).toString(36);
+    let text = formatMessage({
+      tags: { label },
+      source: server,
+      command: "BATCH",
+      params: [`+${ref}`, "labeled-response"],
+    });
+    text += withTags(lines.join("\r\n") + "\r\n", { batch: ref });
+    text += formatMessage({ source: server, command: "BATCH", params: [`-${ref}`] });
+    this.sendLine(text);
   }
 
   /**
@@ -295,13 +350,18 @@ export class IrcSession implements Endpoint, LineHandler, IrcContext {
   }
 
   sendLine(line: string): void {
-    this.connection.send(encoder.encode(line));
+    if (this.#captured !== null) this.#captured.push(line);
+    else this.connection.send(encoder.encode(line));
+  }
+
+  echo(event: ChatEvent): void {
+    if (this.caps.has("echo-message")) this.sendLine(this.renderer.lines(event));
   }
 
   own(command: string, params: string[], trailing = false): string {
     const member = this.member;
     return formatMessage(
-      { source: this.irc.plain.source(member.nick, member.user), command, params },
+      { source: this.irc.renderers.plain.source(member.nick, member.user), command, params },
       { trailing },
     );
   }
@@ -357,7 +417,7 @@ export class IrcSession implements Endpoint, LineHandler, IrcContext {
   }
 
   #capsChanged(): void {
-    this.renderer = this.caps.has("server-time") ? this.irc.timed : this.irc.plain;
+    this.renderer = this.irc.renderers.for(this.caps);
     if (this.#member) this.chat.setRenderer(this.#member, this.renderer);
   }
 

@@ -32,8 +32,9 @@ export function quitWhy(reason: QuitReason, detail: string): string {
 export function eventLine(event: ChatEvent, audience: number): string | null {
   switch (event.kind) {
     case "message":
-      return messageLine(event);
+      return event.tagmsg ? null : messageLine(event);
     case "private":
+      if (event.tagmsg) return null;
       return `*${event.nick}* ${event.action ? `* ${event.text}` : event.text}`;
     case "renamed":
       return noticeLine(`${event.nick} is now known as ${event.to}`);

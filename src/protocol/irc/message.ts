@@ -68,7 +68,7 @@ export type ParseErrorKind =
 /** The outcome of parsing a line; parsing never throws. */
 export type ParseResult =
   | { ok: true; message: IrcMessage }
-  | { ok: false; error: ParseErrorKind; command?: string };
+  | { ok: false; error: ParseErrorKind; command?: string; tags?: Map<string, string> };
 
 /** Bytes of one line without tags, CR LF included (RFC 1459 §2.3, modern "Message Format"). */
 export const MAX_LINE_BYTES = 512;
@@ -159,7 +159,12 @@ export function parseMessage(line: string): ParseResult {
   if (i === length) return { ok: false, error: "no-command" };
   const commandEnd = endOfToken(line, i);
   const command = line.slice(i, commandEnd);
-  if (!COMMAND.test(command)) return { ok: false, error: "bad-command", command };
+  if (!COMMAND.test(command)) {
+    // Its tags still count: a label asks for the 421 to carry it.
+    return tags.size > 0
+      ? { ok: false, error: "bad-command", command, tags }
+      : { ok: false, error: "bad-command", command };
+  }
 
   const params: string[] = [];
   i = skipSpaces(line, commandEnd);
@@ -327,6 +332,18 @@ function formatTag(key: string, value: string): string {
   }
   if (value.includes("\x00")) throw new RangeError(`Cannot send a NUL in IRC tag ${key}`);
   return value === "" ? key : key + "=" + escapeTagValue(value);
+}
+
+/**
+ * `line` (one formatted line, or several joined) with `tags` added in front of
+ * the tags each line has: a label or a batch reference on lines made before
+ * it was known they would need one.
+ */
+export function withTags(line: string, tags: Readonly<Record<string, string>>): string {
+  const added = Object.entries(tags).map(([key, value]) => formatTag(key, value)).join(";");
+  return line.split("\r\n").filter((one) => one !== "").map((one) =>
+    (one.startsWith("@") ? `@${added};${one.slice(1)}` : `@${added} ${one}`) + "\r\n"
+  ).join("");
 }
 
 /** Who a numeric reply is from and to. */

@@ -16,6 +16,8 @@ import { cleanString } from "../../text.ts";
 
 /** The longest text an event may carry (a line is at most `--max-line`; this bounds the rest). */
 const MAX_TEXT = 64 * 1024;
+/** The most client-only tag data an event may carry (what a client may send, and some). */
+const MAX_TAGS = 8192;
 /** The longest member id, user name or quit detail kept. */
 const MAX_SHORT = 256;
 
@@ -34,11 +36,20 @@ export function checkEvent(raw: unknown): { event: ChatEvent } | { why: string }
 
 function rebuild(raw: unknown): ChatEvent {
   if (typeof raw !== "object" || raw === null) throw new NotAnEvent("not an object");
-  const event = rebuildKind(raw as Record<string, unknown>);
-  const id = (raw as Record<string, unknown>).id;
+  const value = raw as Record<string, unknown>;
+  const event = rebuildKind(value);
+  const id = value.id;
   if (id !== undefined) {
     if (typeof id !== "string" || !/^[0-9A-Za-z_-]{1,64}$/.test(id)) throw new NotAnEvent("id");
     event.id = id;
+  }
+  if (value.account !== undefined) event.account = nick(value, "account");
+  if (event.kind === "message" || event.kind === "private") {
+    if (value.tagmsg === true) event.tagmsg = true;
+    if (value.tags !== undefined) event.tags = clientTags(value.tags);
+  }
+  if (event.kind === "joined" && value.realname !== undefined) {
+    event.realname = short(value, "realname");
   }
   return event;
 }
@@ -150,6 +161,22 @@ function rebuildKind(value: Record<string, unknown>): ChatEvent {
     default:
       throw new NotAnEvent("unknown kind");
   }
+}
+
+/** Client-only tags: `+name` keys, string values, a bounded size. */
+function clientTags(raw: unknown): Record<string, string> {
+  if (typeof raw !== "object" || raw === null || Array.isArray(raw)) throw new NotAnEvent("tags");
+  const tags: Record<string, string> = {};
+  let size = 0;
+  for (const [key, value] of Object.entries(raw)) {
+    if (!/^\+(?:[A-Za-z0-9.-]+\/)?[A-Za-z0-9-]+$/.test(key) || typeof value !== "string") {
+      throw new NotAnEvent("tags");
+    }
+    size += key.length + value.length + 2;
+    if (size > MAX_TAGS || value.includes("\0")) throw new NotAnEvent("tags");
+    tags[key] = value;
+  }
+  return tags;
 }
 
 function inRoom(value: Record<string, unknown>): { room: string; seq: number } {

@@ -76,7 +76,7 @@ export function isRoomEvent(event: ChatEvent): event is RoomEvent {
 
 /** True for what a room's history keeps: messages, not notices. */
 export function keepsInHistory(event: ChatEvent): boolean {
-  return event.kind === "message" && event.notice !== true;
+  return event.kind === "message" && event.notice !== true && event.tagmsg !== true;
 }
 
 /** Publishes `batch` (one script call); rejects when Redis could not be asked or refused. */
