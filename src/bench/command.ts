@@ -10,6 +10,7 @@
  * @module
  */
 
+import { dirname } from "node:path";
 import { sleep } from "../async.ts";
 import {
   parseFlags,
@@ -43,6 +44,8 @@ import {
   stopAll,
 } from "./servers.ts";
 import { parleyLimits, runSuite, SCENARIOS } from "./suite.ts";
+import { suiteChart } from "./chart.ts";
+import { renderChart } from "./chart_svg.ts";
 
 export { BenchError } from "./servers.ts";
 
@@ -195,12 +198,15 @@ export interface SuiteCommandOptions {
   only?: string[];
   ncat?: boolean;
   json?: boolean;
+  /** Write the headline comparison as an SVG chart to this file. */
+  chart?: string;
 }
 
 /** The scenario names, for checking `--scenarios`. */
 export const SCENARIO_NAMES: readonly string[] = SCENARIOS.map((scenario) => scenario.name);
 
-export const BENCH_HELP = `Usage: parley bench [--suite] [--scenarios LIST] [--no-ncat] [--json]
+export const BENCH_HELP =
+  `Usage: parley bench [--suite] [--scenarios LIST] [--no-ncat] [--chart FILE] [--json]
        parley bench [--target HOST:PORT | --port P] [--clients N] [--messages M] … [--json]
 
 Drives a line-based chat server with many clients over real sockets and reports
@@ -222,6 +228,10 @@ Suite:
   --suite              run the suite (the default without single-run flags)
   --scenarios LIST     only these (${SCENARIO_NAMES.join(",")})
   --no-ncat            measure parley only
+  --chart FILE         also write the headline comparison as an SVG chart to FILE
+                       (parley against ncat per scenario: deliveries/s, p99
+                       latency, server CPU, peak RSS, with the targets; the
+                       commit, date and machine in its title)
 
 Single run:
   --target HOST:PORT   the server to measure (default: start a parley server)
@@ -286,6 +296,7 @@ export async function benchCommand(args: string[]): Promise<number> {
     suite: { type: "boolean" },
     scenarios: { type: "string" },
     "no-ncat": { type: "boolean" },
+    chart: { type: "string" },
     help: { type: "boolean", short: "h" },
   });
   if (values.help) {
@@ -304,9 +315,15 @@ export async function benchCommand(args: string[]): Promise<number> {
         `invalid value '${unknown}' for --scenarios: expected some of ${SCENARIO_NAMES.join(",")}`,
       );
     }
-    return await runSuiteCommand({ only, ncat: !values["no-ncat"], json: values.json });
+    if (values.chart !== undefined) await checkChartFile(values.chart);
+    return await runSuiteCommand({
+      only,
+      ncat: !values["no-ncat"],
+      json: values.json,
+      chart: values.chart,
+    });
   }
-  for (const flag of ["scenarios", "no-ncat"] as const) {
+  for (const flag of ["scenarios", "no-ncat", "chart"] as const) {
     if (values[flag] !== undefined) {
       throw new UsageError(
         `--${flag} is for the suite and does not go with --${runFlag} (a single run)`,
@@ -387,6 +404,16 @@ export async function runSuiteCommand(options: SuiteCommandOptions): Promise<num
     },
   }).finally(removeSignals);
   const loadAfter = loadAverage();
+  if (options.chart !== undefined) {
+    const chart = suiteChart(results, {
+      ...machine,
+      date: startedAt,
+      kernel: kernelRelease(),
+      loadAfter,
+    });
+    await Deno.writeTextFile(options.chart, renderChart(chart));
+    note(`parley bench: chart written to ${options.chart}`);
+  }
   if (options.json) {
     print(JSON.stringify({
       date: startedAt.toISOString(),
@@ -505,6 +532,35 @@ async function describeMachine(): Promise<Machine> {
     commit: await gitCommit(),
     deno: Deno.version.deno,
   };
+}
+
+/** `--chart FILE`: refused before a run of many minutes when FILE cannot be written where it is. */
+async function checkChartFile(file: string): Promise<void> {
+  const directory = dirname(file);
+  const kind = await Deno.stat(directory).then(
+    (info) => info.isDirectory ? "directory" : "not a directory",
+    () => "missing",
+  );
+  if (kind !== "directory") {
+    throw new UsageError(
+      `invalid value '${file}' for --chart: '${directory}' is ${
+        kind === "missing" ? "not there" : "not a directory"
+      }`,
+    );
+  }
+  const existing = await Deno.stat(file).catch(() => null);
+  if (existing?.isDirectory) {
+    throw new UsageError(`invalid value '${file}' for --chart: it is a directory`);
+  }
+}
+
+/** `Linux 6.18.44`, for the chart's title. */
+function kernelRelease(): string | undefined {
+  try {
+    return `${Deno.build.os === "linux" ? "Linux" : Deno.build.os} ${Deno.osRelease()}`;
+  } catch {
+    return undefined;
+  }
 }
 
 function loadAverage(): string {
