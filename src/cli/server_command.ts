@@ -69,6 +69,7 @@ async function runServer(config: ServerConfig): Promise<void> {
     messageText: config.messageText,
   });
   onStopSignals(controller);
+  onBackupSignal(() => server?.chat ?? null, log);
   /** What was opened, closed in reverse order on the way out. */
   const opened: (() => unknown)[] = [];
   try {
@@ -203,6 +204,7 @@ const CHANGES = new Set<ServerCommand["kind"]>([
   "topic",
   "drop",
   "setpassword",
+  "backup",
 ]);
 
 /** `--data FILE`: the store, or a {@linkcode StartError} in one line naming the file. */
@@ -236,6 +238,24 @@ function onStopSignals(controller: AbortController): void {
       if (now - firstAt >= SIGNAL_COPY_MS) Deno.exit(name === "SIGINT" ? 130 : 143);
     });
   }
+}
+
+/**
+ * SIGUSR1 writes a backup of the database beside it (`/backup` for a server
+ * with no console, e.g. run as a service: `kill -USR1 PID`); the log says
+ * where, or why not.
+ */
+function onBackupSignal(chat: () => Chat | null, log: Logger): void {
+  Deno.addSignalListener("SIGUSR1", () => {
+    const running = chat();
+    if (running === null) return;
+    void running.moderate(null, { kind: "backup" }).then((reply) => {
+      if (reply.kind === "refused") {
+        return log.event({ event: "error", message: `SIGUSR1: ${problemText(reply.problem)}` });
+      }
+      log.event({ event: "operator", by: "SIGUSR1", what: moderatedLines(reply, Date.now())[0] });
+    });
+  });
 }
 
 /**

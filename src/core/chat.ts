@@ -158,6 +158,7 @@ export class Chat {
       queries,
       membership,
       accounts: accountFlows,
+      store,
       bus,
       clock,
     });

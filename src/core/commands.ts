@@ -97,6 +97,8 @@ export type Problem =
   /** The server has no operator password (`--oper-password-file`). */
   | { code: "no-operators" }
   | { code: "no-such-ban"; mask: string }
+  /** The server keeps nothing a backup could copy (no `--data`), or copying failed (`why`). */
+  | { code: "no-backup"; why: "nothing-to-copy" | "path-from-console" | "failed"; detail?: string }
   /** An operator's ban would cover the operator's own address. */
   | { code: "ban-covers-you"; mask: string };
 
@@ -217,6 +219,8 @@ export type Moderated =
   | { kind: "muted"; nick: string; until: number | null }
   | { kind: "unmuted"; nick: string }
   | Exclude<Replies["drop"], Refused>
+  /** `path`: where the copy is. */
+  | { kind: "backed-up"; path: string }
   | Exclude<Replies["password"], Refused>
   | Exclude<Replies["topic"], Refused>
   | Exclude<Replies["who"], Refused>
@@ -258,6 +262,8 @@ export type OperatorCommand =
   | { kind: "rooms" }
   /** Give up the account of `nick`. */
   | { kind: "drop"; nick: string }
+  /** A copy of the database while the server runs: at `path`, or beside the file. */
+  | { kind: "backup"; path?: string }
   /** A new password for the account of `nick`. */
   | { kind: "setpassword"; nick: string; password: string }
   | { kind: "stats" }

@@ -18,6 +18,7 @@ import type { Queries } from "./queries.ts";
 import type { Member } from "./records.ts";
 import type { Registry } from "./registry.ts";
 import type { Ban, Store } from "./store.ts";
+import { errorText } from "../errors.ts";
 import { nameKey } from "../protocol/names.ts";
 
 /** The ban list: in memory for the accept path, kept in the store. */
@@ -100,6 +101,7 @@ export interface ModerationOptions {
   queries: Queries;
   membership: Membership;
   accounts: AccountFlows;
+  store: Store;
   bus: Bus;
   clock: Clock;
 }
@@ -111,6 +113,7 @@ export class Moderation {
   readonly #queries: Queries;
   readonly #membership: Membership;
   readonly #accounts: AccountFlows;
+  readonly #store: Store;
   readonly #bus: Bus;
   readonly #clock: Clock;
   readonly #startedAt: number;
@@ -121,6 +124,7 @@ export class Moderation {
     this.#queries = options.queries;
     this.#membership = options.membership;
     this.#accounts = options.accounts;
+    this.#store = options.store;
     this.#bus = options.bus;
     this.#clock = options.clock;
     this.#startedAt = options.clock();
@@ -180,6 +184,20 @@ export class Moderation {
         return await this.#queries.rooms();
       case "drop":
         return await this.#accounts.drop(by, command.nick);
+      case "backup": {
+        // Where a file is written on the server's machine is the console's choice only.
+        if (by !== null && command.path !== undefined) {
+          return refused({ code: "no-backup", why: "path-from-console" });
+        }
+        if (this.#store.backup === undefined) {
+          return refused({ code: "no-backup", why: "nothing-to-copy" });
+        }
+        try {
+          return { kind: "backed-up", path: await this.#store.backup(command.path) };
+        } catch (error) {
+          return refused({ code: "no-backup", why: "failed", detail: errorText(error) });
+        }
+      }
       case "setpassword":
         return await this.#accounts.password(by, {
           kind: "password",

@@ -95,6 +95,13 @@ export interface Store {
 
   /** Where the store says that a write failed (a full disk, a lost link); the chat goes on. */
   onError?: (message: string) => void;
+  /**
+   * A consistent copy of what is kept, made while the server runs (`--data`:
+   * SQLite's online backup), at `path` or a default place beside it; resolves
+   * with where. Absent when the store cannot make one (in memory; Redis keeps
+   * its own persistence).
+   */
+  backup?(path?: string): Promise<string>;
   /** Writes what is pending and lets go of the file or link. */
   close(): Promise<void>;
 }

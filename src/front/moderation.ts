@@ -36,6 +36,8 @@ export function moderatedLines(reply: Moderated, now: number): string[] {
       ];
     case "unmuted":
       return [`unmuted ${reply.nick}`];
+    case "backed-up":
+      return [`backed up the database to ${reply.path}`];
     case "dropped":
       return [`the nick ${reply.nick} is not registered any more`];
     case "password-changed":

@@ -207,6 +207,13 @@ export const OPERATOR_COMMANDS: Readonly<Record<CommandName, OperatorCommandRow>
       return typeof who === "string" ? { kind: "setpassword", nick: who, password: words[1] } : who;
     },
   },
+  backup: {
+    usage: "/backup [FILE]",
+    about: "copy the database (--data) while the server runs; default FILE.backup-DATE-TIME",
+    parse({ rest }) {
+      return rest === "" ? { kind: "backup" } : { kind: "backup", path: rest };
+    },
+  },
   stats: {
     usage: "/stats",
     about: "how the server is doing (clients, rooms, messages)",

@@ -70,6 +70,16 @@ export function problemText(problem: Problem): string {
       return "this server has no operators";
     case "no-such-ban":
       return `no ban on ${problem.mask}`;
+    case "no-backup":
+      switch (problem.why) {
+        case "nothing-to-copy":
+          return "nothing to back up: without --data the chat is kept in memory (with --cluster, back up Redis: BGSAVE)";
+        case "path-from-console":
+          return "/backup takes no file name here: the copy goes beside the database (the console may choose)";
+        case "failed":
+          return `the backup failed: ${problem.detail ?? "unknown error"}`;
+      }
+      break;
     case "ban-covers-you":
       return `a ban on ${problem.mask} would cover your own address; ban from the server console`;
   }

@@ -116,6 +116,16 @@ export class SqliteStore implements Store {
     }
   }
 
+  /**
+   * A consistent copy of the database, made while the server runs: at `path`,
+   * or beside the file as `FILE.backup-YYYYMMDD-HHMMSS`. Resolves with where.
+   */
+  async backup(path?: string): Promise<string> {
+    const to = path ?? `${this.path}.backup-${stamp(new Date())}`;
+    await this.#db.backup(to);
+    return to;
+  }
+
   /** Every room remembered, most recently used first, each with the seq of its newest message. */
   rooms(): Promise<LoadedRoom[]> {
     const rows = this.#db.read("rooms", () => this.#db.statements.rooms.all() as Row[], []);
@@ -239,4 +249,9 @@ function settle<T>(work: () => T): Promise<T> {
   } catch (error) {
     return Promise.reject(error);
   }
+}
+
+/** `YYYYMMDD-HHMMSS` in UTC. */
+function stamp(date: Date): string {
+  return date.toISOString().slice(0, 19).replaceAll("-", "").replaceAll(":", "").replace("T", "-");
 }

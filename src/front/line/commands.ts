@@ -290,7 +290,7 @@ const COMMANDS: Rows = {
     },
   },
   operator: {
-    names: ["kick", "ban", "unban", "bans", "mute", "unmute", "say", "stats"],
+    names: ["kick", "ban", "unban", "bans", "mute", "unmute", "say", "stats", "backup"],
     usage: "/kick NICK …",
     about: "operator commands (see /oper)",
     unlisted: true,

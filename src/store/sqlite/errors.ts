@@ -121,8 +121,9 @@ export function checkPath(path: string): void {
       throw new StoreError(`cannot create ${path}: ${folder} is not a folder`);
     }
     try {
-      // An empty file is an empty database; creating it here gives the OS's reason.
-      Deno.openSync(file, { read: true, write: true, createNew: true }).close();
+      // An empty file is an empty database; creating it here gives the OS's reason. It is its
+      // owner's only (it holds password hashes); SQLite gives its journal files the same mode.
+      Deno.openSync(file, { read: true, write: true, createNew: true, mode: 0o600 }).close();
     } catch (error) {
       if (error instanceof Deno.errors.AlreadyExists) return; // created meanwhile: SQLite decides
       if (errno(error) === "EROFS") {
