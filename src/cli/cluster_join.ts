@@ -52,7 +52,13 @@ export interface ClusterJoin {
  */
 export async function joinCluster(
   url: string,
-  options: { historySize: number; log: Logger; metrics?: ServerMetrics },
+  options: {
+    historySize: number;
+    log: Logger;
+    metrics?: ServerMetrics;
+    /** Start even when Redis is not reachable, and join when it is (`--cluster-wait`). */
+    waitForRedis?: boolean;
+  },
 ): Promise<ClusterJoin> {
   let redacted: string;
   try {
@@ -98,6 +104,15 @@ export async function joinCluster(
   }
   const joined = cluster;
   const link = joined.link;
+  if (link.state !== "up" && !options.waitForRedis) {
+    // A mistyped URL or a Redis that is not running: one line, exit 1. Once running, an
+    // outage is handled (each server serves its own until the link is back).
+    await joined.close();
+    throw new StartError(
+      `cannot join the cluster: Redis at ${redacted} is not reachable ` +
+        "(is it running? --cluster-wait starts anyway and joins when it is)",
+    );
+  }
   say(
     link.state === "up"
       ? `joined the cluster at ${redacted} as server ${node}`

@@ -157,6 +157,7 @@ async function openChat(
     historySize: config.historySize,
     log,
     metrics,
+    waitForRedis: config.clusterWait,
   });
   opened.push(() => cluster.close());
   Object.assign(chat, cluster.chatOptions);

@@ -57,6 +57,8 @@ Options:
   --motd FILE            message of the day shown to IRC clients
   --data FILE            keep history, topics, rooms, accounts and bans in this SQLite
                          file across restarts (default: in memory only)
+  --cluster-wait         with --cluster: start even when Redis is not reachable yet, and join
+                         it when it is (without it, an unreachable Redis stops the start)
   --cluster URL          be one chat with every server using this Redis
                          (redis://[:PASSWORD@]HOST:PORT[/DB]; not with --data)
   --require-account      only identified owners of registered nicks may join rooms and talk
@@ -87,6 +89,8 @@ export interface ServerConfig {
   data: string | undefined;
   /** `--cluster URL`. */
   cluster: string | undefined;
+  /** `--cluster-wait`: start without Redis, join when it is there. */
+  clusterWait: boolean;
   requireAccount: boolean;
   operPassword: string | null;
   /** Read operator commands from stdin. */
@@ -123,6 +127,7 @@ export function readServerFlags(args: string[]): ServerConfig | "help" {
     motd: { type: "string" },
     data: { type: "string" },
     cluster: { type: "string" },
+    "cluster-wait": { type: "boolean" },
     "require-account": { type: "boolean" },
     "oper-password-file": { type: "string" },
     "no-console": { type: "boolean" },
@@ -174,6 +179,15 @@ export function readServerFlags(args: string[]): ServerConfig | "help" {
   const ircPort = optional(values["irc-port"], (v) => parsePort("irc-port", v));
   const ircName = optional(values["irc-name"], (v) => parseIrcName(v));
   const motd = optional(values.motd, (v) => readMotd(v));
+  if (values["cluster-wait"] && values.cluster === undefined) {
+    throw new UsageError("--cluster-wait goes with --cluster URL");
+  }
+  if (ircPort !== undefined && ircPort !== 0 && ircPort === port) {
+    throw new UsageError(
+      `--irc-port ${ircPort} is --port as well: IRC clients are served on --port too, so leave ` +
+        "--irc-port out, or give it another port",
+    );
+  }
   if (values.data !== undefined && values.cluster !== undefined) {
     throw new UsageError(
       "--data and --cluster do not go together: with --cluster everything is kept in Redis",
@@ -197,6 +211,7 @@ export function readServerFlags(args: string[]): ServerConfig | "help" {
     motd,
     data: values.data,
     cluster: values.cluster,
+    clusterWait: values["cluster-wait"] ?? false,
     requireAccount: values["require-account"] ?? false,
     operPassword: operPassword ?? null,
     console: !values["no-console"],

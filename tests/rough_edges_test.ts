@@ -1,0 +1,58 @@
+/**
+ * Issue 24, what an operator and new users trip over: each behaviour here
+ * was wrong on 6c5772e.
+ */
+
+import assert from "node:assert/strict";
+import { runCli, startServerProcess, TestClient } from "./helpers.ts";
+
+function freePort(): number {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const port = (listener.addr as Deno.NetAddr).port;
+  listener.close();
+  return port;
+}
+
+Deno.test(
+  "--cluster with no Redis there: one line, exit 1; --cluster-wait starts and serves alone",
+  async () => {
+    const port = freePort();
+    const url = `redis://127.0.0.1:${port}`;
+    const refused = await runCli(["server", "--port", "0", "--no-console", "--cluster", url]);
+    assert.equal(refused.code, 1);
+    assert.match(
+      refused.stderr,
+      new RegExp(
+        `^parley server: cannot join the cluster: Redis at ${
+          url.replaceAll(".", "\\.")
+        }/? ?is not reachable`,
+      ),
+    );
+    assert.equal(refused.stderr.trim().split("\n").length, 1, refused.stderr);
+
+    const waiting = await startServerProcess(["--no-console", "--cluster", url, "--cluster-wait"]);
+    try {
+      await waiting.stdout.waitFor(/is not reachable yet: serving this server's clients alone/);
+      const ann = await TestClient.join(waiting.port);
+      const bob = await TestClient.join(waiting.port);
+      ann.send("alone for now");
+      await bob.expect(/^<guest-\d+> alone for now$/);
+      ann.close();
+      bob.close();
+    } finally {
+      await waiting.stop();
+    }
+    const wrong = await runCli(["server", "--cluster-wait"]);
+    assert.equal(wrong.code, 2);
+    assert.match(wrong.stderr, /--cluster-wait goes with --cluster URL/);
+  },
+);
+
+Deno.test("--irc-port equal to --port says what to do instead of 'address already in use'", async () => {
+  const result = await runCli(["server", "--port", "14021", "--irc-port", "14021"]);
+  assert.equal(result.code, 2);
+  assert.match(
+    result.stderr,
+    /--irc-port 14021 is --port as well: IRC clients are served on --port too/,
+  );
+});
