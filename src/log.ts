@@ -44,6 +44,10 @@ export type LogEvent =
   | { event: "nick"; peer: Peer; from: string; to: string }
   /** A member went to a room (from another, for a line client). */
   | { event: "join"; peer: Peer; nick: string; from?: string; room: string }
+  /** A member left a room and stays in the chat (IRC's PART; `text`, its reason, is user text). */
+  | { event: "part"; peer: Peer; nick: string; room: string; text?: string }
+  /** A member set a room's topic (user text: left out with `messageText` off). */
+  | { event: "topic"; peer: Peer; nick: string; room: string; text: string }
   /** A connection turned away before it joined (server full, per-address limit, …). */
   | { event: "refused"; peer: Peer; reason: string; online: number }
   /**
@@ -145,6 +149,18 @@ export class Logger {
           `${peer(event.peer)}  ${event.nick}  ${
             event.from === undefined ? "" : `#${event.from} -> `
           }#${event.room}`,
+        );
+      case "part":
+        return this.#line(
+          "part",
+          c.blue,
+          `${peer(event.peer)}  ${event.nick}  #${event.room}${event.text ? said(event.text) : ""}`,
+        );
+      case "topic":
+        return this.#line(
+          "topic",
+          c.blue,
+          `${peer(event.peer)}  ${event.nick}  #${event.room}${said(event.text)}`,
         );
       case "refused":
         return this.#line(

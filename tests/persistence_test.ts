@@ -193,7 +193,7 @@ Deno.test({
 
     // A ban on a block kicks who is in it, and refuses them at the door until it ends.
     await server.type("/ban 127.0.0.8/30 30m spam");
-    await far.output.waitFor(/!!! your address is banned \(spam\)/);
+    await far.output.waitFor(/!!! you are banned from this server until .* UTC: spam$/m);
     await far.closedByServer();
     await server.stdout.waitFor(/banned 127\.0\.0\.8\/30 until .*by console/);
     const again = new NetcatClient(server.port, "127.0.0.11");

@@ -56,3 +56,40 @@ Deno.test("--irc-port equal to --port says what to do instead of 'address alread
     /--irc-port 14021 is --port as well: IRC clients are served on --port too/,
   );
 });
+
+Deno.test("the console logs topics, IRC PARTs and what /say said; /stats and /bans are not operator acts; a muted user is told at once", async () => {
+  const server = await startServerProcess(["--irc-port", "0"], { console: true });
+  try {
+    const ann = await TestClient.join(server.port, "ann");
+    ann.send("/join ops");
+    await ann.expect(/you are now in #ops/);
+    ann.send("/topic deploy at noon");
+    await ann.expect("*** topic of #ops is now: deploy at noon");
+    await server.stdout.waitFor(/topic +127\.0\.0\.1:\d+ +ann +#ops +deploy at noon$/m);
+    const irc = await TestClient.registerIrc(server.ircPort, "ivy");
+    irc.sendIrc("JOIN #ops");
+    await irc.expect(/ 366 ivy #ops /);
+    irc.sendIrc("PART #ops :lunch");
+    await irc.expect(/ PART #ops :?lunch$/);
+    await server.stdout.waitFor(/part +127\.0\.0\.1:\d+ +ivy +#ops +lunch$/m);
+    await server.type("/say maintenance at noon");
+    await server.stdout.waitFor(/operator +console +told \d+ online: maintenance at noon$/m);
+    await server.type("/stats");
+    await server.stdout.waitFor(/^\d+ online, /m);
+    await server.type("/bans");
+    await server.stdout.waitFor(/^no bans$/m);
+    await server.type("/mute ann 5m");
+    await ann.expect(
+      /^\*\*\* console muted you until \d\d:\d\d: your lines reach nobody until then$/,
+    );
+    await server.type("/unmute ann");
+    await ann.expect("*** console unmuted you: you are heard again");
+    ann.close();
+    irc.close();
+  } finally {
+    await server.stop();
+  }
+  const log = server.stdout.text;
+  assert.doesNotMatch(log, /operator +console +\d+ online, /, "/stats is no operator act");
+  assert.doesNotMatch(log, /operator +console +no bans/, "/bans is no operator act");
+});

@@ -13,6 +13,7 @@ import { type ServerCommand, ServerConsole } from "../console/console.ts";
 import type { Chat, ChatOptions } from "../core/chat.ts";
 import { errorText } from "../errors.ts";
 import { moderatedLines } from "../front/moderation.ts";
+import { changesSomething } from "../front/operator_commands.ts";
 import { BufferedSink, Logger } from "../log.ts";
 import { serveMetrics, ServerMetrics } from "../metrics.ts";
 import { formatPeer } from "../net/peer.ts";
@@ -188,25 +189,11 @@ async function runOperatorCommand(
   const reply = await chat.moderate(null, command);
   if (reply.kind === "refused") return [`!!! ${problemText(reply.problem)}`];
   const lines = moderatedLines(reply, Date.now());
-  if (CHANGES.has(command.kind) && !(command.kind === "topic" && command.text === undefined)) {
+  if (changesSomething(command)) {
     log.event({ event: "operator", by: "console", what: lines.join("; ") });
   }
   return lines;
 }
-
-/** The operator commands that change something (and are logged); the others only look. */
-const CHANGES = new Set<ServerCommand["kind"]>([
-  "say",
-  "kick",
-  "ban",
-  "unban",
-  "mute",
-  "unmute",
-  "topic",
-  "drop",
-  "setpassword",
-  "backup",
-]);
 
 /** `--data FILE`: the store, or a {@linkcode StartError} in one line naming the file. */
 async function openStore(path: string, historySize: number) {

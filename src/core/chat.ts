@@ -161,6 +161,7 @@ export class Chat {
       store,
       bus,
       clock,
+      notify: (notice, to) => this.#notifyMember(notice, to),
     });
     bus.deliverTo((events) => this.#delivery.deliver(events));
   }

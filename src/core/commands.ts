@@ -210,7 +210,7 @@ export interface Replies {
 
 /** What an operator command did. */
 export type Moderated =
-  | { kind: "said"; reached: number }
+  | { kind: "said"; reached: number; text: string }
   | { kind: "kicked"; nick: string }
   /** `kicked`: who was connected from the banned addresses and was removed. */
   | { kind: "banned"; ban: Ban; kicked: string[] }

@@ -153,7 +153,10 @@ export type ServerNotice =
   /** The member's nick `from` was held by someone else (`elsewhere`: on another server); it is `to` now. */
   | { code: "nick-lost"; from: string; to: string; elsewhere: boolean }
   /** Someone proved the nick `from` with its password on another connection; the member is `to` now. */
-  | { code: "nick-displaced"; from: string; to: string };
+  | { code: "nick-displaced"; from: string; to: string }
+  /** An operator (`by`) muted the member: until then (ms since the epoch), or until unmuted (null). */
+  | { code: "muted"; by: string; until: number | null }
+  | { code: "unmuted"; by: string };
 
 /** A notice from the server or an operator: to one nick, or to everyone (`to` absent). */
 export interface NoticeEvent extends Happening {

@@ -12,7 +12,7 @@ import type { AccountFlows } from "./account_flows.ts";
 import type { Bus } from "./bus.ts";
 import { type CidrBlock, cidrContains, formatCidr, parseAddress, parseCidr } from "./cidr.ts";
 import type { Moderated, OperatorCommand, Problem, Refused } from "./commands.ts";
-import type { Clock } from "./events.ts";
+import type { Clock, ServerNotice } from "./events.ts";
 import type { Membership } from "./membership.ts";
 import type { Queries } from "./queries.ts";
 import type { Member } from "./records.ts";
@@ -104,6 +104,8 @@ export interface ModerationOptions {
   store: Store;
   bus: Bus;
   clock: Clock;
+  /** Tells one member something about itself (a mute). */
+  notify: (notice: ServerNotice, to: Member) => void;
 }
 
 /** Carries out operator commands. */
@@ -114,6 +116,7 @@ export class Moderation {
   readonly #membership: Membership;
   readonly #accounts: AccountFlows;
   readonly #store: Store;
+  readonly #notify: (notice: ServerNotice, to: Member) => void;
   readonly #bus: Bus;
   readonly #clock: Clock;
   readonly #startedAt: number;
@@ -125,6 +128,7 @@ export class Moderation {
     this.#membership = options.membership;
     this.#accounts = options.accounts;
     this.#store = options.store;
+    this.#notify = options.notify;
     this.#bus = options.bus;
     this.#clock = options.clock;
     this.#startedAt = options.clock();
@@ -142,7 +146,7 @@ export class Moderation {
           time: this.#clock(),
           origin: "",
         }]);
-        return { kind: "said", reached: registry.online };
+        return { kind: "said", reached: registry.online, text: command.text };
       }
       case "kick": {
         const target = registry.byKey(nameKey(command.nick));
@@ -166,12 +170,15 @@ export class Moderation {
           ? Infinity
           : this.#clock() + command.duration;
         const until = target.mutedUntil === Infinity ? null : target.mutedUntil;
+        // Told now, not when it next speaks: it should know its lines go nowhere.
+        this.#notify({ code: "muted", by: actor, until }, target);
         return { kind: "muted", nick: target.nick, until };
       }
       case "unmute": {
         const target = registry.byKey(nameKey(command.nick));
         if (!target) return refused({ code: "no-such-nick", nick: command.nick });
         target.mutedUntil = 0;
+        this.#notify({ code: "unmuted", by: actor }, target);
         return { kind: "unmuted", nick: target.nick };
       }
       case "topic":
@@ -214,7 +221,7 @@ export class Moderation {
           operators: [...registry.members()].filter((member) => member.operator).length,
         };
       case "help":
-        return { kind: "said", reached: 0 };
+        return { kind: "said", reached: 0, text: "" };
     }
   }
 
@@ -247,7 +254,12 @@ export class Moderation {
       const address = parseAddress(member.endpoint.address);
       if (address !== null && cidrContains(block, address)) {
         kicked.push(member.nick);
-        member.endpoint.remove({ how: "banned", by: actor, reason: ban.reason });
+        member.endpoint.remove({
+          how: "banned",
+          by: actor,
+          reason: ban.reason,
+          until: ban.expires,
+        });
       }
     }
     return { kind: "banned", ban, kicked };

@@ -30,6 +30,8 @@ export interface Removal {
   /** The operator's nick, or `console`. */
   by: string;
   reason: string;
+  /** A ban: when it ends (ms since the epoch), or null for good. */
+  until?: number | null;
 }
 
 /** What the chat needs of a connected member; its front end provides it. */

@@ -16,7 +16,7 @@ import type { Ban } from "../core/store.ts";
 export function moderatedLines(reply: Moderated, now: number): string[] {
   switch (reply.kind) {
     case "said":
-      return [`told ${reply.reached} online`];
+      return [`told ${reply.reached} online: ${reply.text}`];
     case "kicked":
       return [`kicked ${reply.nick}`];
     case "banned":

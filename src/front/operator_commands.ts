@@ -68,6 +68,26 @@ export type ConsoleLine =
   | { type: "command"; command: OperatorCommand }
   | { type: "problem"; problem: ConsoleProblem };
 
+/**
+ * Whether an operator command changes something, and so is logged as an
+ * operator's act wherever it was typed (console, line client, IRC); the
+ * others (`/bans`, `/stats`, `/who`, showing a topic) only look.
+ */
+export function changesSomething(command: OperatorCommand): boolean {
+  switch (command.kind) {
+    case "topic":
+      return command.text !== undefined;
+    case "bans":
+    case "who":
+    case "rooms":
+    case "stats":
+    case "help":
+      return false;
+    default:
+      return true;
+  }
+}
+
 /** The longest duration accepted (a longer ban is one for good: leave the duration out). */
 export const MAX_DURATION_MS = 365 * 24 * 3600 * 1000;
 

@@ -124,12 +124,21 @@ export function refusalText(refusal: Refusal): string {
     case "per-address":
       return `too many connections from ${refusal.address} (at most ${refusal.max})`;
     case "banned":
-      return `you are banned from this server${
-        refusal.ban.expires === null ? "" : ` until ${banEndText(refusal.ban.expires)}`
-      }${refusal.ban.reason ? `: ${refusal.ban.reason}` : ""}`;
+      return bannedText(refusal.ban.expires, refusal.ban.reason);
     case "connect-rate":
       return `too many new connections from ${refusal.address} (at most ${refusal.max} a minute); try again later`;
   }
+}
+
+/**
+ * What a banned client is told, the same whether it was connected when the
+ * ban came or is refused at the door later: `you are banned from this server
+ * until 2026-12-06 12:00 UTC: spam`.
+ */
+function bannedText(expires: number | null, reason: string): string {
+  return `you are banned from this server${
+    expires === null ? "" : ` until ${banEndText(expires)}`
+  }${reason ? `: ${reason}` : ""}`;
 }
 
 /** When a ban ends, in UTC (the server's clock and the user's may be in different zones). */
@@ -139,10 +148,9 @@ function banEndText(expires: number): string {
 
 /** What a removed member is told before its connection closes. */
 export function removalText(removal: Removal): string {
+  if (removal.how === "banned") return bannedText(removal.until ?? null, removal.reason);
   const why = removal.reason ? ` (${removal.reason})` : "";
-  return removal.how === "kicked"
-    ? `you were kicked by ${removal.by}${why}`
-    : `your address is banned${why}`;
+  return `you were kicked by ${removal.by}${why}`;
 }
 
 /** How a removal is logged: `kicked by alice: spam`, `banned by console`. */
@@ -169,6 +177,14 @@ export function serverNoticeText(notice: ServerNotice): string {
       return `your nick ${notice.from} was held by someone else${
         notice.elsewhere ? " on another server" : ""
       }; you are now ${notice.to}`;
+    case "muted":
+      return notice.until === null
+        ? `${notice.by} muted you: your lines reach nobody until you are unmuted`
+        : `${notice.by} muted you until ${
+          historyTime(notice.until, Date.now())
+        }: your lines reach nobody until then`;
+    case "unmuted":
+      return `${notice.by} unmuted you: you are heard again`;
     case "nick-displaced":
       return `the nick ${notice.from} was proved with its password on another connection; you are now ${notice.to}`;
   }

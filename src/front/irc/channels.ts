@@ -110,6 +110,13 @@ async function partOne(context: IrcContext, channel: string, reason: string): Pr
   });
   if (reply.kind === "refused") return context.roomProblem(channel, reply.problem);
   context.sendLine(context.own("PART", [`#${reply.room}`, reason]));
+  context.log.event({
+    event: "part",
+    peer: context.transport.peer,
+    nick: context.member.nick,
+    room: reply.room,
+    text: reason || undefined,
+  });
 }
 
 /** `TOPIC #dev` shows the topic; `TOPIC #dev :text` sets it. */
@@ -123,6 +130,13 @@ export async function topic(context: IrcContext, message: IrcMessage): Promise<v
   if (reply.kind === "refused") return context.roomProblem(channel, reply.problem);
   const name = `#${reply.room}`;
   if (reply.changed) {
+    context.log.event({
+      event: "topic",
+      peer: context.transport.peer,
+      nick: context.member.nick,
+      room: reply.room,
+      text: reply.topic?.text ?? "",
+    });
     return context.sendLine(context.own("TOPIC", [name, reply.topic?.text ?? ""], true));
   }
   if (reply.topic === null) return context.numeric(N.RPL_NOTOPIC, name, "No topic is set");

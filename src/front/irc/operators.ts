@@ -10,6 +10,7 @@ import type { Moderated, OperatorCommand, Refused } from "../../core/commands.ts
 import type { IrcMessage } from "../../protocol/irc/message.ts";
 import { cleanString as clean } from "../../text.ts";
 import { moderatedLines } from "../moderation.ts";
+import { changesSomething } from "../operator_commands.ts";
 import { problemText } from "../words.ts";
 import type { IrcContext } from "./context.ts";
 import * as N from "./numerics.ts";
@@ -49,6 +50,8 @@ export async function moderate(context: IrcContext, command: OperatorCommand): P
     return context.serverNotice(problemText(reply.problem));
   }
   const lines = moderatedLines(reply as Exclude<Moderated | Refused, Refused>, Date.now());
-  context.log.event({ event: "operator", by: member.nick, what: lines.join("; ") });
+  if (changesSomething(command)) {
+    context.log.event({ event: "operator", by: member.nick, what: lines.join("; ") });
+  }
   for (const line of lines) context.serverNotice(line);
 }

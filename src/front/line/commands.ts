@@ -20,7 +20,7 @@ import type { Replies } from "../../core/commands.ts";
 import { LOBBY, MAX_NICK } from "../../protocol/names.ts";
 import { alreadyText, movedText, privateSentLine, renamedText } from "../../protocol/line.ts";
 import { moderatedLines } from "../moderation.ts";
-import { describeProblem, parseOperatorLine } from "../operator_commands.ts";
+import { changesSomething, describeProblem, parseOperatorLine } from "../operator_commands.ts";
 import { accountNamed, problemText, roomsText, topicText, whoText } from "../words.ts";
 
 /** What one line from a client asks for. */
@@ -72,6 +72,7 @@ export interface LineContext {
   account(what: string, nick?: string): void;
   rejected(why: string): void;
   operatorDid(what: string): void;
+  topicSet(room: string, text: string): void;
   /** Ends the session with a goodbye. */
   quit(reason: string): void;
 }
@@ -204,6 +205,7 @@ const COMMANDS: Rows = {
       const room = context.room.name;
       const reply = await context.chat.apply(context.member, { kind: "topic", room, text });
       if (reply.kind === "refused") return context.error(problemText(reply.problem));
+      if (reply.changed) context.topicSet(reply.room, reply.topic?.text ?? "");
       context.notice(
         reply.changed
           ? `topic of #${reply.room} is now: ${reply.topic?.text ?? ""}`
@@ -305,7 +307,7 @@ const COMMANDS: Rows = {
       });
       if (reply.kind === "refused") return context.error(problemText(reply.problem));
       const lines = moderatedLines(reply, Date.now());
-      context.operatorDid(lines.join("; "));
+      if (changesSomething(parsed.command)) context.operatorDid(lines.join("; "));
       for (const text of lines) context.notice(text);
     },
   },

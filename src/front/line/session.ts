@@ -344,6 +344,16 @@ export class LineSession implements Endpoint, LineHandler, LineContext {
     });
   }
 
+  topicSet(room: string, text: string): void {
+    this.#log.event({
+      event: "topic",
+      peer: this.connection.peer,
+      nick: this.member.nick,
+      room,
+      text,
+    });
+  }
+
   operatorDid(what: string): void {
     this.#log.event({ event: "operator", by: this.member.nick, what });
   }
