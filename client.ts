@@ -401,6 +401,10 @@ function answerToNick(line: string, name: string | undefined): string | null | u
   const parsed = parseServerLine(line);
   if (parsed.kind === "error") return parsed.text;
   if (parsed.kind === "notice" && parsed.meaning?.about === "renamed") return null;
+  // A server that takes a first `/nick NAME` as the name to arrive with says so at once.
+  if (
+    parsed.kind === "notice" && parsed.meaning?.about === "welcome" && parsed.meaning.nick === name
+  ) return null;
   return undefined;
 }
 

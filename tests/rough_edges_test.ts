@@ -93,3 +93,25 @@ Deno.test("the console logs topics, IRC PARTs and what /say said; /stats and /ba
   assert.doesNotMatch(log, /operator +console +\d+ online, /, "/stats is no operator act");
   assert.doesNotMatch(log, /operator +console +no bans/, "/bans is no operator act");
 });
+
+Deno.test("a client whose first line is /nick NAME arrives as NAME: nobody sees a guest rename itself", async () => {
+  const server = await startServerProcess([]);
+  try {
+    const ann = await TestClient.join(server.port, "ann");
+    const bob = await TestClient.connect(server.port);
+    bob.send("/nick bob"); // at once, as `parley client --name bob` does
+    await bob.expect("*** welcome to parley, you are bob");
+    await ann.expect("*** bob joined #lobby");
+    // A nick that cannot be had: a guest, told why.
+    const other = await TestClient.connect(server.port);
+    other.send("/nick ann");
+    await other.expect(/^\*\*\* welcome to parley, you are guest-\d+$/);
+    await other.expect("!!! nickname ann is taken");
+    bob.send("hi");
+    await ann.expect("<bob> hi");
+    for (const client of [ann, bob, other]) client.close();
+    assert.ok(!ann.lines.some((line) => /is now known as bob/.test(line)), ann.lines.join("\n"));
+  } finally {
+    await server.stop();
+  }
+});

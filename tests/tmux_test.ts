@@ -74,12 +74,17 @@ Deno.test({
       // The terminal's settings before, to compare with after.
       await tmux.type("echo before=$(stty -g)");
       await tmux.press("Enter");
+      // Typed before the shell has answered, the command would be echoed into its answer's row.
+      await tmux.waitFor(
+        "the settings",
+        (rows) => rows.some((row) => row.startsWith("before=")) && PROMPT.test(lastRow(rows)),
+      );
       await tmux.type(clientCommand("--port", String(server.port), "--name", "ann"));
       await tmux.press("Enter");
       await tmux.waitFor(
         "the client to join as ann",
         (rows) =>
-          rows.some((row) => /^\d\d:\d\d \*\*\* you are now ann$/.test(row)) &&
+          rows.some((row) => /^\d\d:\d\d \*\*\* welcome to parley, you are ann$/.test(row)) &&
           lastRow(rows) === "ann>",
       );
 
@@ -185,7 +190,7 @@ Deno.test({
       const back = rows.findIndex((row) => row.endsWith(`-- connected to 127.0.0.1:${port} again`));
       assert.ok(back > 0, rows.join("\n"));
       assert.ok(
-        rows.slice(back).some((row) => row.endsWith("*** you are now ann")),
+        rows.slice(back).some((row) => row.endsWith("*** welcome to parley, you are ann")),
         rows.join("\n"),
       );
 

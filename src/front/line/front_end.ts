@@ -15,6 +15,6 @@ export const lineFrontEnd: FrontEnd = {
   name: "line",
   counted: "line",
   recognise: () => "no",
-  serve: (connection, context) => new LineSession(connection, context),
+  serve: (connection, context, first) => new LineSession(connection, { ...context, first }),
   refusal: (text) => encodeLine(errorLine(text)),
 };

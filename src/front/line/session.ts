@@ -33,12 +33,14 @@ import {
   welcomeText,
 } from "../../protocol/line.ts";
 import { LOBBY } from "../../protocol/names.ts";
-import { cleanText, hasContent } from "../../text.ts";
+import { cleanString, cleanText, hasContent } from "../../text.ts";
 import { problemText, removalDetail, removalText, topicText } from "../words.ts";
 import { type LineContext, NO_ROOM_TEXT, parseLine, runLineCommand } from "./commands.ts";
 import { lineRenderer } from "./render.ts";
 
 const SLASH = 0x2f;
+/** A first line that asks for a nick: `/nick NAME` and its line end. */
+const FIRST_NICK = /^\/nick +([^\s]+) *\r?\n/i;
 /** The user name of line clients (the `user` of `nick!user@host` as IRC users see them). */
 const LINE_USER = "line";
 const encoder = new TextEncoder();
@@ -55,6 +57,8 @@ export interface LineSessionContext {
   counters?: FrontCounters;
   /** Told once the session is over and its connection closed. */
   onEnd?: (session: LineSession) => void;
+  /** The bytes the client sent first, if any arrived before the session started. */
+  first?: Uint8Array;
 }
 
 /** The second welcome notice. */
@@ -76,6 +80,11 @@ export class LineSession implements Endpoint, LineHandler, LineContext {
   #room: ChatRoom | null = null;
   #messages = 0;
   readonly #startedAt = performance.now();
+  /** What the client sent first (sniffed before the session started). */
+  readonly #first: Uint8Array;
+  /** Its first line was a `/nick NAME` the member entered with: not carried out again. */
+  #skipFirstLine = false;
+  readonly #decoder = new TextDecoder();
   /** Events held back while a room's history is on its way; null when none are. */
   #held: Uint8Array[] | null = null;
 
@@ -87,6 +96,7 @@ export class LineSession implements Endpoint, LineHandler, LineContext {
     this.#idleTimeout = context.idleTimeout;
     this.#onEnd = context.onEnd;
     this.#counters = context.counters;
+    this.#first = context.first ?? new Uint8Array(0);
   }
 
   /** The member, while this client is in the chat (null before and after). */
@@ -138,7 +148,7 @@ export class LineSession implements Endpoint, LineHandler, LineContext {
     const connection = this.connection;
     try {
       this.#held = [];
-      const member = this.#member = await chat.enterAsGuest(this, LINE_USER);
+      const member = this.#member = await this.#enter();
       const joined = await chat.apply(member, { kind: "join", room: LOBBY, move: false });
       this.notice(welcomeText(member.nick));
       if (joined.kind === "joined") {
@@ -166,6 +176,24 @@ export class LineSession implements Endpoint, LineHandler, LineContext {
       connection.end("error", { detail: errorText(error) });
     }
     connection.run(this, { telnet: true });
+  }
+
+  /**
+   * Into the chat: under the nick a first line `/nick NAME` asks for (what
+   * `parley client --name` sends at once), so that nobody sees a guest arrive
+   * and rename itself; otherwise, or when that nick cannot be had, as a guest
+   * (and the `/nick` line then runs as any command, saying why).
+   */
+  async #enter(): Promise<ChatMember> {
+    const wanted = FIRST_NICK.exec(this.#decoder.decode(this.#first))?.[1];
+    if (wanted !== undefined) {
+      const entered = await this.chat.enter(this, cleanString(wanted), LINE_USER);
+      if (!("kind" in entered)) {
+        this.#skipFirstLine = true;
+        return entered;
+      }
+    }
+    return await this.chat.enterAsGuest(this, LINE_USER);
   }
 
   /** The read loop is over: out of the chat, the connection closed, the log told. */
@@ -226,6 +254,11 @@ export class LineSession implements Endpoint, LineHandler, LineContext {
 
   /** One framed line from the client. */
   line(line: Uint8Array | typeof LINE_TOO_LONG): void | Promise<void> {
+    if (this.#skipFirstLine) {
+      // The `/nick NAME` the member entered with: done already.
+      this.#skipFirstLine = false;
+      return;
+    }
     if (line === LINE_TOO_LONG) {
       this.chat.flush();
       this.rejected(`line too long (over ${this.#maxLine} bytes)`);
