@@ -5,7 +5,8 @@
  *
  * On a terminal (stdin and stdout both terminals) the client is interactive:
  * raw mode, an input line at the bottom that received lines never clobber,
- * line editing and history, times and coloured nicks, and `--reconnect`. The
+ * line editing and history, times and coloured nicks, scrolling back through
+ * what it has shown (older lines asked of the server), and `--reconnect`. The
  * pure parts live in `src/terminal/` (keys, line editor, width, screen, chat
  * view); this module only wires them to the terminal and the socket.
  *
@@ -167,6 +168,7 @@ async function runTerminalClient(options: ClientOptions): Promise<number> {
   const terminal = new RawTerminal();
   const view = new ChatView({
     columns: terminal.columns,
+    rows: terminal.rows,
     color: colorWanted(Deno.stdout),
     name: options.name,
   });
@@ -206,7 +208,7 @@ async function runTerminalClient(options: ClientOptions): Promise<number> {
       if (outcome.leave !== null) leave(outcome.leave);
     }
   };
-  const onResize = () => terminal.write(view.resize(terminal.columns));
+  const onResize = () => terminal.write(view.resize(terminal.columns, terminal.rows));
   const onSignal = () => leave();
   const signals: [Deno.Signal, () => void][] = [
     ["SIGINT", onSignal],

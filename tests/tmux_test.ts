@@ -95,7 +95,9 @@ Deno.test({
       bob.send("hi ann, 你好 👍🏽");
       const rows = await tmux.waitFor(
         "bob's message above the input line",
-        (rows) => rows.some((row) => row.endsWith("<bob> hi ann, 你好 👍🏽")),
+        (rows) =>
+          rows.some((row) => row.endsWith("<bob> hi ann, 你好 👍🏽")) &&
+          lastRow(rows).startsWith("ann>"), // drawn again under it (one write, maybe two reads)
       );
       const bobRow = rows.findIndex((row) => row.endsWith("<bob> hi ann, 你好 👍🏽"));
       assert.match(rows[bobRow], /^\d\d:\d\d <bob> hi ann, 你好 👍🏽$/);

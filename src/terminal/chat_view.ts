@@ -2,8 +2,16 @@
  * The terminal client's screen as a state machine: keys and received lines
  * go in; output to write, lines to send and the wish to leave come out. It
  * owns the line editor, the input line's sideways scroll and what the client
- * knows of itself (its nick and room, from the server's notices). Pure: no
- * terminal, no socket, so every behaviour is tested from its output.
+ * knows of itself (its nick and room, from the server's notices), and the
+ * scrollback: what it has shown, PageUp/PageDown through it, End back to live,
+ * and older lines asked of the server (`/history N`) when the view nears the
+ * top of what it has. Pure: no terminal, no socket, so every behaviour is
+ * tested from its output.
+ *
+ * Live, lines are printed above the input line and the terminal scrolls
+ * them. Scrolled back, the view owns the screen: rows 1 to height − 2 show
+ * the kept lines, the row above the input line says what is below, and what
+ * arrives is kept and counted, not printed.
  *
  * @module
  */
@@ -15,12 +23,28 @@ import { hasContent } from "../text.ts";
 import { nickColor } from "../colors.ts";
 import type { Key } from "./keys.ts";
 import { LineEditor } from "./line_editor.ts";
-import { clearInput, formatChatLine, printAbove, renderInput } from "./screen.ts";
+import {
+  clearInput,
+  eraseFrom,
+  fitWidth,
+  formatChatLine,
+  moveTo,
+  paintRows,
+  printAbove,
+  renderInput,
+  styleLine,
+} from "./screen.ts";
+import { type Place, Scrollback, type ShownLine } from "./scrollback.ts";
+import { displayWidth } from "./width.ts";
 
 /** How the view starts. */
 export interface ChatViewOptions {
   /** Terminal width. */
   columns: number;
+  /** Terminal height (24 when not given). */
+  rows?: number;
+  /** Lines kept for scrolling back (10,000 when not given). */
+  scrollback?: number;
   /** Colour on (a terminal, and `NO_COLOR` unset). */
   color: boolean;
   /** The nick asked for on joining (`--name`); asked for again after a reconnect. */
@@ -42,6 +66,26 @@ export interface KeyOutcome {
 /** `/quit` or its alias `/exit`, with or without a reason. */
 const QUIT = /^\/(quit|exit)(\s|$)/i;
 const ACTION_COMMAND = /^\/me\s+(.*\S)\s*$/is;
+/** How many older lines one request asks the server for. */
+export const HISTORY_STEP = 100;
+/** A request unanswered this long is asked again. */
+const HISTORY_PATIENCE_MS = 10_000;
+/** The notice that opens a history block, and the room it names. */
+const HISTORY_START = /^last (?:message|\d+ messages) in #(\S+):$/;
+/** The server's answer when a room has nothing older (several wordings are read). */
+const NOTHING_OLDER = /^no (?:earlier|older|more) (?:messages|lines|history)\b/i;
+/** A server without `/history`. */
+const UNKNOWN_HISTORY = /^unknown command \/history\b/i;
+
+/** A request for older lines, from being sent to its answer's end. */
+interface HistoryRequest {
+  /** The room it is about. */
+  room: string;
+  /** When it was sent (the view's clock, ms). */
+  sent: number;
+  /** The answer's lines so far; null until its block starts. */
+  lines: string[] | null;
+}
 
 /** The interactive client's screen: input line at the bottom, chat above it. */
 export class ChatView {
@@ -55,13 +99,36 @@ export class ChatView {
   #wantedNick: string | null;
   #room = LOBBY;
   #online = true;
+  #rows: number;
+  readonly #scrollback: Scrollback;
+  /** Counts up on every welcome and room change: older lines belong to one stay in one room. */
+  #stay = 0;
+  /** The stay whose room has nothing older (said once, asked no more). */
+  #startShown = -1;
+  /** The server has no `/history`: never asked again. */
+  #noHistory = false;
+  #request: HistoryRequest | null = null;
+  /**
+   * PageUp stopped where older lines go while they were on their way: the
+   * row it was going to end at (the top row before it), reached once they come.
+   */
+  #waiting: Place | null = null;
+  /** Where the last answer's lines went, and how many. */
+  #placed: { at: number; count: number } | null = null;
 
   /** A view with an empty input line; nothing is drawn until {@linkcode draw}. */
   constructor(options: ChatViewOptions) {
     this.#columns = options.columns;
+    this.#rows = options.rows ?? 24;
     this.#color = options.color;
     this.#clock = options.clock ?? (() => new Date());
     this.#wantedNick = options.name ?? null;
+    this.#scrollback = new Scrollback({ columns: options.columns, limit: options.scrollback });
+  }
+
+  /** What the client has shown, and where the view stands. */
+  get scrollback(): Scrollback {
+    return this.#scrollback;
   }
 
   /** The nick the server last said is ours; null before its welcome. */
@@ -81,6 +148,7 @@ export class ChatView {
 
   set online(value: boolean) {
     this.#online = value;
+    if (!value) this.#request = null;
   }
 
   /**
@@ -114,21 +182,43 @@ export class ChatView {
     return output;
   }
 
-  /** The terminal changed width: output that draws the input line for the new width. */
-  resize(columns: number): string {
+  /** The terminal changed size: output that draws the input line (or the whole view) again. */
+  resize(columns: number, rows = this.#rows): string {
     this.#columns = columns;
-    return this.draw();
+    this.#rows = rows;
+    this.#scrollback.columns = columns;
+    return this.#scrollback.scrolled ? this.#paint() : this.draw();
   }
 
   /** Output that erases the input line, for leaving the terminal to whatever comes next. */
   clear(): string {
-    return clearInput();
+    if (!this.#scrollback.scrolled) return clearInput();
+    // Leave the newest lines on the screen, not a page from the past.
+    this.#scrollback.live();
+    return this.#paintLive() + clearInput();
   }
 
-  /** Lines from the server (already cleaned): shown above the input line with the time. */
+  /**
+   * Lines from the server (already cleaned): shown above the input line with
+   * the time, or kept and counted while scrolled back. The answer to a
+   * request for older lines is not shown as it comes: its lines go above
+   * what the client has of the room.
+   */
   received(lines: readonly string[]): string {
-    for (const line of lines) this.#learn(line);
-    return this.#show(lines);
+    const shown: string[] = [];
+    let answered = false;
+    for (const line of lines) {
+      if (this.#request) {
+        const { taken, done } = this.#answer(line);
+        answered ||= done;
+        if (taken) continue;
+      }
+      this.#learn(line);
+      shown.push(line);
+    }
+    let output = shown.length ? this.#show(shown) : "";
+    if (answered) output += this.#afterAnswer();
+    return output;
   }
 
   /** A line from the client itself (`-- connected to …`), shown like a received one. */
@@ -141,8 +231,17 @@ export class ChatView {
     return this.#show([`!!! ${text}`]);
   }
 
-  /** Applies one key: editing redraws the input line; Enter sends (and shows own messages). */
+  /**
+   * Applies one key: editing redraws the input line; Enter sends (and shows
+   * own messages); PageUp, PageDown and (scrolled back) End move the view.
+   */
   key(key: Key): KeyOutcome {
+    if (key.type === "key") {
+      if (key.name === "page-up") return this.#pageUp();
+      if (key.name === "page-down") return this.#pageDown();
+      if (key.name === "end" && this.#scrollback.scrolled) return this.#toLive();
+      if (key.name === "redraw" && this.#scrollback.scrolled) return this.#outcome(this.#paint());
+    }
     const result = this.editor.handle(key);
     switch (result.type) {
       case "none":
@@ -205,9 +304,11 @@ export class ChatView {
       case "welcome":
         this.#nick = meaning.nick;
         this.#room = LOBBY;
+        this.#newStay();
         return;
       case "moved":
         this.#room = meaning.room;
+        this.#newStay();
         return;
       case "renamed":
         this.#nick = this.#wantedNick = meaning.nick;
@@ -215,9 +316,238 @@ export class ChatView {
     }
   }
 
+  /** A welcome or a room change: older lines are asked for anew, about the new room. */
+  #newStay(): void {
+    this.#stay++;
+    // An answer still on its way is about the room left; its block is shown as it comes.
+    this.#request = null;
+    this.#waiting = null;
+  }
+
   #show(lines: readonly string[]): string {
     const time = this.#clock();
     const options = { color: this.#color, ownNick: this.#nick };
-    return printAbove(lines.map((line) => formatChatLine(line, time, options)), this.draw());
+    const formatted = lines.map((line) => formatChatLine(line, time, options));
+    this.#scrollback.append(
+      formatted.map((text, i) => ({ text, stay: this.#stay, ...kindOf(lines[i]) })),
+    );
+    if (this.#scrollback.scrolled) return this.#paintMarker() + this.draw();
+    return printAbove(formatted, this.draw());
   }
+
+  // Scrolling back.
+
+  /** Rows of kept lines in view while scrolled back: all but the marker's and the input line's. */
+  get #viewRows(): number {
+    return Math.max(1, this.#rows - 2);
+  }
+
+  /** PageUp's step: a screen, less a row kept for context. */
+  get #page(): number {
+    return Math.max(1, this.#viewRows - 1);
+  }
+
+  #outcome(output: string, send: string[] = []): KeyOutcome {
+    return { output, send, leave: null };
+  }
+
+  #pageUp(): KeyOutcome {
+    const scrollback = this.#scrollback;
+    const wasLive = !scrollback.scrolled;
+    // The page before is the one whose last row is the top row of this one (live shows a row more).
+    const page = this.#page + (wasLive ? 1 : 0);
+    const top = scrollback.topPlace(wasLive ? this.#rows - 1 : this.#viewRows);
+    const floor = this.#floor();
+    const owed = scrollback.up(page, this.#viewRows, floor);
+    const send = this.#askIfNear();
+    if (wasLive && owed === page && this.#request === null) {
+      // Everything is on the screen already and nothing older can come.
+      scrollback.live();
+      return this.#outcome("");
+    }
+    if (owed > 0 && this.#request !== null) {
+      // Older lines go at the floor: a top above it (the room's notices) ends the page there.
+      this.#waiting = top.line < floor ? { line: floor, row: 0 } : top;
+    }
+    return this.#outcome(this.#paint(), send);
+  }
+
+  #pageDown(): KeyOutcome {
+    if (!this.#scrollback.scrolled) return this.#outcome("");
+    this.#waiting = null;
+    this.#scrollback.down(this.#page);
+    if (!this.#scrollback.scrolled) return this.#outcome(this.#paintLive());
+    return this.#outcome(this.#paint());
+  }
+
+  #toLive(): KeyOutcome {
+    this.#waiting = null;
+    this.#scrollback.live();
+    return this.#outcome(this.#paintLive());
+  }
+
+  /** Whether older lines of this room can still come: online, a server that has them, room for them. */
+  #canAsk(): boolean {
+    const scrollback = this.#scrollback;
+    return this.#online && !this.#noHistory && this.#startShown !== this.#stay &&
+      scrollback.length < scrollback.limit;
+  }
+
+  /**
+   * How high the view may go: while older lines of this room can still come,
+   * not above where they will go (what is above it, the room's notices and
+   * other rooms' lines, is older than they are); else the top.
+   */
+  #floor(): number {
+    if (!this.#canAsk()) return 0;
+    const at = this.#scrollback.insertionPoint(this.#stay);
+    return at === null || at >= this.#scrollback.length ? 0 : at;
+  }
+
+  /**
+   * Asks the server for older lines of the room when the view's top is
+   * within a screen of where they go and it may ask (no request on its way).
+   */
+  #askIfNear(): string[] {
+    const scrollback = this.#scrollback;
+    if (!this.#canAsk()) return [];
+    const now = this.#clock().getTime();
+    if (this.#request !== null && now - this.#request.sent < HISTORY_PATIENCE_MS) return [];
+    const at = scrollback.insertionPoint(this.#stay);
+    if (at === null) return [];
+    const top = scrollback.topLine(this.#viewRows);
+    if (at < top - this.#viewRows || at > scrollback.bottomLine() + 1) return [];
+    this.#request = { room: this.#room, sent: now, lines: null };
+    return [`/history ${HISTORY_STEP}`];
+  }
+
+  /**
+   * Reads a line as (part of) the answer to the request on its way: `taken`
+   * when it belongs to the answer, `done` when the answer is over.
+   */
+  #answer(line: string): { taken: boolean; done: boolean } {
+    const request = this.#request!;
+    const parsed = parseServerLine(line);
+    if (request.lines === null) {
+      if (parsed.kind === "notice") {
+        if (HISTORY_START.exec(parsed.text)?.[1] === request.room) {
+          request.lines = [];
+          return { taken: true, done: false };
+        }
+        if (NOTHING_OLDER.test(parsed.text)) {
+          this.#answered([]);
+          return { taken: true, done: true };
+        }
+      } else if (parsed.kind === "error" && UNKNOWN_HISTORY.test(parsed.text)) {
+        this.#noHistory = true;
+        this.#request = null;
+        this.#putAbove(["-- this server cannot send older lines"]);
+        return { taken: true, done: true };
+      }
+      return { taken: false, done: false };
+    }
+    if (parsed.kind === "history") {
+      request.lines.push(line);
+      return { taken: true, done: false };
+    }
+    // The block ends with its notice (or, from an odd server, with any other line).
+    this.#answered(request.lines);
+    return {
+      taken: parsed.kind === "notice" && parsed.meaning?.about === "history-end",
+      done: true,
+    };
+  }
+
+  /** The answer's lines go above what the client has of the room; none: the room's start. */
+  #answered(lines: readonly string[]): void {
+    this.#request = null;
+    if (lines.length === 0) {
+      this.#startShown = this.#stay;
+      this.#putAbove([`-- nothing older in #${this.#room}`]);
+      return;
+    }
+    const options = { color: this.#color, ownNick: this.#nick };
+    const now = this.#clock();
+    this.#putAbove(lines.map((line) => formatChatLine(line, now, options)), true);
+  }
+
+  /** Puts lines (formatted, or status lines to format) where older lines of this stay go. */
+  #putAbove(lines: readonly string[], formatted = false): void {
+    const scrollback = this.#scrollback;
+    const at = scrollback.insertionPoint(this.#stay);
+    if (at === null) return;
+    const options = { color: this.#color, ownNick: this.#nick };
+    const shown: ShownLine[] = lines.map((line) => ({
+      text: formatted ? line : formatChatLine(line, this.#clock(), options),
+      said: formatted,
+      stay: this.#stay,
+    }));
+    this.#placed = { at, count: scrollback.insert(at, shown) };
+  }
+
+  /** After an answer: a PageUp that waited for it goes on, and the view is drawn again. */
+  #afterAnswer(): string {
+    const scrollback = this.#scrollback;
+    const placed = this.#placed;
+    const target = this.#waiting;
+    this.#placed = this.#waiting = null;
+    if (!scrollback.scrolled) return "";
+    if (target !== null) {
+      const shift = placed !== null && target.line >= placed.at ? placed.count : 0;
+      scrollback.endAt({ line: target.line + shift, row: target.row }, this.#viewRows);
+    }
+    return this.#paint();
+  }
+
+  /** The marker above the input line while scrolled back: what is below, and how to get back. */
+  #marker(): string {
+    const scrollback = this.#scrollback;
+    const lines = (count: number) => `${count} ${count === 1 ? "line" : "lines"}`;
+    const parts: string[] = [];
+    if (scrollback.newBelow > 0) {
+      parts.push(`${lines(scrollback.newBelow)} below`.replace(" ", " new "));
+    } else if (scrollback.below > 0) parts.push(`${lines(scrollback.below)} below`);
+    if (this.#request !== null && this.#waiting !== null) parts.push("asking for older lines");
+    if (parts.length === 0) parts.push("scrolled back");
+    const said = `-- ${parts.join("; ")}`;
+    const full = `${said}; End returns to live`;
+    // Short of the last column, so that it never wraps into the input line.
+    const text = fitWidth(displayWidth(full) < this.#columns ? full : said, this.#columns - 1);
+    return styleLine(text, { color: this.#color });
+  }
+
+  /** Output that draws the scrolled-back view, the marker and the input line on the bottom row. */
+  #paint(): string {
+    const rows = this.#scrollback.view(this.#viewRows);
+    while (rows.length < this.#viewRows) rows.push("");
+    return paintRows(rows, 1) + this.#paintMarker() + this.draw();
+  }
+
+  /** Output that draws the marker row and leaves the cursor on the input row. */
+  #paintMarker(): string {
+    return paintRows([this.#marker()], this.#viewRows + 1) + moveTo(this.#rows);
+  }
+
+  /**
+   * Output that draws the newest lines from the top of the screen and the
+   * input line right below them, as printing them one by one would have.
+   */
+  #paintLive(): string {
+    const rows = this.#scrollback.view(this.#rows - 1);
+    return paintRows(rows, 1) + eraseFrom(rows.length + 1) + moveTo(rows.length + 1) +
+      this.draw();
+  }
+}
+
+/**
+ * Whether a line is a room's message or action, live or replayed (what the
+ * server's history holds), or the notice that opens a history block.
+ */
+function kindOf(line: string): { said: boolean; opensHistory: boolean } {
+  const parsed = parseServerLine(line);
+  const kind = parsed.kind;
+  return {
+    said: kind === "message" || kind === "action" || kind === "history",
+    opensHistory: kind === "notice" && parsed.meaning?.about === "history-start",
+  };
 }

@@ -3,8 +3,9 @@
  *
  * Handles what terminals actually send: UTF-8 text (a character may be split
  * across reads), C0 control keys (Ctrl-A … Ctrl-W, Backspace as DEL or BS,
- * Enter as CR or LF), CSI sequences (`ESC [ A`, `ESC [ 1 ~`, `ESC [ 1 ; 5 C`),
- * SS3 sequences (`ESC O A`, sent in application cursor mode), Alt+key as ESC
+ * Enter as CR or LF), CSI sequences (`ESC [ A`, `ESC [ 1 ~`, `ESC [ 1 ; 5 C`;
+ * modifiers on PageUp/PageDown/End ignored, rxvt's `ESC [ 5 $` and `ESC [ 5 ^`
+ * too), SS3 sequences (`ESC O A`, sent in application cursor mode), Alt+key as ESC
  * followed by the key, and bracketed paste (`ESC [ 200 ~` … `ESC [ 201 ~`).
  * A sequence split across reads is completed by the next read. A lone ESC is
  * ambiguous until more bytes come or none do: the owner calls {@linkcode
@@ -265,6 +266,10 @@ function parseCsi(input: string, start: number): EscapeSequence | null {
   let i = start + 2;
   while (i < input.length && input.charCodeAt(i) >= 0x30 && input.charCodeAt(i) <= 0x3f) i++;
   const params = input.slice(start + 2, i);
+  // rxvt's Shift and Ctrl variants of the `~` keys end in `$` and `^` (Shift+PageUp: ESC [ 5 $).
+  if (/^\d+$/.test(params) && (input[i] === "$" || input[i] === "^")) {
+    return { length: i + 1 - start, key: TILDE_KEYS[params] ?? null };
+  }
   while (i < input.length && input.charCodeAt(i) >= 0x20 && input.charCodeAt(i) <= 0x2f) i++;
   if (i >= input.length) return null;
   const final = input[i];

@@ -34,6 +34,15 @@ export class RawTerminal {
     }
   }
 
+  /** Terminal height in rows (24 when it cannot be read). */
+  get rows(): number {
+    try {
+      return Deno.consoleSize().rows || 24;
+    } catch {
+      return 24;
+    }
+  }
+
   /**
    * Writes all of `text` before returning, so output from the keyboard and
    * from the server never interleaves mid-sequence. A terminal that went away

@@ -15,6 +15,7 @@
 
 import { parseServerLine, type ServerLine } from "../protocol/line.ts";
 import { nickColor, palette } from "../colors.ts";
+import { graphemeSegments } from "../text.ts";
 import { displayWidth, graphemeWidth } from "./width.ts";
 
 /** Erase from the cursor to the end of the line. */
@@ -100,6 +101,92 @@ export function printAbove(lines: readonly string[], input: string): string {
   let out = "";
   for (const line of lines) out += `\r${ERASE_LINE}${line}\r\n`;
   return out + input;
+}
+
+/** SGR sequences (colours, bold): what styled lines may hold besides text. */
+// deno-lint-ignore no-control-regex -- matching escape sequences is the point
+const SGR = /\x1b\[[0-9;]*m/g;
+/** Text a terminal shows one cell per character. */
+const PRINTABLE_ASCII = /^[\x20-\x7e]*$/;
+/** All styles off. */
+const RESET = "\x1b[0m";
+
+/**
+ * Splits a shown line (text and SGR sequences, no other controls) into the
+ * rows a terminal `columns` wide wraps it into: a character that does not fit
+ * goes to the next row whole, so a wide one never straddles two. A row that
+ * ends inside a style ends with the styles reset, and the next starts with
+ * them again, so every row can be drawn on its own. An empty line is one row.
+ */
+export function wrapStyled(line: string, columns: number): string[] {
+  const width = Math.max(columns, 1);
+  if (PRINTABLE_ASCII.test(line)) {
+    // Plain ASCII, the common case: cut every `width` characters.
+    const rows: string[] = [];
+    for (let at = 0; at < line.length; at += width) rows.push(line.slice(at, at + width));
+    return rows.length ? rows : [""];
+  }
+  const rows: string[] = [];
+  let row = "";
+  let used = 0;
+  let styles = "";
+  const text = (piece: string) => {
+    for (const { segment } of graphemeSegments(piece)) {
+      const cells = graphemeWidth(segment);
+      if (cells > 0 && used > 0 && used + cells > width) {
+        rows.push(styles ? row + RESET : row);
+        row = styles;
+        used = 0;
+      }
+      row += segment;
+      used += cells;
+    }
+  };
+  let from = 0;
+  for (const match of line.matchAll(SGR)) {
+    text(line.slice(from, match.index));
+    row += match[0];
+    styles = match[0] === RESET || match[0] === "\x1b[m" ? "" : styles + match[0];
+    from = match.index + match[0].length;
+  }
+  text(line.slice(from));
+  rows.push(row);
+  return rows;
+}
+
+/**
+ * Output that draws `rows` on the terminal's rows `top`, `top + 1`, … (1 is
+ * the first), each from column 1 and erased to its end, without scrolling.
+ */
+export function paintRows(rows: readonly string[], top: number): string {
+  let out = "";
+  // Erased first: erasing after a row that fills the width would take its last cell too.
+  for (let i = 0; i < rows.length; i++) out += `\x1b[${top + i};1H${ERASE_LINE}${rows[i]}${RESET}`;
+  return out;
+}
+
+/** The longest start of plain `text` that fits in `columns` cells. */
+export function fitWidth(text: string, columns: number): string {
+  if (displayWidth(text) <= columns) return text;
+  let out = "";
+  let used = 0;
+  for (const { segment } of graphemeSegments(text)) {
+    const cells = graphemeWidth(segment);
+    if (used + cells > columns) break;
+    out += segment;
+    used += cells;
+  }
+  return out;
+}
+
+/** Output that erases the terminal from row `row` (1 is the first) to its bottom. */
+export function eraseFrom(row: number): string {
+  return `\x1b[${row};1H\x1b[J`;
+}
+
+/** Output that moves the cursor to the start of row `row` (1 is the first). */
+export function moveTo(row: number): string {
+  return `\x1b[${row};1H`;
 }
 
 /** Output that erases the input line and leaves the cursor at its start (for leaving). */
