@@ -155,23 +155,34 @@ class FakeRoom {
 
   /** The replay on entering: the last `replay` messages in a history block. */
   enter(): string[] {
-    return this.#block(this.total - this.replay + 1, this.total);
+    const from = this.total - this.replay + 1;
+    this.oldest = from;
+    return [
+      `*** last ${this.replay} messages in #${this.name}:`,
+      ...this.#lines(from, this.total),
+      "*** end of history; new messages follow",
+    ];
   }
 
-  /** The answer to `/history N`. */
+  /** The answer to `/history N`, worded as the server words it. */
   answer(command: string): string[] {
     const count = Number(/^\/history (\d+)$/.exec(command)![1]);
     this.asked.push(count);
     const from = Math.max(1, this.oldest - count);
     if (from >= this.oldest) return [`*** no earlier messages in #${this.name}`];
-    return this.#block(from, this.oldest - 1);
+    const to = this.oldest - 1;
+    this.oldest = from;
+    return [
+      `*** ${to - from + 1} earlier messages in #${this.name}:`,
+      ...this.#lines(from, to),
+      "*** end of earlier messages",
+    ];
   }
 
-  #block(from: number, to: number): string[] {
-    this.oldest = from;
-    const lines = [`*** last ${to - from + 1} messages in #${this.name}:`];
+  #lines(from: number, to: number): string[] {
+    const lines = [];
     for (let n = from; n <= to; n++) lines.push(FakeRoom.line(n));
-    return [...lines, "*** end of history; new messages follow"];
+    return lines;
   }
 }
 
@@ -411,6 +422,26 @@ Deno.test("chat view: a server without /history says so once and is not asked ag
     "said above the replay",
   );
   assert.ok(!terminal.text.includes("unknown command"), "the server's answer is not shown");
+});
+
+Deno.test("chat view: older lines that cannot be read now: the marker says so, and the next PageUp asks again", () => {
+  const { terminal, view, press, sent, serve } = setUp(new FakeRoom("lobby", 300, 2));
+  press("page-up");
+  assert.deepEqual(sent.splice(0), [`/history ${HISTORY_STEP}`]);
+  const page = terminal.lines.slice(0, 10);
+  terminal.write(
+    view.received(["!!! the history cannot be read now; try again in a moment", "<carol> hi"]),
+  );
+  assert.deepEqual(terminal.lines.slice(0, 10), page, "the view does not move");
+  assert.equal(terminal.row(10), "-- 1 new line below; older lines cannot be read now");
+  assert.ok(!terminal.text.includes("cannot be read now; try"), "the error is not printed");
+  press("page-up");
+  assert.deepEqual(sent, [`/history ${HISTORY_STEP}`]);
+  serve();
+  assert.deepEqual(
+    numbersOn(terminal.lines.slice(0, 9)),
+    [290, 291, 292, 293, 294, 295, 296, 297, 298],
+  );
 });
 
 Deno.test("chat view: a room change: an answer about the room left is shown as it comes; the new room is asked about anew", () => {

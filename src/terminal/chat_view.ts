@@ -70,12 +70,20 @@ const ACTION_COMMAND = /^\/me\s+(.*\S)\s*$/is;
 export const HISTORY_STEP = 100;
 /** A request unanswered this long is asked again. */
 const HISTORY_PATIENCE_MS = 10_000;
-/** The notice that opens a history block, and the room it names. */
-const HISTORY_START = /^last (?:message|\d+ messages) in #(\S+):$/;
-/** The server's answer when a room has nothing older (several wordings are read). */
-const NOTHING_OLDER = /^no (?:earlier|older|more) (?:messages|lines|history)\b/i;
+/**
+ * The notice that opens `/history`'s answer (`*** 100 earlier messages in
+ * #dev:`; a block as on joining, `*** last 100 messages in #dev:`, is read
+ * too), and the room it names.
+ */
+const HISTORY_START = /^(?:\d+ earlier messages?|last (?:message|\d+ messages)) in #(\S+):$/;
+/** The notice that closes it (`*** end of earlier messages`, `*** end of history; …`). */
+const HISTORY_END = /^end of (?:earlier messages|history)\b/;
+/** The answer when the room has nothing older: `*** no earlier messages in #dev`. */
+const NOTHING_OLDER = /^no (?:earlier|older) messages in #(\S+)$/;
 /** A server without `/history`. */
 const UNKNOWN_HISTORY = /^unknown command \/history\b/i;
+/** `/history` refused for now (`!!! the history cannot be read now; try again in a moment`). */
+const HISTORY_REFUSED = /\bhistory\b/i;
 
 /** A request for older lines, from being sent to its answer's end. */
 interface HistoryRequest {
@@ -113,6 +121,8 @@ export class ChatView {
    * row it was going to end at (the top row before it), reached once they come.
    */
   #waiting: Place | null = null;
+  /** The last request was refused for now (the marker says so until the next). */
+  #refused = false;
   /** Where the last answer's lines went, and how many. */
   #placed: { at: number; count: number } | null = null;
 
@@ -418,6 +428,7 @@ export class ChatView {
     const top = scrollback.topLine(this.#viewRows);
     if (at < top - this.#viewRows || at > scrollback.bottomLine() + 1) return [];
     this.#request = { room: this.#room, sent: now, lines: null };
+    this.#refused = false;
     return [`/history ${HISTORY_STEP}`];
   }
 
@@ -434,7 +445,7 @@ export class ChatView {
           request.lines = [];
           return { taken: true, done: false };
         }
-        if (NOTHING_OLDER.test(parsed.text)) {
+        if (NOTHING_OLDER.exec(parsed.text)?.[1] === request.room) {
           this.#answered([]);
           return { taken: true, done: true };
         }
@@ -442,6 +453,11 @@ export class ChatView {
         this.#noHistory = true;
         this.#request = null;
         this.#putAbove(["-- this server cannot send older lines"]);
+        return { taken: true, done: true };
+      } else if (parsed.kind === "error" && HISTORY_REFUSED.test(parsed.text)) {
+        // Not now (the store is away, or busy): the marker says so; the next PageUp asks again.
+        this.#request = null;
+        this.#refused = true;
         return { taken: true, done: true };
       }
       return { taken: false, done: false };
@@ -452,10 +468,7 @@ export class ChatView {
     }
     // The block ends with its notice (or, from an odd server, with any other line).
     this.#answered(request.lines);
-    return {
-      taken: parsed.kind === "notice" && parsed.meaning?.about === "history-end",
-      done: true,
-    };
+    return { taken: parsed.kind === "notice" && HISTORY_END.test(parsed.text), done: true };
   }
 
   /** The answer's lines go above what the client has of the room; none: the room's start. */
@@ -492,8 +505,8 @@ export class ChatView {
     const target = this.#waiting;
     this.#placed = this.#waiting = null;
     if (!scrollback.scrolled) return "";
-    if (target !== null) {
-      const shift = placed !== null && target.line >= placed.at ? placed.count : 0;
+    if (target !== null && placed !== null) {
+      const shift = target.line >= placed.at ? placed.count : 0;
       scrollback.endAt({ line: target.line + shift, row: target.row }, this.#viewRows);
     }
     return this.#paint();
@@ -508,6 +521,7 @@ export class ChatView {
       parts.push(`${lines(scrollback.newBelow)} below`.replace(" ", " new "));
     } else if (scrollback.below > 0) parts.push(`${lines(scrollback.below)} below`);
     if (this.#request !== null && this.#waiting !== null) parts.push("asking for older lines");
+    if (this.#refused) parts.push("older lines cannot be read now");
     if (parts.length === 0) parts.push("scrolled back");
     const said = `-- ${parts.join("; ")}`;
     const full = `${said}; End returns to live`;
