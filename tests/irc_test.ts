@@ -286,11 +286,11 @@ Deno.test("irc: WHO, WHOIS, LIST, NAMES, MODE and AWAY answer as clients expect"
     irc.sendIrc("JOIN #dev,#lobby");
     await irc.expect(/ 366 ivy #lobby /);
     irc.sendIrc("WHO #lobby");
-    await irc.expect(`:${S} 352 ivy #lobby ivy ${S} ${S} ivy H :0 ivy`);
-    await irc.expect(`:${S} 352 ivy #lobby line ${S} ${S} lena H :0 lena`);
+    await irc.expect(`:${S} 352 ivy #lobby ivy ${S} ${S} ivy H :0 ivy the tester`);
+    await irc.expect(`:${S} 352 ivy #lobby line ${S} ${S} lena H :0 parley line client`);
     await irc.expect(`:${S} 315 ivy #lobby :End of WHO list`);
     irc.sendIrc("WHOIS lena");
-    await irc.expect(`:${S} 311 ivy lena line ${S} * :lena`);
+    await irc.expect(`:${S} 311 ivy lena line ${S} * :parley line client`);
     await irc.expect(`:${S} 319 ivy lena :#lobby`);
     await irc.expect(`:${S} 312 ivy lena ${S} :parley`);
     await irc.expect(/^:test\.parley 317 ivy lena \d+ \d+ :seconds idle, signon time$/);
@@ -319,7 +319,7 @@ Deno.test("irc: WHO, WHOIS, LIST, NAMES, MODE and AWAY answer as clients expect"
     other.sendIrc("PRIVMSG ivy :are you there?");
     await other.expect(`:${S} 301 otto ivy :lunch`);
     other.sendIrc("WHO #lobby");
-    await other.expect(`:${S} 352 otto #lobby ivy ${S} ${S} ivy G :0 ivy`);
+    await other.expect(`:${S} 352 otto #lobby ivy ${S} ${S} ivy G :0 ivy the tester`);
     other.close();
     irc.sendIrc("AWAY");
     await irc.expect(`:${S} 305 ivy :You are no longer marked as being away`);

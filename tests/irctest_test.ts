@@ -36,9 +36,11 @@ import assert from "node:assert/strict";
 
 /**
  * Most tests allowed to fail (failures and setup errors). Measured at 727262b: 107
- * (108 at 6c5772e, before an empty USER realname got 461). Only ever lower it.
+ * (108 at 6c5772e, before an empty USER realname got 461); 57 once WHO, WHOIS, WHOWAS,
+ * LUSERS, TIME, INFO, HELP, USERHOST, away-notify, setname, LIST's conditions and
+ * UTF8ONLY passed. Only ever lower it.
  */
-const MAX_FAILURES = 107;
+const MAX_FAILURES = 57;
 
 /** pytest markers: what the suite itself calls the portable, non-deprecated tests. */
 const MARKERS = "not implementation-specific and not deprecated and not strict";

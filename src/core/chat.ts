@@ -49,6 +49,7 @@ import { Queries } from "./queries.ts";
 import type { ChatMember, ChatRoom, Endpoint, Member, Renderer } from "./records.ts";
 import { Registry } from "./registry.ts";
 import { MemoryStore, type Store } from "./store.ts";
+import { Whowas } from "./whowas.ts";
 import { errorText } from "../errors.ts";
 import { nameKey } from "../protocol/names.ts";
 
@@ -113,7 +114,8 @@ export class Chat {
     this.#requireAccount = options.requireAccount ?? false;
     this.maxRoomsPerMember = options.maxRoomsPerMember ?? 50;
     const registry = this.#registry = new Registry({ store, presence, clock });
-    const queries = this.#queries = new Queries({ registry, presence, clock, onError });
+    const whowas = new Whowas();
+    const queries = this.#queries = new Queries({ registry, presence, clock, whowas, onError });
     const path = this.#path = new MessagePath({
       registry,
       history: store.history,
@@ -134,6 +136,7 @@ export class Chat {
       bus,
       presence,
       clock,
+      whowas,
       node: options.node ?? "local",
       historySize,
       maxRooms: options.maxRooms ?? 1000,
@@ -218,21 +221,25 @@ export class Chat {
    * Brings a newcomer into the chat under a free `guest-N` nick, in no room
    * yet. `user` defaults to the guest nick.
    */
-  enterAsGuest(endpoint: Endpoint, user?: string): Promise<ChatMember> {
-    return this.#membership.enterAsGuest(endpoint, user);
+  async enterAsGuest(endpoint: Endpoint, user?: string): Promise<ChatMember> {
+    const member = await this.#membership.enterAsGuest(endpoint, user);
+    this.#queries.entered();
+    return member;
   }
 
   /**
    * Brings a newcomer into the chat under `nick`, in no room yet; refused when
    * it cannot have it. A registered nick needs its `password` (IRC's PASS).
    */
-  enter(
+  async enter(
     endpoint: Endpoint,
     nick: string,
     user: string,
     password?: string,
   ): Promise<ChatMember | Refused> {
-    return this.#membership.enter(endpoint, nick, user, password);
+    const entered = await this.#membership.enter(endpoint, nick, user, password);
+    if (!("kind" in entered)) this.#queries.entered();
+    return entered;
   }
 
   /**
@@ -333,6 +340,16 @@ export class Chat {
         return this.#membership.topic(m, command.room, command.text);
       case "whois":
         return await this.#queries.whois(command.nick);
+      case "whowas":
+        return this.#queries.whowas(command.nick, command.count);
+      case "members":
+        return await this.#queries.members(m);
+      case "lusers":
+        return await this.#queries.lusers(command.recent);
+      case "realname":
+        return this.#membership.realname(m, command.realname);
+      case "user-mode":
+        return this.#membership.userMode(m, command);
       case "away":
         return this.#membership.away(m, command.text);
       case "register":

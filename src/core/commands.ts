@@ -35,6 +35,19 @@ export type Command =
   /** Show the room's topic, or set it (`text`; operators only). */
   | { kind: "topic"; room: string; text?: string }
   | { kind: "whois"; nick: string }
+  /** Who had nick `nick` before (newest first, at most `count`; 0 or none: all kept). */
+  | { kind: "whowas"; nick: string; count?: number }
+  /** Everyone online the member may find by searching (IRC's `WHO mask`): not the invisible strangers. */
+  | { kind: "members" }
+  /**
+   * How many members, operators, rooms and servers there are (IRC's LUSERS);
+   * `recent`: counts up to a second old will do (a newcomer's welcome).
+   */
+  | { kind: "lusers"; recent?: boolean }
+  /** A new real name (IRC's SETNAME; and USER's, on entering). */
+  | { kind: "realname"; realname: string }
+  /** The member's own modes: invisible (`+i`) or not, giving up being a server operator (`-o`). */
+  | { kind: "user-mode"; invisible?: boolean; deoper?: boolean }
   /** Be away with `text`, or back when it is empty. */
   | { kind: "away"; text: string }
   /** Reserve the member's nick with a password. */
@@ -131,6 +144,23 @@ export interface MemberInfo {
   operator: boolean;
   /** The away text, or null when here. */
   away: string | null;
+  /** The real name it gave; empty when none (line clients) or not known (another server's member). */
+  realname?: string;
+  /** A server operator (`/oper`); false when not known (another server's member). */
+  serverOperator?: boolean;
+  /** The account it proved, or null. */
+  account?: string | null;
+  /** Seconds since it last said something (0 when not known). */
+  idleSeconds?: number;
+}
+
+/** A nick someone gave up, as WHOWAS shows it. */
+export interface GoneNick {
+  nick: string;
+  user: string;
+  realname: string;
+  /** When it was given up (ms since the epoch). */
+  time: number;
 }
 
 /** What each command answers, by command kind. */
@@ -188,8 +218,36 @@ export interface Replies {
       since: number;
       /** Seconds since it last said something (or entered). */
       idleSeconds: number;
+      /** The real name it gave; empty when none, null when not known (another server's member). */
+      realname: string | null;
+      /** A server operator (false when not known: another server's member). */
+      serverOperator: boolean;
+      /** The account it proved, or null. */
+      account: string | null;
+      /** Invisible (`+i`): its rooms are shown only to those who share one. */
+      invisible: boolean;
     }
     | Refused;
+  whowas: { kind: "whowas"; nick: string; entries: GoneNick[] };
+  members: { kind: "members"; members: MemberInfo[] };
+  lusers: {
+    kind: "lusers";
+    /** Members on every server, and on this one. */
+    online: number;
+    local: number;
+    /** The most there were at once since this server started, on every server and on this one. */
+    maxOnline: number;
+    maxLocal: number;
+    /** Of the members, those who are invisible (`+i`, on this server) and server operators. */
+    invisible: number;
+    operators: number;
+    /** Rooms someone is in, on every server. */
+    rooms: number;
+    /** Servers in the chat (this one, and those with members). */
+    servers: number;
+  };
+  realname: { kind: "realname"; realname: string; changed: boolean };
+  "user-mode": { kind: "user-mode"; invisible: boolean; operator: boolean };
   away: { kind: "away"; away: boolean };
   register: { kind: "registered"; nick: string } | Refused;
   identify:

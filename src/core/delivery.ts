@@ -5,7 +5,7 @@
  * to their origin. Synchronous: delivery only renders and enqueues.
  *
  * - room events go to the room's members;
- * - a member event (rename, quit) to everyone who shares a room with its
+ * - a member event (rename, quit, away, real name) to everyone who shares a room with its
  *   subject, once each;
  * - a private event to its one receiver;
  * - a server notice to one member or everyone.
@@ -44,6 +44,8 @@ export class Delivery {
         return this.#toRoom(first, events);
       case "renamed":
       case "quit":
+      case "away":
+      case "realname":
         return this.#toNeighbours(first);
       case "private":
         return this.#toReceiver(first);

@@ -76,8 +76,10 @@ export interface JoinedEvent extends InRoom {
   kind: "joined";
   nick: string;
   user: string;
-  /** The member's real name (IRC's USER; shown with extended-join). */
+  /** The member's real name (IRC's USER; shown with extended-join); empty when it gave none. */
   realname?: string;
+  /** The member's away text when it is away (shown with away-notify). */
+  away?: string;
 }
 
 /** Someone left a room but stays in the chat. */
@@ -118,6 +120,24 @@ export interface QuitEvent extends Happening {
   reason: QuitReason;
   /** The reason given with `/quit`, or what went wrong. */
   detail: string;
+}
+
+/** Someone went away (`text`) or came back (`text` empty); everyone sharing a room with them is told once. */
+export interface AwayEvent extends Happening {
+  kind: "away";
+  rooms: string[];
+  nick: string;
+  user: string;
+  text: string;
+}
+
+/** Someone changed their real name (IRC's SETNAME); everyone sharing a room with them is told once. */
+export interface RealnameEvent extends Happening {
+  kind: "realname";
+  rooms: string[];
+  nick: string;
+  user: string;
+  realname: string;
 }
 
 /** A private message, to one nick. */
@@ -169,7 +189,7 @@ export interface NoticeEvent extends Happening {
 export type RoomEvent = MessageEvent | JoinedEvent | LeftEvent | TopicEvent;
 
 /** An event about one member, for everyone who shares a room with them. */
-export type MemberEvent = RenamedEvent | QuitEvent;
+export type MemberEvent = RenamedEvent | QuitEvent | AwayEvent | RealnameEvent;
 
 /** Anything that happens in the chat. */
 export type ChatEvent = RoomEvent | MemberEvent | PrivateEvent | NoticeEvent;

@@ -14,12 +14,13 @@ import type { Bus } from "./bus.ts";
 import type { Problem, Refused, Replies } from "./commands.ts";
 import type { Directory } from "./directory.ts";
 import { claimKeys, isReservedName, NickClaims } from "./nick_claims.ts";
-import type { ChatEvent, Clock, QuitReason } from "./events.ts";
+import type { ChatEvent, Clock, JoinedEvent, QuitReason } from "./events.ts";
 import type { History } from "./history.ts";
 import type { Presence } from "./presence.ts";
 import { type ChatMember, type Endpoint, Member, type Room } from "./records.ts";
 import type { Registry } from "./registry.ts";
 import type { Store } from "./store.ts";
+import type { Whowas } from "./whowas.ts";
 import { errorText } from "../errors.ts";
 import { MAX_TOPIC_BYTES, nameKey, nickProblem, roomProblem } from "../protocol/names.ts";
 import { cutToBytes } from "../text.ts";
@@ -34,6 +35,8 @@ export interface MembershipOptions {
   bus: Bus;
   presence: Presence;
   clock: Clock;
+  /** Where nicks given up are remembered (WHOWAS). */
+  whowas: Whowas;
   /** This server's id, the prefix of its members' ids. */
   node: string;
   /** Messages per room replayed to whoever enters it. */
@@ -59,6 +62,7 @@ export class Membership {
   readonly #bus: Bus;
   readonly #presence: Presence;
   readonly #clock: Clock;
+  readonly #whowas: Whowas;
   readonly #node: string;
   readonly #historySize: number;
   readonly #maxRooms: number;
@@ -77,6 +81,7 @@ export class Membership {
     this.#bus = options.bus;
     this.#presence = options.presence;
     this.#clock = options.clock;
+    this.#whowas = options.whowas;
     this.#node = options.node;
     this.#historySize = options.historySize;
     this.#maxRooms = options.maxRooms;
@@ -144,6 +149,7 @@ export class Membership {
     m.present = false;
     this.#registry.remove(m);
     this.#claims.release(m.nick, m.key, m.id);
+    this.#rememberNick(m);
     // Everyone leaving at once (shutdown): the server's goodbye tells the others who was here.
     if (why.announce !== false) this.#presence.remove(m.id);
     const rooms = [...m.rooms];
@@ -211,6 +217,7 @@ export class Membership {
     }
     if (key !== m.key) registry.rekey(m, key);
     this.#claims.release(m.nick, m.key, m.id, kept);
+    if (key !== m.key) this.#rememberNick(m);
     const from = m.nick;
     m.nick = nick;
     m.key = key;
@@ -277,7 +284,7 @@ export class Membership {
     if (m.holding) room.countHolder(1);
     registry.used(room);
     registry.tellPresence(m);
-    this.#publish({
+    const joined: JoinedEvent = {
       kind: "joined",
       room: room.name,
       seq: ++room.seq,
@@ -285,7 +292,11 @@ export class Membership {
       user: m.user,
       time: this.#clock(),
       origin: m.id,
-    });
+    };
+    joined.realname = m.realname;
+    if (m.account !== null) joined.account = m.account;
+    if (m.away !== null) joined.away = m.away;
+    this.#publish(joined);
     return {
       kind: "joined",
       room: { name: room.name, size: room.members.size, topic: room.topic },
@@ -343,11 +354,51 @@ export class Membership {
     return { kind: "topic", room: room.name, topic: room.topic, changed: true };
   }
 
-  /** Away with `text`, or back when it is empty. */
+  /** Away with `text`, or back when it is empty; its rooms are told when that changes. */
   away(m: Member, text: string): Replies["away"] {
-    m.away = text === "" ? null : text;
+    const away = text === "" ? null : text;
+    const changed = away !== m.away;
+    m.away = away;
     this.#registry.tellPresence(m);
+    if (changed && m.rooms.length > 0) {
+      this.#flush();
+      this.#publish({
+        kind: "away",
+        rooms: m.rooms.map((room) => room.name),
+        nick: m.nick,
+        user: m.user,
+        text,
+        time: this.#clock(),
+        origin: m.id,
+      });
+    }
     return { kind: "away", away: m.away !== null };
+  }
+
+  /** A new real name (checked and cut by the front end); its rooms are told when it changed. */
+  realname(m: Member, realname: string): Replies["realname"] {
+    const changed = realname !== m.realname;
+    m.realname = realname;
+    if (changed && m.rooms.length > 0) {
+      this.#flush();
+      this.#publish({
+        kind: "realname",
+        rooms: m.rooms.map((room) => room.name),
+        nick: m.nick,
+        user: m.user,
+        realname,
+        time: this.#clock(),
+        origin: m.id,
+      });
+    }
+    return { kind: "realname", realname, changed };
+  }
+
+  /** The member's own modes: `+i`/`-i`, and `-o` (a server operator no more). */
+  userMode(m: Member, change: { invisible?: boolean; deoper?: boolean }): Replies["user-mode"] {
+    if (change.invisible !== undefined) m.invisible = change.invisible;
+    if (change.deoper) m.operator = false;
+    return { kind: "user-mode", invisible: m.invisible, operator: m.operator };
   }
 
   /** Whether nick `key` is registered; null when the accounts cannot say (reported). */
@@ -382,6 +433,17 @@ export class Membership {
     });
     this.#registry.used(room);
     this.#registry.forgetIfEmpty(room);
+  }
+
+  /** Remembers the nick a member gives up (WHOWAS). */
+  #rememberNick(m: Member): void {
+    if (m.nick === "") return;
+    this.#whowas.record(m.key, {
+      nick: m.nick,
+      user: m.user,
+      realname: m.realname,
+      time: this.#clock(),
+    });
   }
 
   #newId(): string {

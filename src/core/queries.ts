@@ -10,7 +10,9 @@
 import type { MemberInfo, Replies } from "./commands.ts";
 import type { Clock } from "./events.ts";
 import { LocalPresence, type Presence, type RemoteMember } from "./presence.ts";
+import type { Member } from "./records.ts";
 import type { Registry } from "./registry.ts";
+import type { Whowas } from "./whowas.ts";
 import { errorText } from "../errors.ts";
 import { nameKey } from "../protocol/names.ts";
 
@@ -22,9 +24,15 @@ export class Queries {
   readonly #registry: Registry;
   readonly #presence: Presence;
   readonly #clock: Clock;
+  readonly #whowas: Whowas;
   readonly #onError: (message: string) => void;
+  /** The most members there were at once on this server, and on every server as last counted. */
+  #maxLocal = 0;
+  #maxOnline = 0;
   /** The other servers' members as last asked for (see {@linkcode census}). */
   #census: { at: number; members: Promise<RemoteMember[]> } | null = null;
+  /** The counts of the last full LUSERS walk (see {@linkcode lusers}). */
+  #counts: LusersCounts | null = null;
   /** The presence failed the last time it was asked. */
   #failing = false;
 
@@ -32,13 +40,23 @@ export class Queries {
     registry: Registry;
     presence: Presence;
     clock: Clock;
+    /** The nicks given up on this server (WHOWAS). */
+    whowas: Whowas;
     /** Told when the other servers' members cannot be read (the answer then counts this server only). */
     onError: (message: string) => void;
   }) {
     this.#registry = options.registry;
     this.#presence = options.presence;
     this.#clock = options.clock;
+    this.#whowas = options.whowas;
     this.#onError = options.onError;
+  }
+
+  /** A member entered the chat here: the most there were at once may be more now. */
+  entered(): void {
+    const online = this.#registry.online;
+    if (online > this.#maxLocal) this.#maxLocal = online;
+    if (online > this.#maxOnline) this.#maxOnline = online;
   }
 
   async who(name: string): Promise<Replies["who"]> {
@@ -52,18 +70,10 @@ export class Queries {
       return { kind: "refused", problem: { code: "no-such-room", room: name } };
     }
     const members: MemberInfo[] = [
-      ...[...(room?.members ?? [])].map((member) => ({
-        nick: member.nick,
-        user: member.user,
-        operator: member === room!.creator || member.operator,
-        away: member.away,
-      })),
-      ...remote.map((member) => ({
-        nick: member.nick,
-        user: member.user,
-        operator: false,
-        away: member.away,
-      })),
+      ...[...(room?.members ?? [])].map((member) =>
+        this.#info(member, member === room!.creator || member.operator)
+      ),
+      ...remote.map(remoteInfo),
     ].sort(byNick);
     return {
       kind: "who",
@@ -77,20 +87,97 @@ export class Queries {
   async everyone(): Promise<Replies["who"]> {
     const elsewhere = await this.elsewhere();
     const members: MemberInfo[] = [
-      ...[...this.#registry.members()].map((member) => ({
-        nick: member.nick,
-        user: member.user,
-        operator: member.operator,
-        away: member.away,
-      })),
-      ...elsewhere.map((member) => ({
-        nick: member.nick,
-        user: member.user,
-        operator: false,
-        away: member.away,
-      })),
+      ...[...this.#registry.members()].map((member) => this.#info(member, member.operator)),
+      ...elsewhere.map(remoteInfo),
     ].sort(byNick);
     return { kind: "who", room: "", members, online: members.length };
+  }
+
+  /**
+   * Everyone `asker` may find by searching (IRC's `WHO mask`), on every
+   * server: all but the invisible (`+i`) members it shares no room with.
+   * Sorted by nick; `operator` is the server operator flag here (no room).
+   */
+  async members(asker: Member): Promise<Replies["members"]> {
+    const elsewhere = await this.elsewhere();
+    const mine = new Set(asker.rooms);
+    const members: MemberInfo[] = [];
+    for (const member of this.#registry.members()) {
+      if (member.invisible && member !== asker && !member.rooms.some((room) => mine.has(room))) {
+        continue;
+      }
+      members.push(this.#info(member, member.operator));
+    }
+    for (const member of elsewhere) members.push(remoteInfo(member));
+    return { kind: "members", members: members.sort(byNick) };
+  }
+
+  /** Who had nick `nick` on this server, newest first (at most `count`; 0: all kept). */
+  whowas(nick: string, count = 0): Replies["whowas"] {
+    return { kind: "whowas", nick, entries: this.#whowas.lookup(nameKey(nick), count) };
+  }
+
+  /**
+   * The counts of IRC's LUSERS, on every server (other servers' members as
+   * their presence says). `recent`: counts up to {@linkcode CENSUS_MAX_AGE_MS}
+   * old will do (a newcomer's welcome), so that a burst of newcomers costs one
+   * walk over the members and one question to the other servers, not one each.
+   */
+  async lusers(recent = false): Promise<Replies["lusers"]> {
+    const now = this.#clock();
+    const elsewhere = recent ? await this.#recentElsewhere(now) : await this.elsewhere();
+    let counts = this.#counts;
+    if (!recent || counts === null || now - counts.at > CENSUS_MAX_AGE_MS) {
+      counts = this.#counts = this.#count(now, elsewhere);
+    }
+    const local = this.#registry.online;
+    const online = local + elsewhere.length;
+    if (local > this.#maxLocal) this.#maxLocal = local;
+    if (online > this.#maxOnline) this.#maxOnline = online;
+    return {
+      kind: "lusers",
+      online,
+      local,
+      maxOnline: this.#maxOnline,
+      maxLocal: this.#maxLocal,
+      invisible: Math.min(counts.invisible, local),
+      operators: counts.operators,
+      rooms: counts.rooms,
+      servers: counts.servers,
+    };
+  }
+
+  /** One walk over this server's members and rooms, and the other servers' members. */
+  #count(at: number, elsewhere: readonly RemoteMember[]): LusersCounts {
+    let invisible = 0;
+    let operators = 0;
+    for (const member of this.#registry.members()) {
+      if (member.invisible) invisible++;
+      if (member.operator) operators++;
+    }
+    const rooms = new Set<string>();
+    for (const room of this.#registry.rooms()) if (room.members.size > 0) rooms.add(room.key);
+    const servers = new Set<string>();
+    for (const member of elsewhere) {
+      for (const name of member.rooms) rooms.add(nameKey(name));
+      const slash = member.id.lastIndexOf("/");
+      servers.add(slash === -1 ? member.id : member.id.slice(0, slash));
+    }
+    return { at, invisible, operators, rooms: rooms.size, servers: 1 + servers.size };
+  }
+
+  /** A member of this server as lists show it; `operator` as the list means it. */
+  #info(member: Member, operator: boolean): MemberInfo {
+    return {
+      nick: member.nick,
+      user: member.user,
+      operator,
+      away: member.away,
+      realname: member.realname,
+      serverOperator: member.operator,
+      account: member.account,
+      idleSeconds: Math.max(0, Math.floor((this.#clock() - member.lastSaid) / 1000)),
+    };
   }
 
   async rooms(): Promise<Replies["rooms"]> {
@@ -130,6 +217,10 @@ export class Queries {
         away: remote.away,
         since: 0,
         idleSeconds: 0,
+        realname: null,
+        serverOperator: false,
+        account: null,
+        invisible: false,
       };
     }
     return {
@@ -143,6 +234,10 @@ export class Queries {
       away: target.away,
       since: target.since,
       idleSeconds: Math.max(0, Math.floor((this.#clock() - target.lastSaid) / 1000)),
+      realname: target.realname,
+      serverOperator: target.operator,
+      account: target.account,
+      invisible: target.invisible,
     };
   }
 
@@ -155,17 +250,22 @@ export class Queries {
   async census(room: { name: string; size: number }): Promise<{ online: number; inRoom: number }> {
     const online = this.#registry.online;
     if (this.#presence instanceof LocalPresence) return { online, inRoom: room.size };
-    const now = this.#clock();
-    if (this.#census === null || now - this.#census.at > CENSUS_MAX_AGE_MS) {
-      this.#census = { at: now, members: this.elsewhere() };
-    }
-    const elsewhere = await this.#census.members;
+    const elsewhere = await this.#recentElsewhere(this.#clock());
     const key = nameKey(room.name);
     let inRoom = room.size;
     for (const member of elsewhere) {
       if (member.rooms.some((name) => nameKey(name) === key)) inRoom++;
     }
     return { online: this.#registry.online + elsewhere.length, inRoom };
+  }
+
+  /** The other servers' members as seen at most {@linkcode CENSUS_MAX_AGE_MS} before `now`. */
+  #recentElsewhere(now: number): Promise<RemoteMember[]> {
+    if (this.#presence instanceof LocalPresence) return Promise.resolve([]);
+    if (this.#census === null || now - this.#census.at > CENSUS_MAX_AGE_MS) {
+      this.#census = { at: now, members: this.elsewhere() };
+    }
+    return this.#census.members;
   }
 
   /**
@@ -187,6 +287,20 @@ export class Queries {
       return [];
     }
   }
+}
+
+/** What LUSERS counts by walking the members, and when it did. */
+interface LusersCounts {
+  at: number;
+  invisible: number;
+  operators: number;
+  rooms: number;
+  servers: number;
+}
+
+/** Another server's member: what its presence says (no real name, account or operator flag). */
+function remoteInfo(member: RemoteMember): MemberInfo {
+  return { nick: member.nick, user: member.user, operator: false, away: member.away };
 }
 
 function byNick(a: MemberInfo, b: MemberInfo): number {

@@ -63,6 +63,10 @@ export interface ChatMember {
   readonly account: string | null;
   /** A server operator (`/oper`). */
   readonly operator: boolean;
+  /** The real name it gave (IRC's USER and SETNAME); empty when it gave none (line clients). */
+  readonly realname: string;
+  /** Hidden from searches by strangers (IRC's user mode `+i`): listed to those who share a room. */
+  readonly invisible: boolean;
 }
 
 /** A room as others see it. */
@@ -89,6 +93,8 @@ export class Member implements ChatMember {
   away: string | null = null;
   account: string | null = null;
   operator = false;
+  realname = "";
+  invisible = false;
   /** Muted until then (ms since the epoch; Infinity: until unmuted), or 0. */
   mutedUntil = 0;
   /** When it entered the chat, and when it last said something (ms since the epoch). */

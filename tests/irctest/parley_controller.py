@@ -166,6 +166,8 @@ class ParleyController(LoopbackPortsMixin, BaseServerController, DirectoryBasedC
             Capabilities.BATCH,
             Capabilities.LABELED_RESPONSE,
             Capabilities.ECHO_MESSAGE,
+            Capabilities.AWAY_NOTIFY,  # src/front/irc/render.ts (queries.ts: AWAY)
+            Capabilities.SETNAME,  # src/front/irc/queries.ts: SETNAME
         )
     )
 
@@ -183,6 +185,9 @@ class ParleyController(LoopbackPortsMixin, BaseServerController, DirectoryBasedC
         "CHANTYPES": "#",
         "PREFIX": "(o)@",
         "UTF8ONLY": None,
+        "WHOX": None,  # src/front/irc/queries.ts
+        "ELIST": "MNU",  # LIST masks, !masks, >n and <n (channels.ts)
+        "NAMELEN": "100",  # real names (SETNAME)
     }
 
     def __init__(self, *args, **kwargs) -> None:  # type: ignore[no-untyped-def]

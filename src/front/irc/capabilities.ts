@@ -38,6 +38,9 @@ const CAPABILITIES: readonly Capability[] = [
   { name: "labeled-response" },
   { name: "echo-message" },
   { name: "cap-notify" },
+  // Queries (queries.ts): AWAY and SETNAME told to neighbours who asked.
+  { name: "away-notify" },
+  { name: "setname" },
 ];
 
 const BY_NAME = new Map(CAPABILITIES.map((cap) => [cap.name, cap]));

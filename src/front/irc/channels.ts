@@ -15,6 +15,9 @@ import type { IrcContext } from "./context.ts";
 import * as N from "./numerics.ts";
 import { problemText } from "../words.ts";
 import { moderate } from "./operators.ts";
+import { userMode } from "./queries.ts";
+import { globPattern } from "./server_info.ts";
+import { nameKey } from "../../protocol/names.ts";
 
 /** `JOIN #a,#b` (and `JOIN 0`: leave every channel). */
 export async function join(context: IrcContext, message: IrcMessage): Promise<void> {
@@ -176,14 +179,43 @@ export async function names(context: IrcContext, channel: string | undefined): P
   context.numeric(N.RPL_ENDOFNAMES, name, "End of /NAMES list");
 }
 
-/** `LIST`: every room with members (and the lobby), with its count and topic. */
-export async function list(context: IrcContext): Promise<void> {
+/**
+ * `LIST [conditions]`: the rooms someone is in, with their counts and topics
+ * (an empty lobby is no channel to list). Conditions, comma-separated, all
+ * met (ELIST=MNU): `#a,#b` those channels, `*mask*` matching one of the masks,
+ * `!*mask*` matching none of these, `>n` more than n users, `<n` fewer.
+ */
+export async function list(context: IrcContext, message: IrcMessage): Promise<void> {
   const reply = await context.chat.apply(context.member, { kind: "rooms" });
+  const wanted = listFilter(message.params[0] ?? "");
   context.numeric(N.RPL_LISTSTART, "Channel", "Users  Name");
   for (const room of reply.rooms) {
+    if (room.members === 0 || !wanted(`#${room.name}`, room.members)) continue;
     context.numeric(N.RPL_LIST, `#${room.name}`, String(room.members), room.topic ?? "");
   }
   context.numeric(N.RPL_LISTEND, "End of /LIST");
+}
+
+/** LIST's conditions as a test of a channel and its count. */
+function listFilter(conditions: string): (channel: string, users: number) => boolean {
+  const names = new Set<string>();
+  const masks: RegExp[] = [];
+  const notMasks: RegExp[] = [];
+  let more = -1;
+  let fewer = Infinity;
+  for (const condition of conditions.split(",").filter(Boolean)) {
+    const n = Number(condition.slice(1));
+    if (condition[0] === ">" && Number.isInteger(n)) more = Math.max(more, n);
+    else if (condition[0] === "<" && Number.isInteger(n)) fewer = Math.min(fewer, n);
+    else if (condition[0] === "!") notMasks.push(globPattern(condition.slice(1)));
+    else if (/[*?]/.test(condition)) masks.push(globPattern(condition));
+    else names.add(nameKey(condition.replace(/^#/, "")));
+  }
+  return (channel, users) =>
+    users > more && users < fewer &&
+    (names.size === 0 || names.has(nameKey(channel.slice(1)))) &&
+    (masks.length === 0 || masks.some((mask) => mask.test(channel))) &&
+    !notMasks.some((mask) => mask.test(channel));
 }
 
 /** `MODE #chan [change]` and `MODE nick [change]`: enough for clients. */
@@ -235,6 +267,5 @@ export function mode(context: IrcContext, message: IrcMessage): void | Promise<v
     }
     return context.numeric(N.ERR_USERSDONTMATCH, "Can't view or change modes for other users");
   }
-  if (change === undefined) return context.numericData(N.RPL_UMODEIS, "+");
-  // A client setting +i on itself (irssi does at once): nothing to do, nothing to complain about.
+  return userMode(context, change);
 }

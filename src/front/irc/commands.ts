@@ -16,6 +16,7 @@ import * as messaging from "./messaging.ts";
 import * as N from "./numerics.ts";
 import * as operators from "./operators.ts";
 import * as queries from "./queries.ts";
+import * as serverInfo from "./server_info.ts";
 
 type Handler = (context: IrcContext, message: IrcMessage) => void | Promise<void>;
 
@@ -70,11 +71,21 @@ const COMMANDS: Readonly<Record<string, IrcCommandRow>> = {
   PART: { registered: { run: channels.part, minParams: 1 } },
   TOPIC: { registered: { run: channels.topic, minParams: 1 } },
   NAMES: { registered: { run: (context, message) => channels.names(context, message.params[0]) } },
-  LIST: { registered: { run: (context) => channels.list(context) } },
+  LIST: { registered: { run: channels.list } },
   MODE: { registered: { run: channels.mode, minParams: 1 } },
   WHO: { registered: { run: queries.who } },
   WHOIS: { registered: { run: queries.whois } },
+  WHOWAS: { registered: { run: queries.whowas } },
+  USERHOST: { registered: { run: queries.userhost, minParams: 1 } },
+  ISON: { registered: { run: queries.ison, minParams: 1 } },
   AWAY: { registered: { run: queries.away } },
+  SETNAME: { registered: { run: queries.setname, minParams: 1 } },
+  LUSERS: { registered: { run: serverInfo.lusers } },
+  TIME: { registered: { run: serverInfo.time } },
+  INFO: { registered: { run: serverInfo.info } },
+  MOTD: { registered: { run: serverInfo.motd } },
+  HELP: { registered: { run: serverInfo.help } },
+  HELPOP: { registered: { run: serverInfo.help } },
   OPER: { registered: { run: operators.oper, minParams: 1 } },
   KICK: { registered: { run: operators.kick } },
   KILL: { registered: { run: operators.kick } },

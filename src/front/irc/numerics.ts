@@ -47,6 +47,10 @@ export const RPL_GLOBALUSERS = "266";
 export const RPL_UMODEIS = "221";
 /** `<client> <nick> :<message>` — the target of a PRIVMSG to a nick (not a channel) is away; also in WHOIS. */
 export const RPL_AWAY = "301";
+/** `<client> :[<reply>{ <reply>}]` — USERHOST: `nick[*]=(+|-)user@host` each, `-` when away. */
+export const RPL_USERHOST = "302";
+/** `<client> :[<nick>{ <nick>}]` — ISON: those of the nicks asked about who are online. */
+export const RPL_ISON = "303";
 /** `<client> :You are no longer marked as being away` — reply to `AWAY` with no text. */
 export const RPL_UNAWAY = "305";
 /** `<client> :You have been marked as being away` — reply to `AWAY :text`. */
@@ -57,6 +61,8 @@ export const RPL_WHOISUSER = "311";
 export const RPL_WHOISSERVER = "312";
 /** `<client> <nick> :is an IRC operator` — WHOIS of a server operator. */
 export const RPL_WHOISOPERATOR = "313";
+/** `<client> <nick> <username> <host> * :<realname>` — WHOWAS, one per time the nick was given up. */
+export const RPL_WHOWASUSER = "314";
 /** `<client> <mask> :End of WHO list` — `<mask>` exactly as the client sent it (may be casefolded). */
 export const RPL_ENDOFWHO = "315";
 /** `<client> <nick> <secs> <signon> :seconds idle, signon time` — `<signon>` is a unix timestamp. */
@@ -65,6 +71,8 @@ export const RPL_WHOISIDLE = "317";
 export const RPL_ENDOFWHOIS = "318";
 /** `<client> <nick> :[prefix]<channel>{ [prefix]<channel>}` — may repeat when the list is long. */
 export const RPL_WHOISCHANNELS = "319";
+/** `<client> <nick> <account> :is logged in as` — WHOIS of a member who proved an account. */
+export const RPL_WHOISACCOUNT = "330";
 /** `<client> Channel :Users  Name` — optional start of a LIST reply; clients must not rely on it. */
 export const RPL_LISTSTART = "321";
 /** `<client> <channel> <client count> :<topic>` */
@@ -88,10 +96,18 @@ export const RPL_INVITING = "341";
  * `<flags>`: `H` (here) or `G` (gone/away), then `*` for a server operator, then `@` for a channel operator.
  */
 export const RPL_WHOREPLY = "352";
+/** `<client> [token] [channel] [user] [ip] [host] [server] [nick] [flags] [hopcount] [idle] [account] [oplevel] [:realname]` — WHOX (IRCv3), the fields asked for in this order. */
+export const RPL_WHOSPCRPL = "354";
 /** `<client> <symbol> <channel> :[prefix]<nick>{ [prefix]<nick>}` — `<symbol>` is `=` (public); repeat for long lists. */
 export const RPL_NAMREPLY = "353";
 /** `<client> <channel> :End of /NAMES list` — exactly one, after the 353s (alone for an unknown channel). */
 export const RPL_ENDOFNAMES = "366";
+/** `<client> <nick> :End of WHOWAS` — after a WHOWAS's replies, or its 406. */
+export const RPL_ENDOFWHOWAS = "369";
+/** `<client> :<string>` — one line of INFO. */
+export const RPL_INFO = "371";
+/** `<client> :End of INFO list` */
+export const RPL_ENDOFINFO = "374";
 /** `<client> <channel> <mask> [<who> <set-ts>]` — a ban-list entry; parley has no channel bans, so unused. */
 export const RPL_BANLIST = "367";
 /** `<client> <channel> :End of channel ban list` — reply to `MODE #chan b` (irssi asks on join). */
@@ -104,6 +120,8 @@ export const RPL_MOTDSTART = "375";
 export const RPL_ENDOFMOTD = "376";
 /** `<client> :You are now an IRC operator` — after a successful operator login (§10 `/oper`). */
 export const RPL_YOUREOPER = "381";
+/** `<client> <server> :<string showing server's local time>` — reply to TIME. */
+export const RPL_TIME = "391";
 
 // Errors.
 
@@ -119,6 +137,8 @@ export const ERR_NOSUCHCHANNEL = "403";
 export const ERR_CANNOTSENDTOCHAN = "404";
 /** `<client> <channel> :You have joined too many channels` */
 export const ERR_TOOMANYCHANNELS = "405";
+/** `<client> <nickname> :There was no such nickname` — WHOWAS of a nick nobody gave up lately. */
+export const ERR_WASNOSUCHNICK = "406";
 /** `<client> <target> :Too many targets` — a PRIVMSG to more targets than TARGMAX allows. */
 export const ERR_TOOMANYTARGETS = "407";
 /** `<client> :No origin specified` — PING or PONG without a token. */
@@ -163,10 +183,21 @@ export const ERR_NEEDREGGEDNICK = "477";
 export const ERR_NOPRIVILEGES = "481";
 /** `<client> <channel> :You're not channel operator` — e.g. TOPIC or MODE change by a non-operator. */
 export const ERR_CHANOPRIVSNEEDED = "482";
+/** `<client> <subject> :No help available on this topic` — HELP about something unknown. */
+export const ERR_HELPNOTFOUND = "524";
 /** `<client> :Unknown MODE flag` — a user mode parley does not have. */
 export const ERR_UMODEUNKNOWNFLAG = "501";
 /** `<client> :Cant change mode for other users` — `MODE othernick`. */
 export const ERR_USERSDONTMATCH = "502";
+
+// HELP (modern: 704 once, 705 for each further line, 706 last; all with the subject).
+
+/** `<client> <subject> :<first line of help text>` */
+export const RPL_HELPSTART = "704";
+/** `<client> <subject> :<line of help text>` */
+export const RPL_HELPTXT = "705";
+/** `<client> <subject> :<last line of help text>` */
+export const RPL_ENDOFHELP = "706";
 
 // Not used by the first version: listed so that nobody reuses the codes for something else.
 

@@ -25,6 +25,7 @@ export async function oper(context: IrcContext, message: IrcMessage): Promise<vo
   }
   context.account("is a server operator now");
   context.numeric(N.RPL_YOUREOPER, "You are now an IRC operator");
+  context.sendLine(context.own("MODE", [context.nick, "+o"], true));
 }
 
 /** `KICK #channel nick [reason]` and `KILL nick [reason]`: an operator removes the user. */

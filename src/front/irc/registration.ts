@@ -15,7 +15,7 @@
  */
 
 import type { ChatMember } from "../../core/chat.ts";
-import type { Refused } from "../../core/commands.ts";
+import type { Refused, Replies } from "../../core/commands.ts";
 import { formatMessage, type IrcMessage } from "../../protocol/irc/message.ts";
 import { formatListLines } from "../../protocol/irc/text.ts";
 import { capabilityList, isOffered } from "./capabilities.ts";
@@ -23,9 +23,12 @@ import { MAX_NICK, MAX_ROOM, MAX_TOPIC_BYTES, nickProblem } from "../../protocol
 import { cleanString as clean } from "../../text.ts";
 import type { IrcContext } from "./context.ts";
 import * as N from "./numerics.ts";
+import { lusersReplies } from "./server_info.ts";
 
 /** Longest away text kept, in characters. */
 export const MAX_AWAY = 200;
+/** The longest real name kept, in UTF-8 bytes (USER, SETNAME; ISUPPORT `NAMELEN`). */
+export const MAX_REALNAME = 100;
 /** Most targets of one PRIVMSG or NOTICE (duplicates counted once). */
 export const MAX_TARGETS = 4;
 /** Longest user name kept from USER. */
@@ -144,6 +147,9 @@ export function isupportTokens(context: IrcContext): string[] {
     `NICKLEN=${MAX_NICK}`,
     `TOPICLEN=${MAX_TOPIC_BYTES}`,
     `AWAYLEN=${MAX_AWAY}`,
+    `NAMELEN=${MAX_REALNAME}`,
+    "WHOX",
+    "ELIST=MNU",
     "NETWORK=parley",
     "PREFIX=(o)@",
     "CHANMODES=,,,nt",
@@ -151,8 +157,8 @@ export function isupportTokens(context: IrcContext): string[] {
   ];
 }
 
-/** 001–005, the user count (`online`, on every server) and the MOTD. */
-export function welcome(context: IrcContext, online: number): void {
+/** 001–005, the counts of LUSERS (on every server) and the MOTD. */
+export function welcome(context: IrcContext, counts: Replies["lusers"]): void {
   const irc = context.irc;
   const me = context.member;
   const source = irc.renderers.plain.source(me.nick, me.user);
@@ -165,7 +171,7 @@ export function welcome(context: IrcContext, online: number): void {
   for (let at = 0; at < tokens.length; at += 12) {
     context.numeric(N.RPL_ISUPPORT, ...tokens.slice(at, at + 12), "are supported by this server");
   }
-  context.numeric(N.RPL_LUSERCLIENT, `There are ${online} users and 0 invisible`);
+  lusersReplies(context, counts);
   const motd = irc.motd;
   if (motd === null) return context.numeric(N.ERR_NOMOTD, "MOTD File is missing");
   context.numeric(N.RPL_MOTDSTART, `- ${irc.name} Message of the day - `);

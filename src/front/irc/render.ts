@@ -116,15 +116,19 @@ export class IrcRenderer implements Renderer {
           text: event.text,
           action: event.action,
         }).join("");
-      case "joined":
-        return formatMessage({
+      case "joined": {
+        const join = formatMessage({
           tags,
           source,
           command: "JOIN",
           params: this.caps.extendedJoin
-            ? [`#${event.room}`, event.account ?? "*", event.realname ?? event.user]
+            ? [`#${event.room}`, event.account ?? "*", realnameShown(event.realname, event.user)]
             : [`#${event.room}`],
         }, { trailing: this.caps.extendedJoin });
+        // away-notify: someone away who joins is told about as away at once.
+        if (!this.caps.awayNotify || !event.away) return join;
+        return join + formatMessage({ tags, source, command: "AWAY", params: [event.away] });
+      }
       case "left":
         return formatMessage({
           tags,
@@ -151,6 +155,20 @@ export class IrcRenderer implements Renderer {
           command: "TOPIC",
           params: [`#${event.room}`, event.text],
         }, { trailing: true });
+      case "away":
+        if (!this.caps.awayNotify) return "";
+        return formatMessage({
+          tags,
+          source,
+          command: "AWAY",
+          params: event.text === "" ? [] : [event.text],
+        }, { trailing: event.text !== "" });
+      case "realname":
+        if (!this.caps.setname) return "";
+        return formatMessage(
+          { tags, source, command: "SETNAME", params: [realnameShown(event.realname, event.user)] },
+          { trailing: true },
+        );
     }
   }
 
@@ -158,6 +176,19 @@ export class IrcRenderer implements Renderer {
   messageLines(event: MessageEvent, extra?: Record<string, string>): string {
     return this.lines(event, extra);
   }
+}
+
+/** What IRC shows as the real name of a member who gave none (a line client). */
+export const NO_REALNAME = "parley line client";
+
+/**
+ * A member's real name as IRC shows it: {@linkcode NO_REALNAME} when it gave
+ * none (""), its user name when it is not known (null or absent: another
+ * server's member, an event from before real names were kept).
+ */
+export function realnameShown(realname: string | null | undefined, user: string): string {
+  if (realname === undefined || realname === null) return user;
+  return realname || NO_REALNAME;
 }
 
 /** The text of a QUIT as IRC clients show it (`Quit: gone fishing`, `Connection reset`, …). */

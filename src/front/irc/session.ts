@@ -32,13 +32,14 @@ import {
   parseLine,
   withTags,
 } from "../../protocol/irc/message.ts";
-import { LOBBY } from "../../protocol/names.ts";
 import { cleanString as clean } from "../../text.ts";
 import { problemText, removalDetail, removalText } from "../words.ts";
 import { dispatch } from "./commands.ts";
 import type { IrcContext, IrcServerInfo } from "./context.ts";
 import * as N from "./numerics.ts";
 import { Registration, welcome } from "./registration.ts";
+import { realnameOf } from "./queries.ts";
+import { arrived } from "./server_info.ts";
 import type { IrcRenderer } from "./render.ts";
 
 export type { IrcServerInfo } from "./context.ts";
@@ -59,6 +60,23 @@ const MAX_LABEL = 64;
 /** A client that has not registered after this long is dropped (ms). */
 const REGISTRATION_TIMEOUT_MS = 60_000;
 const encoder = new TextEncoder();
+const strictDecoder = new TextDecoder("utf-8", { fatal: true });
+
+/**
+ * Whether a framed line was UTF-8. Decoding put U+FFFD where it was not, so
+ * only a line whose message holds one is decoded again, strictly.
+ */
+function isUtf8(line: Uint8Array, message: IrcMessage): boolean {
+  const suspect = message.params.some((param) => param.includes("\uFFFD")) ||
+    [...message.tags.values()].some((value) => value.includes("\uFFFD"));
+  if (!suspect) return true;
+  try {
+    strictDecoder.decode(line);
+    return true;
+  } catch {
+    return false;
+  }
+}
 
 /** One IRC client, from connect to QUIT. */
 export class IrcSession implements Endpoint, LineHandler, IrcContext {
@@ -70,6 +88,8 @@ export class IrcSession implements Endpoint, LineHandler, IrcContext {
   readonly counters: FrontCounters | undefined;
   readonly #registration: Registration;
   readonly #onEnd: ((session: IrcSession) => void) | undefined;
+  /** Counts this connection as unregistered (LUSERS) until called. */
+  readonly #settle: () => void;
   #member: ChatMember | null = null;
   #messages = 0;
   readonly #startedAt = performance.now();
@@ -89,6 +109,7 @@ export class IrcSession implements Endpoint, LineHandler, IrcContext {
     this.log = context.log;
     this.irc = context.irc;
     this.#onEnd = context.onEnd;
+    this.#settle = arrived(context.irc);
     this.counters = context.counters;
     this.renderer = context.irc.renderers.plain;
     this.#registration = new Registration((nick, user, password) =>
@@ -160,6 +181,7 @@ export class IrcSession implements Endpoint, LineHandler, IrcContext {
     const connection = this.connection;
     try {
       this.release();
+      this.#settle();
       const member = this.#member;
       const reason = connection.reason;
       if (member) {
@@ -238,11 +260,15 @@ export class IrcSession implements Endpoint, LineHandler, IrcContext {
       return;
     }
     const message = parsed.message;
+    // UTF8ONLY: a registered client's line that is not UTF-8 is refused, never relayed.
+    const run: () => void | Promise<void> = this.#member !== null && !isUtf8(line, message)
+      ? () => this.#notUtf8(message)
+      : () => this.#run(message);
     const label = this.#labelOf(message.tags);
-    if (label === null) return this.#run(message);
+    if (label === null) return run();
     // labeled-response: what this command answers is collected, then sent with its label.
     this.#captured = [];
-    const pending = this.#run(message);
+    const pending = run();
     if (pending === undefined) return this.#answerLabelled(label);
     return pending.then(() => this.#answerLabelled(label));
   }
@@ -255,6 +281,15 @@ export class IrcSession implements Endpoint, LineHandler, IrcContext {
     } catch (error) {
       return this.#failed(message, error);
     }
+  }
+
+  /** A line that is not UTF-8: `FAIL <command> INVALID_UTF8` (IRCv3 standard replies, UTF8ONLY). */
+  #notUtf8(message: IrcMessage): void {
+    this.sendLine(formatMessage({
+      source: this.irc.name,
+      command: "FAIL",
+      params: [message.command, "INVALID_UTF8", "Your line was not UTF-8: it was not carried out"],
+    }));
   }
 
   /** The label of a message (by its tags) whose answer must carry it, or null. */
@@ -323,8 +358,10 @@ export class IrcSession implements Endpoint, LineHandler, IrcContext {
     const entered = await this.chat.enter(this, nick, user, password);
     if ("kind" in entered) return entered;
     this.#member = entered;
-    const lobby = this.chat.findRoom(LOBBY);
-    welcome(this, lobby ? (await this.chat.census(lobby)).online : this.chat.online);
+    this.#settle();
+    const realname = realnameOf(this.#registration.realname);
+    if (realname !== "") await this.chat.apply(entered, { kind: "realname", realname });
+    welcome(this, await this.chat.apply(entered, { kind: "lusers", recent: true }));
     this.log.event({
       event: "connect",
       peer: this.connection.peer,
@@ -426,7 +463,7 @@ export class IrcSession implements Endpoint, LineHandler, IrcContext {
     this.sendLine(formatMessage({
       source: this.irc.name,
       command: "PONG",
-      params: [this.irc.name, clean(token) || this.irc.name],
+      params: [this.irc.name, clean(token)],
     }, { trailing: true }));
   }
 

@@ -51,6 +51,7 @@ function rebuild(raw: unknown): ChatEvent {
   if (event.kind === "joined" && value.realname !== undefined) {
     event.realname = short(value, "realname");
   }
+  if (event.kind === "joined" && value.away !== undefined) event.away = short(value, "away");
   return event;
 }
 
@@ -131,6 +132,26 @@ function rebuildKind(value: Record<string, unknown>): ChatEvent {
         detail: short(value, "detail"),
       };
     }
+    case "away":
+      return {
+        kind: "away",
+        rooms: rooms(value),
+        time,
+        origin,
+        nick: nick(value, "nick"),
+        user: short(value, "user"),
+        text: short(value, "text"),
+      };
+    case "realname":
+      return {
+        kind: "realname",
+        rooms: rooms(value),
+        time,
+        origin,
+        nick: nick(value, "nick"),
+        user: short(value, "user"),
+        realname: short(value, "realname"),
+      };
     case "private": {
       const event: ChatEvent = {
         kind: "private",
