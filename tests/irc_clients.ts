@@ -364,7 +364,8 @@ export const screen = {
     // /Welcome to/, which also matches weechat's first-run "Welcome to WeeChat!"
     registered: / -- \| Welcome to /,
     joined: (nick: string, chan: string) =>
-      new RegExp(`--> \\| ${nick} \\([^)]*\\) has joined ${chan}`),
+      // With extended-join, weechat shows the real name too: `wes (Wes) (wes@host)`.
+      new RegExp(`--> \\| ${nick} (?:\\([^)]*\\) )?\\([^)]*\\) has joined ${chan}`),
     msg: (nick: string, text: string) => new RegExp(`[ @+]${nick} \\| ${esc(text)}`),
     action: (nick: string, text: string) => new RegExp(`\\* \\| ${nick} ${esc(text)}`),
     query: (nick: string, text: string) => new RegExp(`${nick} \\| ${esc(text)}`),

@@ -34,7 +34,7 @@ Deno.test({
     let irssi: IrcClient | null = null;
     let weechat: IrcClient | null = null;
     try {
-      await heard.waitFor(/you are now lena/);
+      await heard.waitFor(/you are (now )?lena/); // `--name` arrives as lena (854fc75)
       const started = performance.now();
       irssi = await IrcClient.start({ kind: "irssi", nick: "ivy", port: server.port });
       weechat = await IrcClient.start({ kind: "weechat", nick: "wes", port: server.ircPort });
