@@ -141,6 +141,8 @@ async function openChat(
 ): Promise<{ chat: Omit<ChatOptions, "history" | "maxRooms">; cluster: ClusterJoin | null }> {
   const chat: Omit<ChatOptions, "history" | "maxRooms"> = {
     requireAccount: config.requireAccount,
+    minPasswordLength: config.minPasswordLength,
+    registerBeforeEntering: config.registerBeforeConnect,
     operPassword: config.operPassword,
     maxRoomsPerMember: config.maxRoomsPerClient,
   };

@@ -21,6 +21,9 @@ import {
 } from "./flags.ts";
 import { DEFAULT_PORT, readPem, readTextFile, StartError } from "./start.ts";
 
+/** The default of `--min-password-length`. */
+const MIN_PASSWORD_LENGTH = 8;
+
 /** The default of `--max-rooms-per-client`. */
 const MAX_ROOMS_PER_CLIENT = 50;
 
@@ -62,6 +65,10 @@ Options:
   --cluster URL          be one chat with every server using this Redis
                          (redis://[:PASSWORD@]HOST:PORT[/DB]; not with --data)
   --require-account      only identified owners of registered nicks may join rooms and talk
+  --min-password-length N
+                         shortest password an account may get (default ${MIN_PASSWORD_LENGTH})
+  --no-register-before-connect
+                         IRC clients register a nick (REGISTER) only once connected
   --oper-password-file F the /oper password is in this file (without it, only the
                          console has operator commands)
   --no-console           do not read operator commands from stdin
@@ -92,6 +99,10 @@ export interface ServerConfig {
   /** `--cluster-wait`: start without Redis, join when it is there. */
   clusterWait: boolean;
   requireAccount: boolean;
+  /** The shortest password an account may get (`--min-password-length`). */
+  minPasswordLength: number;
+  /** IRC's REGISTER before connecting (`--no-register-before-connect` turns it off). */
+  registerBeforeConnect: boolean;
   operPassword: string | null;
   /** Read operator commands from stdin. */
   console: boolean;
@@ -129,6 +140,8 @@ export function readServerFlags(args: string[]): ServerConfig | "help" {
     cluster: { type: "string" },
     "cluster-wait": { type: "boolean" },
     "require-account": { type: "boolean" },
+    "min-password-length": { type: "string" },
+    "no-register-before-connect": { type: "boolean" },
     "oper-password-file": { type: "string" },
     "no-console": { type: "boolean" },
     metrics: { type: "string" },
@@ -213,6 +226,11 @@ export function readServerFlags(args: string[]): ServerConfig | "help" {
     cluster: values.cluster,
     clusterWait: values["cluster-wait"] ?? false,
     requireAccount: values["require-account"] ?? false,
+    minPasswordLength: optional(
+      values["min-password-length"],
+      (v) => parseInteger("min-password-length", v, 1),
+    ) ?? MIN_PASSWORD_LENGTH,
+    registerBeforeConnect: !values["no-register-before-connect"],
     operPassword: operPassword ?? null,
     console: !values["no-console"],
     metricsAddress,

@@ -12,12 +12,13 @@
 
 import type { Accounts } from "./accounts.ts";
 import type { Budgets } from "./budgets.ts";
-import type { Command, Problem, Refused, Replies } from "./commands.ts";
+import type { Command, Problem, ProvedAccount, Refused, Replies } from "./commands.ts";
 import type { Clock, ServerNotice } from "./events.ts";
 import type { Membership } from "./membership.ts";
 import { OperPassword } from "./oper.ts";
 import type { Member } from "./records.ts";
 import type { Registry } from "./registry.ts";
+import { isReservedName } from "./nick_claims.ts";
 import { nameKey, nickProblem } from "../protocol/names.ts";
 
 /** Account commands, carried out for a member. */
@@ -54,8 +55,46 @@ export class AccountFlows {
     if (m.account === m.key) return refused({ code: "nick-registered", nick: m.nick });
     const problem = await this.#accounts.register(m.endpoint.address, m.key, m.nick, password);
     if (problem) return refused(problem);
-    m.account = m.key;
+    this.#membership.setAccount(m, { key: m.key, name: m.nick });
     return { kind: "registered", nick: m.nick };
+  }
+
+  /**
+   * Registers nick `wanted` for someone not in the chat yet (IRC's REGISTER before
+   * connecting), from `address`: refused when anyone holds it. The account is then proved.
+   */
+  async registerNick(
+    address: string,
+    wanted: string,
+    password: string,
+  ): Promise<ProvedAccount | Refused> {
+    const nick = wanted.normalize("NFC");
+    const why = nickProblem(nick);
+    if (why) return refused({ code: "nick-invalid", nick, why });
+    const key = nameKey(nick);
+    if (isReservedName(nick, key)) return refused({ code: "nick-reserved", nick });
+    if (await this.#membership.isHeld(key)) return refused({ code: "nick-taken", nick });
+    const problem = await this.#accounts.register(address, key, nick, password);
+    return problem ? refused(problem) : { key, name: nick };
+  }
+
+  /** Proves an account for someone not in the chat yet (SASL before registering). */
+  async authenticate(
+    address: string,
+    wanted: string,
+    password: string,
+  ): Promise<ProvedAccount | Refused> {
+    const nick = wanted.normalize("NFC");
+    const why = nickProblem(nick);
+    if (why) return refused({ code: "nick-invalid", nick, why });
+    const proved = await this.#accounts.authenticate(address, nameKey(nick), nick, password);
+    return "code" in proved ? refused(proved) : proved;
+  }
+
+  /** The member has proved `account` (SASL once registered): it is the member's, its nick unchanged. */
+  login(m: Member, account: ProvedAccount): Replies["login"] {
+    this.#membership.setAccount(m, account);
+    return { kind: "logged-in", account: account.name };
   }
 
   /** Proves nick `wanted`: the member then has it, and whoever held it here is renamed and told. */
@@ -64,9 +103,9 @@ export class AccountFlows {
     const why = nickProblem(nick);
     if (why) return refused({ code: "nick-invalid", nick, why });
     const key = nameKey(nick);
-    const problem = await this.#accounts.check(m.endpoint.address, key, nick, password);
-    if (problem) return refused(problem);
-    m.account = key;
+    const proved = await this.#accounts.authenticate(m.endpoint.address, key, nick, password);
+    if ("code" in proved) return refused(proved);
+    this.#membership.setAccount(m, proved);
     if (m.key === key) {
       return { kind: "identified", nick: m.nick, renamedFrom: null, displaced: null };
     }
@@ -89,16 +128,22 @@ export class AccountFlows {
       if (m !== null && !m.operator) return refused({ code: "not-server-operator" });
       const problem = await this.#accounts.drop(nameKey(nick), nick);
       if (problem) return refused(problem);
-      const holder = this.#registry.byKey(nameKey(nick));
-      if (holder) holder.account = null;
+      this.#loggedOut(nameKey(nick));
       return { kind: "dropped", nick };
     }
     if (m === null) return refused({ code: "not-registered", nick: nick ?? "" });
     if (m.account !== m.key) return refused({ code: "not-identified", nick: m.nick });
     const problem = await this.#accounts.drop(m.key, m.nick);
     if (problem) return refused(problem);
-    m.account = null;
+    this.#loggedOut(m.key);
     return { kind: "dropped", nick: m.nick };
+  }
+
+  /** The account of `key` is gone: whoever here had proved it has no account now. */
+  #loggedOut(key: string): void {
+    for (const member of this.#registry.members()) {
+      if (member.account === key) this.#membership.setAccount(member, null);
+    }
   }
 
   /** A new password: the member's own (with the old one), or (operators; null: the console) `nick`'s. */

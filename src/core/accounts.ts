@@ -28,7 +28,7 @@
 
 import { nameKey } from "../protocol/names.ts";
 import { errorText } from "../errors.ts";
-import type { Problem } from "./commands.ts";
+import type { Problem, ProvedAccount } from "./commands.ts";
 import type { Clock } from "./events.ts";
 import {
   addressKey,
@@ -65,6 +65,8 @@ export interface AccountsOptions {
   hasher?: PasswordHasher;
   /** Told what failed when the store cannot answer (the caller then hears "unavailable"). */
   onError?: (message: string) => void;
+  /** The shortest password a new one may be, in characters ({@linkcode MIN_PASSWORD} by default). */
+  minPassword?: number;
 }
 
 /** The account rules, over a store. */
@@ -78,6 +80,7 @@ export class Accounts {
   readonly #queue: FairQueue;
   readonly #hasher: PasswordHasher;
   readonly #onError: (message: string) => void;
+  readonly #minPassword: number;
 
   constructor(store: Store, options: AccountsOptions) {
     const budgets = withDefaults(options.budgets);
@@ -90,6 +93,7 @@ export class Accounts {
     this.#queue = new FairQueue(budgets.passwordQueue);
     this.#hasher = options.hasher ?? scryptHasher;
     this.#onError = options.onError ?? (() => {});
+    this.#minPassword = options.minPassword ?? MIN_PASSWORD;
   }
 
   /**
@@ -111,6 +115,17 @@ export class Accounts {
     nick: string,
     password: string,
   ): Promise<Problem | null> {
+    const proved = await this.authenticate(address, key, nick, password);
+    return "code" in proved ? proved : null;
+  }
+
+  /** {@linkcode check}, answering the account proved (its name as registered) when it is. */
+  async authenticate(
+    address: string,
+    key: string,
+    nick: string,
+    password: string,
+  ): Promise<Problem | ProvedAccount> {
     const from = this.#key(address);
     const wait = this.#failures.blocked(from, this.#clock());
     if (wait > 0) return { code: "too-many-attempts", seconds: waitSeconds(wait) };
@@ -140,7 +155,9 @@ export class Accounts {
     if (typeof queued.value === "number") {
       return { code: "too-many-attempts", seconds: waitSeconds(queued.value) };
     }
-    return queued.value ? null : { code: "wrong-password", nick: account.nick };
+    return queued.value
+      ? { key, name: account.nick }
+      : { code: "wrong-password", nick: account.nick };
   }
 
   /** Registers nick `key` (shown as `nick`) with `password`, for a member at `address`. */
@@ -151,8 +168,8 @@ export class Accounts {
     password: string,
   ): Promise<Problem | null> {
     if (isReserved(key)) return { code: "nick-reserved", nick };
-    if ([...password].length < MIN_PASSWORD) {
-      return { code: "password-too-short", min: MIN_PASSWORD };
+    if ([...password].length < this.#minPassword) {
+      return { code: "password-too-short", min: this.#minPassword };
     }
     const existing = await this.#load(key);
     if (existing === "failed") return { code: "accounts-unavailable" };
@@ -182,8 +199,8 @@ export class Accounts {
     nick: string,
     password: string,
   ): Promise<Problem | null> {
-    if ([...password].length < MIN_PASSWORD) {
-      return { code: "password-too-short", min: MIN_PASSWORD };
+    if ([...password].length < this.#minPassword) {
+      return { code: "password-too-short", min: this.#minPassword };
     }
     const account = await this.#load(key);
     if (account === "failed") return { code: "accounts-unavailable" };

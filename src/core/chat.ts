@@ -32,6 +32,7 @@ import type {
   Moderated,
   OperatorCommand,
   Problem,
+  ProvedAccount,
   Refused,
   Reply,
   SayExtra,
@@ -41,7 +42,7 @@ import { type Directory, MemoryDirectory } from "./directory.ts";
 import type { ChatEvent, Clock, MessageEvent, QuitReason, ServerNotice } from "./events.ts";
 import { EventIds } from "./ids.ts";
 import { systemClock } from "./events.ts";
-import { Membership } from "./membership.ts";
+import { Membership, type NickListener } from "./membership.ts";
 import { MessagePath } from "./message_path.ts";
 import { Bans, Moderation } from "./moderation.ts";
 import { LocalPresence, type Presence } from "./presence.ts";
@@ -54,6 +55,8 @@ import { errorText } from "../errors.ts";
 import { nameKey } from "../protocol/names.ts";
 
 export type { ChatMember, ChatRoom, Endpoint, Removal, Renderer } from "./records.ts";
+export type { NickListener } from "./membership.ts";
+export type { ProvedAccount } from "./commands.ts";
 
 /** Settings of a chat. */
 export interface ChatOptions {
@@ -83,6 +86,13 @@ export interface ChatOptions {
   budgets?: Partial<Budgets>;
   /** Where the chat reports what it could not do (a store or link that failed); the log. */
   onError?: (message: string) => void;
+  /** The shortest password an account may get, in characters (8 by default). */
+  minPasswordLength?: number;
+  /**
+   * Whether someone not in the chat yet may register a nick (IRC's REGISTER before
+   * connecting; true by default). Front ends ask {@linkcode Chat.registersBeforeEntering}.
+   */
+  registerBeforeEntering?: boolean;
 }
 
 /** The chat core, as front ends see it. */
@@ -91,6 +101,8 @@ export class Chat {
   readonly bans: Bans;
   /** Most rooms one member may be in at once (announced to IRC clients as CHANLIMIT). */
   readonly maxRoomsPerMember: number;
+  /** Someone not in the chat yet may register a nick ({@linkcode registerNick}). */
+  readonly registersBeforeEntering: boolean;
   readonly #store: Store;
   readonly #clock: Clock;
   readonly #requireAccount: boolean;
@@ -126,7 +138,13 @@ export class Chat {
       elsewhere: () => queries.elsewhere(),
       ids,
     });
-    const accounts = new Accounts(store, { clock, onError, budgets: options.budgets });
+    this.registersBeforeEntering = options.registerBeforeEntering ?? true;
+    const accounts = new Accounts(store, {
+      clock,
+      onError,
+      budgets: options.budgets,
+      minPassword: options.minPasswordLength,
+    });
     const membership = this.#membership = new Membership({
       registry,
       directory,
@@ -166,7 +184,10 @@ export class Chat {
       clock,
       notify: (notice, to) => this.#notifyMember(notice, to),
     });
-    bus.deliverTo((events) => this.#delivery.deliver(events));
+    bus.deliverTo((events) => {
+      this.#delivery.deliver(events);
+      this.#membership.seen(events);
+    });
   }
 
   /**
@@ -229,13 +250,15 @@ export class Chat {
 
   /**
    * Brings a newcomer into the chat under `nick`, in no room yet; refused when
-   * it cannot have it. A registered nick needs its `password` (IRC's PASS).
+   * it cannot have it. A registered nick needs its `password` (IRC's PASS), or its
+   * account proved already ({@linkcode authenticate}: IRC's SASL); a proved account is
+   * the member's whatever nick it has.
    */
   async enter(
     endpoint: Endpoint,
     nick: string,
     user: string,
-    password?: string,
+    password?: string | ProvedAccount,
   ): Promise<ChatMember | Refused> {
     const entered = await this.#membership.enter(endpoint, nick, user, password);
     if (!("kind" in entered)) this.#queries.entered();
@@ -354,6 +377,8 @@ export class Chat {
         return this.#membership.away(m, command.text);
       case "register":
         return await this.#accounts.register(m, command.password);
+      case "login":
+        return this.#accounts.login(m, command.account);
       case "identify":
         return await this.#accounts.identify(m, command.nick ?? m.nick, command.password);
       case "drop":
@@ -383,6 +408,50 @@ export class Chat {
    */
   census(room: { name: string; size: number }): Promise<{ online: number; inRoom: number }> {
     return this.#queries.census(room);
+  }
+
+  /**
+   * Proves the account `name` with its password, for a client from `address` that may not
+   * be in the chat yet (IRC's SASL), within the same per-address budgets as /identify.
+   * The proof is given to {@linkcode enter} or applied with a `login` command.
+   */
+  authenticate(address: string, name: string, password: string): Promise<ProvedAccount | Refused> {
+    return this.#accounts.authenticate(address, name, password);
+  }
+
+  /**
+   * Registers nick `nick` for a client from `address` that is not in the chat yet (IRC's
+   * REGISTER before connecting): refused when anyone holds the nick; the account is then
+   * proved. Front ends offer it only when {@linkcode registersBeforeEntering}.
+   */
+  registerNick(address: string, nick: string, password: string): Promise<ProvedAccount | Refused> {
+    return this.#accounts.registerNick(address, nick, password);
+  }
+
+  /** Tells `listener` whenever a nick comes online or goes offline (IRC's MONITOR). */
+  watchNicks(listener: NickListener): void {
+    this.#membership.watchNicks(listener);
+  }
+
+  /**
+   * Which of `nicks` are online, on any server (IRC's MONITOR): by key, each nick as it
+   * is written now. The other servers are asked once, and only when some are not here.
+   */
+  async findOnline(nicks: readonly string[]): Promise<Map<string, string>> {
+    const found = new Map<string, string>();
+    const rest = new Set<string>();
+    for (const nick of nicks) {
+      const key = nameKey(nick);
+      const member = this.#registry.byKey(key);
+      if (member !== undefined) found.set(key, member.nick);
+      else rest.add(key);
+    }
+    if (rest.size === 0) return found;
+    for (const member of await this.#queries.elsewhere()) {
+      const key = nameKey(member.nick);
+      if (rest.has(key)) found.set(key, member.nick);
+    }
+    return found;
   }
 
   #notifyMember(notice: ServerNotice, member: Member): void {

@@ -54,6 +54,8 @@ export type Command =
   | { kind: "register"; password: string }
   /** Prove a nick (the member's own, or `nick`): the member then has it. */
   | { kind: "identify"; nick?: string; password: string }
+  /** Have an account proved already (`Chat.authenticate`: IRC's SASL), keeping the nick. */
+  | { kind: "login"; account: ProvedAccount }
   /** Give up an account: the member's own, or (operators) `nick`'s. */
   | { kind: "drop"; nick?: string }
   /** A new password: the member's own (with `old`), or (operators) `nick`'s. */
@@ -62,6 +64,15 @@ export type Command =
   | { kind: "oper"; password: string }
   /** An operator command (operators only). */
   | { kind: "moderate"; command: OperatorCommand };
+
+/**
+ * An account whose password was proved (`Chat.authenticate`, `Chat.registerNick`): its
+ * key and its name as registered. Made by the chat only.
+ */
+export interface ProvedAccount {
+  key: string;
+  name: string;
+}
 
 /** Why a command could not be carried out. */
 export type Problem =
@@ -263,6 +274,8 @@ export interface Replies {
   drop: { kind: "dropped"; nick: string } | Refused;
   password: { kind: "password-changed"; nick: string } | Refused;
   oper: { kind: "oper" } | Refused;
+  /** `account`: its name as registered. */
+  login: { kind: "logged-in"; account: string };
   moderate: Moderated | Refused;
 }
 

@@ -44,6 +44,7 @@ export class Delivery {
         return this.#toRoom(first, events);
       case "renamed":
       case "quit":
+      case "account":
       case "away":
       case "realname":
         return this.#toNeighbours(first);

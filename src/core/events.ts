@@ -42,7 +42,10 @@ interface Happening {
   id?: string;
   /** When it happened (ms since the epoch). */
   time: number;
-  /** The account (nick key) of the member it came from, when that member has proved one. */
+  /**
+   * The account of the member it came from, when that member has proved one: its name as
+   * registered (`ChatMember.accountName`). On an `account` event, the account it has now.
+   */
   account?: string;
   /** The member it came from (a member id); nobody's for the server's own. */
   origin: string;
@@ -140,6 +143,17 @@ export interface RealnameEvent extends Happening {
   realname: string;
 }
 
+/**
+ * Someone proved an account, or gave theirs up (`account` absent: IRC's `ACCOUNT *`);
+ * everyone sharing a room with them is told once (IRC's account-notify).
+ */
+export interface AccountEvent extends Happening {
+  kind: "account";
+  rooms: string[];
+  nick: string;
+  user: string;
+}
+
 /** A private message, to one nick. */
 export interface PrivateEvent extends Happening {
   kind: "private";
@@ -189,7 +203,7 @@ export interface NoticeEvent extends Happening {
 export type RoomEvent = MessageEvent | JoinedEvent | LeftEvent | TopicEvent;
 
 /** An event about one member, for everyone who shares a room with them. */
-export type MemberEvent = RenamedEvent | QuitEvent | AwayEvent | RealnameEvent;
+export type MemberEvent = RenamedEvent | QuitEvent | AwayEvent | RealnameEvent | AccountEvent;
 
 /** Anything that happens in the chat. */
 export type ChatEvent = RoomEvent | MemberEvent | PrivateEvent | NoticeEvent;

@@ -11,7 +11,7 @@
 
 import type { Accounts } from "./accounts.ts";
 import type { Bus } from "./bus.ts";
-import type { Problem, Refused, Replies } from "./commands.ts";
+import type { Problem, ProvedAccount, Refused, Replies } from "./commands.ts";
 import type { Directory } from "./directory.ts";
 import { claimKeys, isReservedName, NickClaims } from "./nick_claims.ts";
 import type { ChatEvent, Clock, JoinedEvent, QuitReason } from "./events.ts";
@@ -20,6 +20,7 @@ import type { Presence } from "./presence.ts";
 import { type ChatMember, type Endpoint, Member, type Room } from "./records.ts";
 import type { Registry } from "./registry.ts";
 import type { Store } from "./store.ts";
+import type { AccountEvent } from "./events.ts";
 import type { Whowas } from "./whowas.ts";
 import { errorText } from "../errors.ts";
 import { MAX_TOPIC_BYTES, nameKey, nickProblem, roomProblem } from "../protocol/names.ts";
@@ -51,8 +52,15 @@ export interface MembershipOptions {
   onError: (message: string) => void;
 }
 
+/**
+ * Told when a nick comes online (`online`) or goes offline: on this server as it happens,
+ * on the others as their renames and quits arrive (IRC's MONITOR).
+ */
+export type NickListener = (nick: string, online: boolean) => void;
+
 /** Entering, leaving, nicks and rooms. */
 export class Membership {
+  readonly #nickListeners: NickListener[] = [];
   readonly #registry: Registry;
   readonly #directory: Directory;
   readonly #claims: NickClaims;
@@ -97,17 +105,26 @@ export class Membership {
       const nick = `guest-${await this.#directory.nextGuest()}`;
       const key = nameKey(nick);
       if (!this.#registry.byKey(key) && await this.#directory.claim(key, id)) {
-        return this.#registry.add(new Member(id, user ?? nick, endpoint, this.#clock()), nick, key);
+        const member = this.#registry.add(
+          new Member(id, user ?? nick, endpoint, this.#clock()),
+          nick,
+          key,
+        );
+        this.#nickChanged(nick, true);
+        return member;
       }
     }
   }
 
-  /** A newcomer under `nick` (a registered one with its `password`), in no room yet. */
+  /**
+   * A newcomer under `nick`, in no room yet. A registered nick needs its `password`, or
+   * the account proved already (SASL): a proved account is the member's whatever its nick.
+   */
   async enter(
     endpoint: Endpoint,
     nick: string,
     user: string,
-    password?: string,
+    password?: string | ProvedAccount,
   ): Promise<ChatMember | Refused> {
     nick = nick.normalize("NFC");
     const why = nickProblem(nick);
@@ -116,10 +133,12 @@ export class Membership {
     if (isReservedName(nick, key)) return refused({ code: "nick-reserved", nick });
     const registered = await this.isRegistered(key);
     if (registered === null) return refused({ code: "accounts-unavailable" });
-    if (registered) {
-      if (password === undefined) return refused({ code: "nick-registered", nick });
-      const problem = await this.#accounts.check(endpoint.address, key, nick, password);
-      if (problem) return refused(problem);
+    let account = typeof password === "object" ? password : null;
+    if (registered && account?.key !== key) {
+      if (typeof password !== "string") return refused({ code: "nick-registered", nick });
+      const proved = await this.#accounts.authenticate(endpoint.address, key, nick, password);
+      if ("code" in proved) return refused(proved);
+      account = proved;
     }
     const id = this.#newId();
     if (this.#registry.byKey(key)) {
@@ -133,7 +152,11 @@ export class Membership {
       return refused({ code: "nick-taken", nick: this.#registry.byKey(key)!.nick });
     }
     const member = this.#registry.add(new Member(id, user, endpoint, this.#clock()), nick, key);
-    if (registered) member.account = key;
+    if (account !== null) {
+      member.account = account.key;
+      member.accountName = account.name;
+    }
+    this.#nickChanged(nick, true);
     return member;
   }
 
@@ -148,6 +171,7 @@ export class Membership {
     this.#flush();
     m.present = false;
     this.#registry.remove(m);
+    this.#nickChanged(m.nick, false);
     this.#claims.release(m.nick, m.key, m.id);
     this.#rememberNick(m);
     // Everyone leaving at once (shutdown): the server's goodbye tells the others who was here.
@@ -172,6 +196,7 @@ export class Membership {
         detail: why.detail ?? "",
         time: now,
         origin: m.id,
+        ...accountOf(m),
       });
     }
     for (const room of rooms) this.#registry.forgetIfEmpty(room);
@@ -219,8 +244,13 @@ export class Membership {
     this.#claims.release(m.nick, m.key, m.id, kept);
     if (key !== m.key) this.#rememberNick(m);
     const from = m.nick;
+    const fromKey = m.key;
     m.nick = nick;
     m.key = key;
+    if (fromKey !== key) {
+      this.#nickChanged(from, false);
+      this.#nickChanged(nick, true);
+    }
     this.#flush();
     registry.tellPresence(m);
     if (m.rooms.length > 0) {
@@ -232,6 +262,7 @@ export class Membership {
         to: nick,
         time: this.#clock(),
         origin: m.id,
+        ...accountOf(m),
       });
     }
     return { kind: "renamed", from, to: nick };
@@ -294,7 +325,7 @@ export class Membership {
       origin: m.id,
     };
     joined.realname = m.realname;
-    if (m.account !== null) joined.account = m.account;
+    if (m.accountName !== null) joined.account = m.accountName;
     if (m.away !== null) joined.away = m.away;
     this.#publish(joined);
     return {
@@ -350,6 +381,7 @@ export class Membership {
       text: topic.text,
       time: topic.time,
       origin: m?.id ?? "",
+      ...(m === null ? {} : accountOf(m)),
     });
     return { kind: "topic", room: room.name, topic: room.topic, changed: true };
   }
@@ -401,6 +433,56 @@ export class Membership {
     return { kind: "user-mode", invisible: m.invisible, operator: m.operator };
   }
 
+  /**
+   * The member's account changes (proved, registered, given up): the rooms it is in are
+   * told (IRC's account-notify), and what it says from now on carries it.
+   */
+  setAccount(m: Member, account: ProvedAccount | null): void {
+    const key = account?.key ?? null;
+    const name = account?.name ?? null;
+    if (m.account === key && m.accountName === name) return;
+    m.account = key;
+    m.accountName = name;
+    if (!m.present || m.rooms.length === 0) return;
+    this.#flush();
+    const event: AccountEvent = {
+      kind: "account",
+      rooms: m.rooms.map((room) => room.name),
+      nick: m.nick,
+      user: m.user,
+      time: this.#clock(),
+      origin: m.id,
+    };
+    if (name !== null) event.account = name;
+    this.#publish(event);
+  }
+
+  /** Whether anyone holds nick `key`, here or on another server. */
+  async isHeld(key: string): Promise<boolean> {
+    return this.#registry.byKey(key) !== undefined || await this.#directory.holder(key) !== null;
+  }
+
+  /** Tells `listener` whenever a nick comes online or goes offline (see {@linkcode NickListener}). */
+  watchNicks(listener: NickListener): void {
+    this.#nickListeners.push(listener);
+  }
+
+  /**
+   * Events as they are delivered: another server's renames and quits make its nicks come
+   * and go (this server's own were told as they happened).
+   */
+  seen(events: readonly ChatEvent[]): void {
+    const event = events[0];
+    if (this.#nickListeners.length === 0 || event === undefined) return;
+    if (event.origin === "" || event.origin.startsWith(`${this.#node}/`)) return;
+    if (event.kind === "quit") {
+      this.#nickChanged(event.nick, false);
+    } else if (event.kind === "renamed" && nameKey(event.nick) !== nameKey(event.to)) {
+      this.#nickChanged(event.nick, false);
+      this.#nickChanged(event.to, true);
+    }
+  }
+
   /** Whether nick `key` is registered; null when the accounts cannot say (reported). */
   async isRegistered(key: string): Promise<boolean | null> {
     try {
@@ -429,6 +511,7 @@ export class Membership {
       user: m.user,
       time: this.#clock(),
       origin: m.id,
+      ...accountOf(m),
       ...how,
     });
     this.#registry.used(room);
@@ -446,6 +529,10 @@ export class Membership {
     });
   }
 
+  #nickChanged(nick: string, online: boolean): void {
+    for (const listener of this.#nickListeners) listener(nick, online);
+  }
+
   #newId(): string {
     return `${this.#node}/${++this.#lastMember}`;
   }
@@ -457,6 +544,11 @@ export class Membership {
 
 function claimProblem(claimed: "taken" | "lookalike", nick: string): Problem {
   return claimed === "taken" ? { code: "nick-taken", nick } : { code: "nick-lookalike", nick };
+}
+
+/** The `account` of the events a member makes, when it has proved one (IRC's account-tag). */
+function accountOf(m: Member): { account?: string } {
+  return m.accountName === null ? {} : { account: m.accountName };
 }
 
 function refused(problem: Problem): Refused {

@@ -97,7 +97,7 @@ export class MessagePath {
       text,
       action,
     };
-    if (m.account !== null) event.account = m.account;
+    if (m.accountName !== null) event.account = m.accountName;
     if (extra?.tags) event.tags = extra.tags;
     if (extra?.tagmsg) event.tagmsg = true;
     if (notice) event.notice = true;
@@ -155,7 +155,7 @@ export class MessagePath {
       origin: m.id,
     };
     if (command.notice) event.notice = true;
-    if (m.account !== null) event.account = m.account;
+    if (m.accountName !== null) event.account = m.accountName;
     if (command.extra?.tags) event.tags = command.extra.tags;
     if (command.extra?.tagmsg) event.tagmsg = true;
     this.#bus.publish([event]);

@@ -61,6 +61,11 @@ export interface ChatMember {
   readonly away: string | null;
   /** The nick (key) it proved with a password, or null. */
   readonly account: string | null;
+  /**
+   * That account's name as it was registered, case kept (`coolAcct`): what others are
+   * shown (IRC's account-tag, extended-join, ACCOUNT, WHOX); null when `account` is.
+   */
+  readonly accountName: string | null;
   /** A server operator (`/oper`). */
   readonly operator: boolean;
   /** The real name it gave (IRC's USER and SETNAME); empty when it gave none (line clients). */
@@ -92,6 +97,7 @@ export class Member implements ChatMember {
   present = true;
   away: string | null = null;
   account: string | null = null;
+  accountName: string | null = null;
   operator = false;
   realname = "";
   invisible = false;

@@ -28,9 +28,14 @@ conftest.py: it makes conftest.py loadable by Debian 12's pytest 7.2 / pluggy 1.
 (see _LIVE). `$IRCTEST_DIR/..` is where loopback.py lives (a mixin keeping every
 port on 127.0.0.1 25000-25499); this file also finds it there by itself.
 
-Accounts: registerUser registers with NickServ over IRC. parley refuses
-passwords under 8 characters and irctest registers with "sesame": those tests
-fail at registration, with NickServ's answer in the message.
+Accounts: registerUser registers as a client would, with IRCv3 `REGISTER * *
+PASSWORD` over IRC (a password too long for one IRC line, as sasl.py's 592
+characters, with `/register` on parley's line port). parley is started with
+`--min-password-length 1`: irctest's passwords are short ("sesame", "bar"),
+and parley's default refuses passwords under 8 characters. A test asking for
+REGISTER before connecting gets it (parley's default); the others get
+`--no-register-before-connect`, which is what they check. Email-verified
+registration is not offered (parley keeps no email): those tests are skipped.
 
 Environment:
     PARLEY_DENO        the deno binary (default: `deno` on PATH)
@@ -154,8 +159,9 @@ class ParleyController(LoopbackPortsMixin, BaseServerController, DirectoryBasedC
     software_name = "parley"
     _port_wait_interval = 0.02
 
-    # No SASL (accounts are proved with PASS or NickServ IDENTIFY), no STS.
-    supported_sasl_mechanisms: Set[str] = set()
+    # SASL PLAIN (src/front/irc/sasl.ts); not EXTERNAL: Deno's TLS listener cannot ask
+    # for client certificates. No STS.
+    supported_sasl_mechanisms: Set[str] = {"PLAIN"}
     supports_sts = False
 
     # What `CAP LS` offers (src/front/irc/capabilities.ts: CAPABILITIES).
@@ -166,6 +172,9 @@ class ParleyController(LoopbackPortsMixin, BaseServerController, DirectoryBasedC
             Capabilities.BATCH,
             Capabilities.LABELED_RESPONSE,
             Capabilities.ECHO_MESSAGE,
+            Capabilities.ACCOUNT_NOTIFY,
+            Capabilities.ACCOUNT_TAG,
+            Capabilities.EXTENDED_JOIN,
             Capabilities.AWAY_NOTIFY,  # src/front/irc/render.ts (queries.ts: AWAY)
             Capabilities.SETNAME,  # src/front/irc/queries.ts: SETNAME
         )
@@ -217,6 +226,8 @@ class ParleyController(LoopbackPortsMixin, BaseServerController, DirectoryBasedC
             raise NotImplementedByController("WebSocket listener for IRC")
         if password is not None:
             raise NotImplementedByController("server password (PASS before registration)")
+        if self.test_config.account_registration_requires_email:
+            raise NotImplementedByController("REGISTER with an email (parley keeps no email)")
         assert self.proc is None
         self.hostname = hostname
         self.port = port
@@ -250,7 +261,14 @@ class ParleyController(LoopbackPortsMixin, BaseServerController, DirectoryBasedC
             str(self.directory / "parley.db"),
             "--oper-password-file",
             str(oper_file),
+            # irctest's passwords are short ("sesame", "bar"); parley's default minimum is 8.
+            "--min-password-length",
+            "1",
         ]
+        if not self.test_config.account_registration_before_connect:
+            args.append("--no-register-before-connect")
+        self._chat_port = chat_port
+        self._ssl = ssl
         if ssl:
             self.gen_ssl()
             args += ["--tls-cert", str(self.pem_path), "--tls-key", str(self.key_path)]
@@ -331,8 +349,14 @@ class ParleyController(LoopbackPortsMixin, BaseServerController, DirectoryBasedC
         username: str,
         password: Optional[str] = None,
     ) -> None:
-        """Registers `username` as any client would: NickServ REGISTER, then QUIT."""
+        """Registers `username` as any client would: IRCv3 REGISTER once connected, then QUIT.
+
+        A password too long for one IRC line (512 bytes) is registered with `/register`
+        on parley's line port instead, as a line client would.
+        """
         assert password, "parley accounts need a password"
+        if len(("REGISTER * * " + password).encode()) > 500:
+            return self._registerOnLinePort(username, password)
         client = case.addClient(show_io=False)
         case.sendLine(client, "NICK " + username)
         case.sendLine(client, "USER u 0 * :u")
@@ -341,23 +365,51 @@ class ParleyController(LoopbackPortsMixin, BaseServerController, DirectoryBasedC
             if time.monotonic() > deadline:
                 raise TimeoutError(f"no 001 for {username} within {REGISTER_TIMEOUT:.0f} s")
         case.getMessages(client)
-        case.sendLine(client, "PRIVMSG NickServ :REGISTER " + password)
+        case.sendLine(client, "REGISTER * * " + password)
         reply = None
         while reply is None:
             if time.monotonic() > deadline:
-                raise TimeoutError(f"no NickServ answer for {username}")
+                raise TimeoutError(f"no answer to REGISTER for {username}")
             for msg in case.getMessages(client):
-                if msg.command == "NOTICE" and (msg.prefix or "").lower().startswith("nickserv"):
+                if msg.command in ("REGISTER", "FAIL"):
                     reply = msg
                     break
             else:
                 time.sleep(0.02)
-        text = reply.params[-1]
-        assert "registered to you" in text, (
-            f"parley refused to register {username!r} with password {password!r}: {text}"
+        assert reply.command == "REGISTER" and reply.params[0] == "SUCCESS", (
+            f"parley refused to register {username!r} with password {password!r}: {reply}"
         )
         case.sendLine(client, "QUIT")
         case.assertDisconnected(client)
+
+    def _registerOnLinePort(self, username: str, password: str) -> None:
+        """`/nick` and `/register` on parley's line port (any line length up to --max-line)."""
+        with socket.create_connection(("127.0.0.1", self._chat_port), timeout=REGISTER_TIMEOUT) as raw:
+            sock = raw
+            if self._ssl:
+                import ssl
+
+                context = ssl.create_default_context()
+                context.check_hostname = False
+                context.verify_mode = ssl.CERT_NONE
+                sock = context.wrap_socket(raw)
+            sock.sendall(f"/nick {username}\n/register {password}\n".encode())
+            received = b""
+            deadline = time.monotonic() + REGISTER_TIMEOUT
+            while time.monotonic() < deadline:
+                chunk = sock.recv(4096)
+                if not chunk:
+                    break
+                received += chunk
+                text = received.decode(errors="replace")
+                if "is yours now" in text:
+                    sock.sendall(b"/quit\n")
+                    return
+                if "\n!!! " in "\n" + text:
+                    break
+            raise AssertionError(
+                f"parley refused to register {username!r} on its line port: {received!r}"
+            )
 
 
 def get_irctest_controller_class() -> Type[ParleyController]:

@@ -15,7 +15,13 @@
 interface Capability {
   name: string;
   /** `sasl=PLAIN`: the value after `=` (shown to 302 clients only). */
-  value?: () => string | undefined;
+  value?: (offer: CapabilityOffer) => string | undefined;
+}
+
+/** What a capability's value depends on: the server's settings. */
+export interface CapabilityOffer {
+  /** draft/account-registration's `before-connect`: REGISTER before CAP END (`Chat.registersBeforeEntering`). */
+  registerBeforeConnect?: boolean;
 }
 
 /** What a renderer renders differently, one flag per rendering capability. */
@@ -41,6 +47,16 @@ const CAPABILITIES: readonly Capability[] = [
   // Queries (queries.ts): AWAY and SETNAME told to neighbours who asked.
   { name: "away-notify" },
   { name: "setname" },
+  // Accounts (sasl.ts, account_registration.ts): PLAIN only; no client certificates (EXTERNAL),
+  // as Deno's TLS listener cannot ask for them.
+  { name: "sasl", value: () => "PLAIN" },
+  { name: "account-notify" },
+  { name: "account-tag" },
+  { name: "extended-join" },
+  {
+    name: "draft/account-registration",
+    value: (offer) => offer.registerBeforeConnect ? "before-connect" : undefined,
+  },
 ];
 
 const BY_NAME = new Map(CAPABILITIES.map((cap) => [cap.name, cap]));
@@ -51,9 +67,9 @@ export function isOffered(name: string): boolean {
 }
 
 /** The capabilities as `CAP LS` lists them (with values for `CAP LS 302` clients). */
-export function capabilityList(withValues: boolean): string[] {
+export function capabilityList(withValues: boolean, offer: CapabilityOffer = {}): string[] {
   return CAPABILITIES.map((cap) => {
-    const value = withValues ? cap.value?.() : undefined;
+    const value = withValues ? cap.value?.(offer) : undefined;
     return value ? `${cap.name}=${value}` : cap.name;
   });
 }

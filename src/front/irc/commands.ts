@@ -10,12 +10,15 @@
 
 import type { IrcMessage } from "../../protocol/irc/message.ts";
 import { cleanString as clean } from "../../text.ts";
+import * as accountRegistration from "./account_registration.ts";
 import * as channels from "./channels.ts";
 import type { IrcContext } from "./context.ts";
 import * as messaging from "./messaging.ts";
+import { monitor } from "./monitor.ts";
 import * as N from "./numerics.ts";
 import * as operators from "./operators.ts";
 import * as queries from "./queries.ts";
+import { authenticate } from "./sasl.ts";
 import * as serverInfo from "./server_info.ts";
 
 type Handler = (context: IrcContext, message: IrcMessage) => void | Promise<void>;
@@ -34,6 +37,9 @@ interface IrcCommandRow {
 
 const cap: Phase = { run: (context, message) => context.cap(message) };
 const ping: Phase = { run: (context, message) => context.pong(message.params[0]) };
+const sasl: Phase = { run: authenticate, minParams: 1 };
+const register: Phase = { run: accountRegistration.register, minParams: 3 };
+const verify: Phase = { run: accountRegistration.verify, minParams: 2 };
 const alreadyRegistered: Phase = {
   run: (context) => context.numeric(N.ERR_ALREADYREGISTERED, "You may not reregister"),
 };
@@ -56,6 +62,9 @@ const COMMANDS: Readonly<Record<string, IrcCommandRow>> = {
     before: { run: (context, message) => context.passGiven(message) },
     registered: alreadyRegistered,
   },
+  AUTHENTICATE: { before: sasl, registered: sasl },
+  REGISTER: { before: register, registered: register },
+  VERIFY: { before: verify, registered: verify },
   PING: { before: ping, registered: ping },
   PONG: { before: { run: () => {} }, registered: { run: (context) => context.ponged() } },
   QUIT: {
@@ -79,6 +88,7 @@ const COMMANDS: Readonly<Record<string, IrcCommandRow>> = {
   USERHOST: { registered: { run: queries.userhost, minParams: 1 } },
   ISON: { registered: { run: queries.ison, minParams: 1 } },
   AWAY: { registered: { run: queries.away } },
+  MONITOR: { registered: { run: monitor, minParams: 1 } },
   SETNAME: { registered: { run: queries.setname, minParams: 1 } },
   LUSERS: { registered: { run: serverInfo.lusers } },
   TIME: { registered: { run: serverInfo.time } },

@@ -8,7 +8,7 @@
  */
 
 import type { Chat, ChatMember } from "../../core/chat.ts";
-import type { Problem } from "../../core/commands.ts";
+import type { Problem, ProvedAccount } from "../../core/commands.ts";
 import type { ChatEvent } from "../../core/events.ts";
 import type { Logger } from "../../log.ts";
 import type { FrontCounters } from "../../metrics.ts";
@@ -79,6 +79,11 @@ export interface IrcContext {
   nickGiven(message: IrcMessage): void | Promise<void>;
   userGiven(message: IrcMessage): void | Promise<void>;
   passGiven(message: IrcMessage): void;
+  /**
+   * Before registration: the account the client proved (SASL, REGISTER), which it
+   * enters the chat with; null when none. Once registered, the member's account counts.
+   */
+  provedAccount: ProvedAccount | null;
   cap(message: IrcMessage): void | Promise<void>;
   /** Answers the client's PING. */
   pong(token: string | undefined): void;

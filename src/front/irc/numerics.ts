@@ -205,11 +205,28 @@ export const RPL_ENDOFHELP = "706";
 export const RPL_STARTTLS = "670";
 /** `<client> :STARTTLS failed (Wrong moon phase)` */
 export const ERR_STARTTLS = "691";
-/** `<client> <nick>!<user>@<host> <account> :You are now logged in as <username>` — SASL, if ever offered. */
+
+// SASL (sasl.ts) and MONITOR (monitor.ts).
+
+/** `<client> <nick>!<user>@<host> <account> :You are now logged in as <username>` — SASL, REGISTER. */
 export const RPL_LOGGEDIN = "900";
 /** `<client> :SASL authentication successful` */
 export const RPL_SASLSUCCESS = "903";
 /** `<client> :SASL authentication failed` */
 export const ERR_SASLFAIL = "904";
+/** `<client> :SASL message too long` — one AUTHENTICATE parameter over 400 bytes. */
+export const ERR_SASLTOOLONG = "905";
+/** `<client> :SASL authentication aborted` — `AUTHENTICATE *`, or registration ended it. */
+export const ERR_SASLABORTED = "906";
 /** `<client> <mechanisms> :are available SASL mechanisms` */
 export const RPL_SASLMECHS = "908";
+/** `<client> :target[!user@host]{,target[!user@host]}` — MONITOR: these nicks are online. */
+export const RPL_MONONLINE = "730";
+/** `<client> :target{,target}` — MONITOR: these nicks are offline. */
+export const RPL_MONOFFLINE = "731";
+/** `<client> :target{,target}` — MONITOR L: the list, over as many lines as it takes. */
+export const RPL_MONLIST = "732";
+/** `<client> :End of MONITOR list` */
+export const RPL_ENDOFMONLIST = "733";
+/** `<client> <limit> <targets> :Monitor list is full.` */
+export const ERR_MONLISTFULL = "734";

@@ -14,14 +14,15 @@
  * @module
  */
 
-import type { ChatMember } from "../../core/chat.ts";
+import type { ChatMember, ProvedAccount } from "../../core/chat.ts";
 import type { Refused, Replies } from "../../core/commands.ts";
 import { formatMessage, type IrcMessage } from "../../protocol/irc/message.ts";
 import { formatListLines } from "../../protocol/irc/text.ts";
 import { capabilityList, isOffered } from "./capabilities.ts";
-import { MAX_NICK, MAX_ROOM, MAX_TOPIC_BYTES, nickProblem } from "../../protocol/names.ts";
+import { MAX_NICK, MAX_ROOM, MAX_TOPIC_BYTES, nameKey, nickProblem } from "../../protocol/names.ts";
 import { cleanString as clean } from "../../text.ts";
 import type { IrcContext } from "./context.ts";
+import { MONITOR_LIMIT } from "./monitor.ts";
 import * as N from "./numerics.ts";
 import { lusersReplies } from "./server_info.ts";
 
@@ -34,6 +35,13 @@ export const MAX_TARGETS = 4;
 /** Longest user name kept from USER. */
 const MAX_USER = 16;
 
+/** How a registration enters the chat: with a PASS password or an account proved already. */
+type Enter = (
+  nick: string,
+  user: string,
+  password?: string | ProvedAccount,
+) => Promise<ChatMember | Refused>;
+
 /** A client's registration: what it said about itself before entering the chat. */
 export class Registration {
   nick: string | null = null;
@@ -41,16 +49,16 @@ export class Registration {
   realname = "";
   /** PASS at registration: the password of the nick (`nick:password`, or with NICK). */
   password: string | null = null;
+  /** The account proved before registering (SASL, REGISTER): the client enters with it. */
+  proved: ProvedAccount | null = null;
   /** CAP LS or REQ came and CAP END has not: registration waits. */
   negotiating = false;
   /** The capabilities the client asked for and has. */
   readonly caps = new Set<string>();
-  readonly #enter: (nick: string, user: string, password?: string) => Promise<ChatMember | Refused>;
+  readonly #enter: Enter;
 
   /** `enter` brings the client into the chat once NICK and USER are known. */
-  constructor(
-    enter: (nick: string, user: string, password?: string) => Promise<ChatMember | Refused>,
-  ) {
+  constructor(enter: Enter) {
     this.#enter = enter;
   }
 
@@ -96,7 +104,13 @@ export class Registration {
         const version = Number(message.params[1] ?? 0);
         // 302 and later: values, and cap-notify is theirs without asking.
         if (version >= 302) this.caps.add("cap-notify");
-        return capLines(context, "LS", capabilityList(version >= 302));
+        return capLines(
+          context,
+          "LS",
+          capabilityList(version >= 302, {
+            registerBeforeConnect: context.chat.registersBeforeEntering,
+          }),
+        );
       }
       case "LIST":
         return capLines(context, "LIST", [...this.caps]);
@@ -125,7 +139,12 @@ export class Registration {
   async tryRegister(context: IrcContext): Promise<void> {
     if (this.nick === null || this.user === null || this.negotiating) return;
     const nick = this.nick;
-    const entered = await this.#enter(nick, this.user, this.password ?? undefined);
+    // A proved account serves for its own nick, and for any nick no PASS was given for.
+    const proved = this.proved;
+    const credential = proved !== null && (this.password === null || proved.key === nameKey(nick))
+      ? proved
+      : this.password ?? undefined;
+    const entered = await this.#enter(nick, this.user, credential);
     if ("kind" in entered) {
       this.nick = null;
       return context.nickProblem(entered.problem, nick);
@@ -147,6 +166,7 @@ export function isupportTokens(context: IrcContext): string[] {
     `NICKLEN=${MAX_NICK}`,
     `TOPICLEN=${MAX_TOPIC_BYTES}`,
     `AWAYLEN=${MAX_AWAY}`,
+    `MONITOR=${MONITOR_LIMIT}`,
     `NAMELEN=${MAX_REALNAME}`,
     "WHOX",
     "ELIST=MNU",

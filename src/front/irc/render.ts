@@ -129,6 +129,10 @@ export class IrcRenderer implements Renderer {
         if (!this.caps.awayNotify || !event.away) return join;
         return join + formatMessage({ tags, source, command: "AWAY", params: [event.away] });
       }
+      case "account":
+        // account-notify: `ACCOUNT name` when someone proves an account, `ACCOUNT *` when dropped.
+        if (!this.caps.accountNotify) return "";
+        return formatMessage({ tags, source, command: "ACCOUNT", params: [event.account ?? "*"] });
       case "left":
         return formatMessage({
           tags,

@@ -16,7 +16,7 @@
 
 import type { Chat, ChatMember, Endpoint, Removal } from "../../core/chat.ts";
 import type { ChatEvent } from "../../core/events.ts";
-import type { Problem } from "../../core/commands.ts";
+import type { Problem, ProvedAccount } from "../../core/commands.ts";
 import { errorText } from "../../errors.ts";
 import type { Logger } from "../../log.ts";
 import { formatPeer } from "../../net/peer.ts";
@@ -35,6 +35,8 @@ import {
 import { cleanString as clean } from "../../text.ts";
 import { problemText, removalDetail, removalText } from "../words.ts";
 import { dispatch } from "./commands.ts";
+import { forgetMonitor } from "./monitor.ts";
+import { abortSasl } from "./sasl.ts";
 import type { IrcContext, IrcServerInfo } from "./context.ts";
 import * as N from "./numerics.ts";
 import { Registration, welcome } from "./registration.ts";
@@ -181,6 +183,7 @@ export class IrcSession implements Endpoint, LineHandler, IrcContext {
     const connection = this.connection;
     try {
       this.release();
+      forgetMonitor(this);
       this.#settle();
       const member = this.#member;
       const reason = connection.reason;
@@ -354,7 +357,7 @@ export class IrcSession implements Endpoint, LineHandler, IrcContext {
   }
 
   /** NICK and USER are known: into the chat, welcomed, logged. */
-  async #enter(nick: string, user: string, password?: string) {
+  async #enter(nick: string, user: string, password?: string | ProvedAccount) {
     const entered = await this.chat.enter(this, nick, user, password);
     if ("kind" in entered) return entered;
     this.#member = entered;
@@ -397,6 +400,11 @@ export class IrcSession implements Endpoint, LineHandler, IrcContext {
 
   own(command: string, params: string[], trailing = false): string {
     const member = this.member;
+    if (command === "JOIN" && params.length === 1 && this.caps.has("extended-join")) {
+      // extended-join: its own JOIN too says which account and real name it joined with.
+      params = [params[0], member.accountName ?? "*", this.#registration.realname || member.user];
+      trailing = true;
+    }
     return formatMessage(
       { source: this.irc.renderers.plain.source(member.nick, member.user), command, params },
       { trailing },
@@ -449,7 +457,17 @@ export class IrcSession implements Endpoint, LineHandler, IrcContext {
     this.#registration.passGiven(message);
   }
 
+  get provedAccount(): ProvedAccount | null {
+    return this.#registration.proved;
+  }
+
+  set provedAccount(account: ProvedAccount | null) {
+    this.#registration.proved = account;
+  }
+
   cap(message: IrcMessage): void | Promise<void> {
+    // Registration ends with CAP END: a SASL exchange still open is given up (906).
+    if (!this.registered && message.params[0]?.toUpperCase() === "END") abortSasl(this);
     return this.#registration.cap(this, message, () => this.#capsChanged());
   }
 

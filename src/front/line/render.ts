@@ -55,6 +55,9 @@ export function eventLine(event: ChatEvent, audience: number): string | null {
         : null;
     case "notice":
       return noticeLine(serverNoticeText(event.notice));
+    case "account":
+      // IRC's account-notify: line clients ask with /whois when they want to know.
+      return null;
     case "away":
     case "realname":
       // IRC's away-notify and setname: line clients ask with /whois when they want to know.

@@ -152,6 +152,16 @@ function rebuildKind(value: Record<string, unknown>): ChatEvent {
         user: short(value, "user"),
         realname: short(value, "realname"),
       };
+    case "account":
+      // The account it has now is `account` (checked with the other fields); none: dropped.
+      return {
+        kind: "account",
+        rooms: rooms(value),
+        time,
+        origin,
+        nick: nick(value, "nick"),
+        user: short(value, "user"),
+      };
     case "private": {
       const event: ChatEvent = {
         kind: "private",
