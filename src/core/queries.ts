@@ -175,7 +175,7 @@ export class Queries {
       away: member.away,
       realname: member.realname,
       serverOperator: member.operator,
-      account: member.accountName ?? member.account,
+      account: member.account,
       idleSeconds: Math.max(0, Math.floor((this.#clock() - member.lastSaid) / 1000)),
     };
   }
@@ -236,7 +236,7 @@ export class Queries {
       idleSeconds: Math.max(0, Math.floor((this.#clock() - target.lastSaid) / 1000)),
       realname: target.realname,
       serverOperator: target.operator,
-      account: target.accountName ?? target.account,
+      account: target.account,
       invisible: target.invisible,
     };
   }
