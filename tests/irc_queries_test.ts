@@ -115,6 +115,16 @@ Deno.test("irc queries: WHOIS shows the real name, 313 for an operator, 330 for 
     await dan.expect(/ 366 dan #ops /);
     dan.sendIrc("WHOIS carol");
     await dan.expect(`:${S} 319 dan carol :@#ops`);
+
+    // The account as it was registered, case kept, in WHOIS and WHOX.
+    const zed = await TestClient.registerIrc(server.ircPort, "Zed");
+    zed.sendIrc("PRIVMSG NickServ :REGISTER a-long-password");
+    await zed.expect(/NickServ.*registered to you/i);
+    dan.sendIrc("WHOIS zed");
+    await dan.expect(`:${S} 330 dan Zed Zed :is logged in as`);
+    dan.sendIrc("WHO zed %na");
+    await dan.expect(`:${S} 354 dan Zed Zed`);
+    zed.close();
   } finally {
     carol.close();
     dan.close();
@@ -282,10 +292,12 @@ Deno.test("irc queries: USERHOST and ISON; away-notify tells neighbours who aske
   }
 });
 
-Deno.test("irc queries: SETNAME changes the real name, told to neighbours with setname", async () => {
+Deno.test("irc queries: SETNAME changes the real name, told to neighbours with setname; extended-join shows it", async () => {
   const server = startServer({ withIrcPort: true });
   const jo = await TestClient.registerIrc(server.ircPort, "jo", { caps: ["setname"] });
-  const kim = await TestClient.registerIrc(server.ircPort, "kim", { caps: ["setname"] });
+  const kim = await TestClient.registerIrc(server.ircPort, "kim", {
+    caps: ["setname", "extended-join"],
+  });
   const lou = await TestClient.registerIrc(server.ircPort, "lou");
   try {
     const isupport = jo.lines.filter((line) => / 005 jo /.test(line)).join(" ");
@@ -296,7 +308,7 @@ Deno.test("irc queries: SETNAME changes the real name, told to neighbours with s
     await lou.expect(/ 366 lou #x /);
     jo.sendIrc("JOIN #x");
     await jo.expect(/ 366 jo #x /);
-    await kim.expect(`:jo!jo@${S} JOIN #x`);
+    await kim.expect(`:jo!jo@${S} JOIN #x * :jo the tester`);
     jo.sendIrc("SETNAME :Jo March");
     await jo.expect(`:jo!jo@${S} SETNAME :Jo March`);
     await kim.expect(`:jo!jo@${S} SETNAME :Jo March`);

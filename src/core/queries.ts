@@ -175,7 +175,7 @@ export class Queries {
       away: member.away,
       realname: member.realname,
       serverOperator: member.operator,
-      account: member.account,
+      account: member.accountName ?? member.account,
       idleSeconds: Math.max(0, Math.floor((this.#clock() - member.lastSaid) / 1000)),
     };
   }
@@ -236,7 +236,7 @@ export class Queries {
       idleSeconds: Math.max(0, Math.floor((this.#clock() - target.lastSaid) / 1000)),
       realname: target.realname,
       serverOperator: target.operator,
-      account: target.account,
+      account: target.accountName ?? target.account,
       invisible: target.invisible,
     };
   }
