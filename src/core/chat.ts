@@ -45,7 +45,7 @@ import { systemClock } from "./events.ts";
 import { Membership, type NickListener } from "./membership.ts";
 import { MessagePath } from "./message_path.ts";
 import { Bans, Moderation } from "./moderation.ts";
-import { LocalPresence, type Presence } from "./presence.ts";
+import { LocalPresence, type Presence, type RemoteMember } from "./presence.ts";
 import { Queries } from "./queries.ts";
 import type { ChatMember, ChatRoom, Endpoint, Member, Renderer } from "./records.ts";
 import { Registry } from "./registry.ts";
@@ -113,6 +113,8 @@ export class Chat {
   readonly #accounts: AccountFlows;
   readonly #queries: Queries;
   readonly #moderation: Moderation;
+  /** The other servers' members as last asked for by {@linkcode findOnline}. */
+  #elsewhereView: { at: number; members: Promise<RemoteMember[]> } | null = null;
 
   constructor(options: ChatOptions = {}) {
     const historySize = options.history ?? 50;
@@ -435,7 +437,9 @@ export class Chat {
 
   /**
    * Which of `nicks` are online, on any server (IRC's MONITOR): by key, each nick as it
-   * is written now. The other servers are asked once, and only when some are not here.
+   * is written now. The other servers are asked only when some are not here, and at most
+   * once a second for everyone (a view of their members at most a second old), so that
+   * MONITOR sent in a loop costs the cluster nothing more.
    */
   async findOnline(nicks: readonly string[]): Promise<Map<string, string>> {
     const found = new Map<string, string>();
@@ -447,7 +451,11 @@ export class Chat {
       else rest.add(key);
     }
     if (rest.size === 0) return found;
-    for (const member of await this.#queries.elsewhere()) {
+    const now = this.#clock();
+    if (this.#elsewhereView === null || now - this.#elsewhereView.at > 1000) {
+      this.#elsewhereView = { at: now, members: this.#queries.elsewhere() };
+    }
+    for (const member of await this.#elsewhereView.members) {
       const key = nameKey(member.nick);
       if (rest.has(key)) found.set(key, member.nick);
     }
