@@ -93,7 +93,7 @@ Deno.test("accounts: /password changes it, /drop gives the nick up, reserved nam
   }
 });
 
-Deno.test("accounts over IRC: PASS at registration, NickServ IDENTIFY, and OPER then KICK", async () => {
+Deno.test("accounts over IRC: PASS at registration, NickServ IDENTIFY, and OPER then KILL", async () => {
   const server = startServer({ chat: { operPassword: "oper-pass-1234" } });
   const clients: TestClient[] = [];
   try {
@@ -131,13 +131,13 @@ Deno.test("accounts over IRC: PASS at registration, NickServ IDENTIFY, and OPER 
     const dave = await TestClient.join(server.port, "dave");
     clients.push(dave);
     await irc.expect(/^:guest-\d+!\S+ NICK :?dave$/);
-    irc.sendIrc("KICK #lobby dave :not yet");
+    irc.sendIrc("KILL dave :not yet");
     await irc.expect(/ 481 carol :/); // not an operator yet
     irc.sendIrc("OPER carol wrong-one");
     await irc.expect(/ 464 carol :/);
     irc.sendIrc("OPER carol oper-pass-1234");
     await irc.expect(/ 381 carol :/);
-    irc.sendIrc("KICK #lobby dave :enough");
+    irc.sendIrc("KILL dave :enough"); // KICK takes someone out of a channel only
     await dave.expect("!!! you were kicked by carol (enough)");
     await dave.expectClosed();
     await irc.expect(/^:dave!\S+ QUIT :.*kicked/);
@@ -150,7 +150,7 @@ Deno.test("accounts over IRC: PASS at registration, NickServ IDENTIFY, and OPER 
   }
 });
 
-Deno.test("operators: /oper from a line client, then /mute, /say and /kick; others cannot", async () => {
+Deno.test("operators: /oper from a line client, then /mute, /say and /kill; others cannot", async () => {
   const server = startServer({ chat: { operPassword: "oper-pass-1234" } });
   const clients: TestClient[] = [];
   try {
@@ -158,7 +158,7 @@ Deno.test("operators: /oper from a line client, then /mute, /say and /kick; othe
     const eve = await TestClient.join(server.port, "eve");
     const joe = await TestClient.join(server.port, "joe");
     clients.push(op, eve, joe);
-    eve.send("/kick joe");
+    eve.send("/kill joe");
     await eve.expect("!!! only server operators can do that (/oper PASSWORD)");
     op.send("/oper nope-nope");
     await op.expect("!!! wrong operator password");
@@ -171,7 +171,7 @@ Deno.test("operators: /oper from a line client, then /mute, /say and /kick; othe
     op.send("/say the server restarts at noon");
     await joe.expect("*** the server restarts at noon");
     await eve.expect("*** the server restarts at noon");
-    op.send("/kick eve take a break");
+    op.send("/kill eve take a break"); // /kick takes someone out of a room only
     await eve.expect("!!! you were kicked by op (take a break)");
     await eve.expectClosed();
     await joe.expect("*** eve left (kicked by op: take a break)");

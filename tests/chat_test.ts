@@ -276,12 +276,12 @@ Deno.test("chat: a room's creator is its operator and alone sets the topic; part
   const dave = await join("dave", "dev");
   assert.deepEqual(
     await chat.apply(dave.member, { kind: "topic", room: "dev", text: "ops only" }),
-    { kind: "refused", problem: { code: "not-operator", room: "dev" } },
+    { kind: "refused", problem: { code: "not-operator", room: "dev", what: "topic" } },
   );
   const frank = await join("frank");
   assert.deepEqual(
     await chat.apply(frank.member, { kind: "topic", room: "lobby", text: "nobody's" }),
-    { kind: "refused", problem: { code: "not-operator", room: "lobby" } },
+    { kind: "refused", problem: { code: "not-operator", room: "lobby", what: "topic" } },
     "the lobby has no creator",
   );
   dave.far.take();

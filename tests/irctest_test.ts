@@ -39,9 +39,11 @@ import assert from "node:assert/strict";
  * (108 at 6c5772e, before an empty USER realname got 461); 57 once WHO, WHOIS, WHOWAS,
  * LUSERS, TIME, INFO, HELP, USERHOST, away-notify, setname, LIST's conditions and
  * UTF8ONLY passed; 47 once SASL, account-registration, account-tag, extended-join and
- * MONITOR passed. Only ever lower it.
+ * MONITOR passed; 1 once channel operators and modes passed (KICK, INVITE, +o +v +i +k +l +m
+ * +n +s +t +b, multi-prefix, userhost-in-names): 0 measured, 1 for buffering.py's
+ * `testNoTags[whole-colon]`, seen to fail once under load. Only ever lower it.
  */
-const MAX_FAILURES = 47;
+const MAX_FAILURES = 1;
 
 /** pytest markers: what the suite itself calls the portable, non-deprecated tests. */
 const MARKERS = "not implementation-specific and not deprecated and not strict";

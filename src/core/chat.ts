@@ -37,6 +37,8 @@ import type {
   Reply,
   SayExtra,
 } from "./commands.ts";
+import { ChannelOps } from "./channel_ops.ts";
+import { modesFromStore } from "./channel_modes.ts";
 import { Delivery } from "./delivery.ts";
 import { type Directory, MemoryDirectory } from "./directory.ts";
 import type { ChatEvent, Clock, MessageEvent, QuitReason, ServerNotice } from "./events.ts";
@@ -113,6 +115,7 @@ export class Chat {
   readonly #accounts: AccountFlows;
   readonly #queries: Queries;
   readonly #moderation: Moderation;
+  readonly #channels: ChannelOps;
   /** The other servers' members as last asked for by {@linkcode findOnline}. */
   #elsewhereView: { at: number; members: Promise<RemoteMember[]> } | null = null;
 
@@ -163,8 +166,19 @@ export class Chat {
       maxRoomsPerMember: this.maxRoomsPerMember,
       flush: () => path.flush(),
       onError,
+      elsewhereIn: (room) => queries.census(room).then((count) => count.inRoom - room.size),
     });
-    this.#delivery = new Delivery(registry);
+    const channels = this.#channels = new ChannelOps({
+      registry,
+      membership,
+      store,
+      bus,
+      clock,
+      elsewhere: () => queries.elsewhere(),
+    });
+    this.#delivery = new Delivery(registry, {
+      follow: (event, room) => channels.follow(event, room),
+    });
     const accountFlows = this.#accounts = new AccountFlows({
       registry,
       accounts,
@@ -206,6 +220,14 @@ export class Chat {
       room.seq = Math.max(room.seq, stored.seq);
       room.kept = stored.topic !== null || stored.seq > 0;
       room.lastUsed = stored.lastUsed;
+      if (stored.modes !== undefined) {
+        room.modes = modesFromStore(stored.modes);
+        room.created = Number(stored.modes.created) || 0;
+      }
+      for (const [id, status] of Object.entries(stored.statuses ?? {})) {
+        if (status.includes("o")) room.operators.add(id);
+        if (status.includes("v")) room.voiced.add(id);
+      }
     }
     try {
       await this.bans.load();
@@ -352,19 +374,29 @@ export class Chat {
         if (this.#requireAccount && m.account === null) {
           return { kind: "refused", problem: { code: "account-required" } };
         }
-        return await this.#membership.join(m, command.room, command.move);
+        return await this.#membership.join(m, command.room, command.move, command.key);
       case "part":
         return this.#membership.part(m, command.room, command.text);
+      case "modes":
+        return this.#channels.modes(m, command.room);
+      case "mode":
+        return await this.#channels.mode(m, command.room, command.changes);
+      case "kick":
+        return await this.#channels.kick(m, command.room, command.nick, command.reason);
+      case "invite":
+        return await this.#channels.invite(m, command.room, command.nick);
+      case "invites":
+        return this.#channels.invites(m);
       case "private":
         return await this.#path.private(m, command);
       case "who":
-        return await this.#queries.who(command.room);
+        return await this.#queries.who(command.room, m);
       case "rooms":
-        return await this.#queries.rooms();
+        return await this.#queries.rooms(m);
       case "topic":
         return this.#membership.topic(m, command.room, command.text);
       case "whois":
-        return await this.#queries.whois(command.nick);
+        return await this.#queries.whois(command.nick, m);
       case "whowas":
         return this.#queries.whowas(command.nick, command.count);
       case "members":

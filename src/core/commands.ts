@@ -9,7 +9,8 @@
 
 import type { NameProblem } from "../protocol/names.ts";
 import type { CidrBlock } from "./cidr.ts";
-import type { MessageEvent, PrivateEvent } from "./events.ts";
+import type { ModeChange, ModeParamProblem, RoomModes } from "./channel_modes.ts";
+import type { InvitedEvent, KickedEvent, MessageEvent, ModeEvent, PrivateEvent } from "./events.ts";
 import type { Ban, Topic } from "./store.ts";
 
 export type { Topic } from "./store.ts";
@@ -18,7 +19,7 @@ export type { Topic } from "./store.ts";
 export type Command =
   | { kind: "nick"; nick: string }
   /** Enter a room, creating it if needed; `move` leaves the member's other rooms first. */
-  | { kind: "join"; room: string; move: boolean }
+  | { kind: "join"; room: string; move: boolean; key?: string }
   /** Leave one room, staying in the chat (IRC's PART). */
   | { kind: "part"; room: string; text: string }
   | {
@@ -31,6 +32,16 @@ export type Command =
     extra?: SayExtra;
   }
   | { kind: "who"; room: string }
+  /** A room's modes, its creation time and its bans. */
+  | { kind: "modes"; room: string }
+  /** Change a room's modes and statuses (its operators only): `o`/`v` name a nick. */
+  | { kind: "mode"; room: string; changes: ModeChange[] }
+  /** Take `nick` out of a room (its operators only); `reason` defaults to the operator's nick. */
+  | { kind: "kick"; room: string; nick: string; reason?: string }
+  /** Invite `nick` into a room the member is in (only its operators when it is `+i`). */
+  | { kind: "invite"; room: string; nick: string }
+  /** The rooms the member was invited to and has not entered yet. */
+  | { kind: "invites" }
   | { kind: "rooms" }
   /** Show the room's topic, or set it (`text`; operators only). */
   | { kind: "topic"; room: string; text?: string }
@@ -88,7 +99,26 @@ export type Problem =
   | { code: "not-in-room"; room: string }
   | { code: "no-such-nick"; nick: string }
   | { code: "no-such-room"; room: string }
-  | { code: "not-operator"; room: string }
+  /** Only the room's operators may (`what`: set its topic, when it is `+t`). */
+  | { code: "not-operator"; room: string; what?: "topic" }
+  /** `nick` is not in the room (a kick, a status change). */
+  | { code: "user-not-in-room"; nick: string; room: string }
+  /** `nick` is in the room already (an invite). */
+  | { code: "user-in-room"; nick: string; room: string }
+  /** The room lets in only the invited (`+i`). */
+  | { code: "invite-only"; room: string }
+  /** The room wants a key (`+k`), and the one given (if any) is not it. */
+  | { code: "bad-key"; room: string }
+  /** The room has as many members as its limit (`+l`). */
+  | { code: "room-full"; room: string; limit: number }
+  /** A ban of the room's (`+b`) covers the member. */
+  | { code: "banned-from-room"; room: string }
+  /** The room is moderated (`+m`): only its operators and voiced members speak. */
+  | { code: "moderated"; room: string }
+  /** A mode change's parameter (a key, a limit, a mask) cannot be used. */
+  | { code: "invalid-mode-param"; room: string; mode: string; param: string; why: ModeParamProblem }
+  /** The lobby is open to everyone: no key, limit, invite list or bans there. */
+  | { code: "lobby-open"; mode: string }
   /** Nobody may take it (`guest-*`, services, `server`). */
   | { code: "nick-reserved"; nick: string }
   /** Registered: its password is needed. */
@@ -138,6 +168,9 @@ export interface Refused {
   problem: Problem;
 }
 
+/** A room's modes as a command answers them. */
+export type RoomModesView = Readonly<RoomModes>;
+
 /** A room as a member sees it on entering. */
 export interface RoomView {
   /** Its display name. */
@@ -151,8 +184,10 @@ export interface RoomView {
 export interface MemberInfo {
   nick: string;
   user: string;
-  /** The room's operator (its creator). */
+  /** An operator of the room (`@`), or a server operator. */
   operator: boolean;
+  /** Voiced in the room (`+`). */
+  voiced?: boolean;
   /** The away text, or null when here. */
   away: string | null;
   /** The real name it gave; empty when none (line clients) or not known (another server's member). */
@@ -191,6 +226,30 @@ export interface Replies {
     }
     | Refused;
   part: { kind: "parted"; room: string } | Refused;
+  modes:
+    | {
+      kind: "modes";
+      room: string;
+      modes: RoomModesView;
+      /** When the room was made (ms since the epoch). */
+      created: number;
+      /** The member is in the room (it is shown the key). */
+      member: boolean;
+    }
+    | Refused;
+  mode:
+    | {
+      kind: "mode";
+      room: string;
+      /** What changed, as everyone in the room is told (null: nothing did). */
+      event: ModeEvent | null;
+      /** Changes refused, each with why. */
+      refused: Problem[];
+    }
+    | Refused;
+  kick: { kind: "kicked"; room: string; event: KickedEvent } | Refused;
+  invite: { kind: "invited"; room: string; nick: string; event: InvitedEvent } | Refused;
+  invites: { kind: "invites"; rooms: string[] };
   private:
     | {
       kind: "sent";
@@ -211,6 +270,8 @@ export interface Replies {
       members: MemberInfo[];
       /** Members in the whole chat. */
       online: number;
+      /** The room is secret (`+s`; IRC's NAMES shows it with `@`). */
+      secret?: boolean;
     }
     | Refused;
   rooms: {

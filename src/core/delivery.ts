@@ -13,8 +13,16 @@
  * @module
  */
 
-import type { ChatEvent, MemberEvent, NoticeEvent, PrivateEvent, RoomEvent } from "./events.ts";
-import type { Renderer } from "./records.ts";
+import type {
+  ChatEvent,
+  InvitedEvent,
+  KickedEvent,
+  MemberEvent,
+  NoticeEvent,
+  PrivateEvent,
+  RoomEvent,
+} from "./events.ts";
+import type { Renderer, Room } from "./records.ts";
 import type { Registry } from "./registry.ts";
 import { nameKey } from "../protocol/names.ts";
 
@@ -23,9 +31,19 @@ export class Delivery {
   readonly #registry: Registry;
   #lastDelivery = 0;
   #deliveries = 0;
+  readonly #follow: ((event: RoomEvent | MemberEvent, room: Room | undefined) => void) | undefined;
 
-  constructor(registry: Registry) {
+  /**
+   * `follow` is told, after delivery, each room event and quit that another
+   * server published, so that this server's view of its rooms follows them
+   * (modes, operators, kicks: see `ChannelOps.follow`).
+   */
+  constructor(
+    registry: Registry,
+    options: { follow?: (event: RoomEvent | MemberEvent, room: Room | undefined) => void } = {},
+  ) {
     this.#registry = registry;
+    this.#follow = options.follow;
   }
 
   /** Messages (room and private) handed to members of this server so far, one per recipient. */
@@ -41,6 +59,9 @@ export class Delivery {
       case "joined":
       case "left":
       case "topic":
+      case "mode":
+      case "kicked":
+      case "invited":
         return this.#toRoom(first, events);
       case "renamed":
       case "quit":
@@ -76,8 +97,14 @@ export class Delivery {
 
   #toRoom(first: RoomEvent, events: readonly ChatEvent[]): void {
     const registry = this.#registry;
-    const room = registry.roomOf(first.room);
+    const remote = first.origin !== "" && !registry.byId(first.origin);
+    const room = registry.roomOf(first.room) ?? (remote ? registry.adopt(first.room) : undefined);
     if (room === undefined) return;
+    if (first.kind === "invited") {
+      this.#invited(first, room);
+      if (remote) this.#follow?.(first, room);
+      return;
+    }
     if (first.kind === "topic" && first.origin !== "" && !registry.byId(first.origin)) {
       // Another server's topic: this server's view of the room follows.
       room.topic = first.text === ""
@@ -98,6 +125,35 @@ export class Delivery {
         if (member.id !== origin) member.endpoint.send(bytes);
       }
     }
+    if (first.kind === "kicked") this.#kicked(first, room);
+    if (remote) this.#follow?.(first, room);
+  }
+
+  /** A kicked member of this server that is out of the room already (its server acted first) is told too. */
+  #kicked(event: KickedEvent, room: Room): void {
+    const target = this.#registry.byId(event.targetId);
+    if (target === undefined || room.members.has(target) || target.id === event.origin) return;
+    const bytes = target.renderer.render([event], 1);
+    if (bytes !== null) target.endpoint.send(bytes);
+  }
+
+  /**
+   * An invitation reaches the invited member, and (IRC's invite-notify) the
+   * room's operators whose renderer shows them such things.
+   */
+  #invited(event: InvitedEvent, room: Room): void {
+    const target = this.#registry.byKey(nameKey(event.to));
+    const bytes = target?.renderer.render([event], 1);
+    if (target && bytes) target.endpoint.send(bytes);
+    const notify = [{ ...event, notify: true }];
+    for (const [renderer, group] of room.groups) {
+      const shown = renderer.render(notify, room.members.size);
+      if (shown === null) continue;
+      for (const member of group) {
+        if (member.id === event.origin || member === target) continue;
+        if (member.operator || room.operators.has(member.id)) member.endpoint.send(shown);
+      }
+    }
   }
 
   /** A member event reaches everyone who shares a room with its subject, once. */
@@ -116,6 +172,9 @@ export class Delivery {
           member.endpoint.send(bytes);
         }
       }
+    }
+    if (event.kind === "quit" && !this.#registry.byId(event.origin)) {
+      this.#follow?.(event, undefined);
     }
   }
 

@@ -13,6 +13,8 @@
  * @module
  */
 
+import type { ModeChange } from "./channel_modes.ts";
+
 /** Milliseconds since the epoch, as `Date.now()` gives them; injected so tests can set time. */
 export type Clock = () => number;
 
@@ -83,6 +85,8 @@ export interface JoinedEvent extends InRoom {
   realname?: string;
   /** The member's away text when it is away (shown with away-notify). */
   away?: string;
+  /** It entered as the room's operator (it made the room, or found it empty). */
+  op?: boolean;
 }
 
 /** Someone left a room but stays in the chat. */
@@ -102,6 +106,46 @@ export interface TopicEvent extends InRoom {
   nick: string;
   user: string;
   text: string;
+}
+
+/** A room operator changed the room's modes, or someone's status in it (`+o`, `+v`). */
+export interface ModeEvent extends InRoom {
+  kind: "mode";
+  /** Who changed them (`server` for the console). */
+  nick: string;
+  user: string;
+  /** What changed, in order; `o` and `v` name their member by nick and id. */
+  changes: ModeChange[];
+}
+
+/** A room operator took someone out of a room (IRC's KICK); they stay in the chat. */
+export interface KickedEvent extends InRoom {
+  kind: "kicked";
+  /** The operator. */
+  nick: string;
+  user: string;
+  /** Who was kicked: nick and member id. */
+  target: string;
+  targetId: string;
+  /** The reason given (IRC's default: the operator's nick). */
+  text: string;
+}
+
+/**
+ * A member of a room invited someone into it (IRC's INVITE): the invited
+ * member may enter past `+i`, `+k`, `+l` and `+b`, once.
+ */
+export interface InvitedEvent extends InRoom {
+  kind: "invited";
+  nick: string;
+  user: string;
+  /** Who was invited. */
+  to: string;
+  /**
+   * Set on the copy shown to the room's operators (IRC's invite-notify);
+   * the invited member gets the event without it.
+   */
+  notify?: boolean;
 }
 
 /** Someone changed nick; everyone sharing a room with them is told once. */
@@ -200,7 +244,14 @@ export interface NoticeEvent extends Happening {
 }
 
 /** An event that belongs to one room, in the room's order. */
-export type RoomEvent = MessageEvent | JoinedEvent | LeftEvent | TopicEvent;
+export type RoomEvent =
+  | MessageEvent
+  | JoinedEvent
+  | LeftEvent
+  | TopicEvent
+  | ModeEvent
+  | KickedEvent
+  | InvitedEvent;
 
 /** An event about one member, for everyone who shares a room with them. */
 export type MemberEvent = RenamedEvent | QuitEvent | AwayEvent | RealnameEvent | AccountEvent;

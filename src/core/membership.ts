@@ -25,6 +25,7 @@ import type { Whowas } from "./whowas.ts";
 import { errorText } from "../errors.ts";
 import { MAX_TOPIC_BYTES, nameKey, nickProblem, roomProblem } from "../protocol/names.ts";
 import { cutToBytes } from "../text.ts";
+import { banOn, storedModes } from "./channel_modes.ts";
 
 /** What membership needs around it. */
 export interface MembershipOptions {
@@ -50,6 +51,11 @@ export interface MembershipOptions {
   flush: () => void;
   /** Told when the accounts cannot be read (a nick is then refused, never handed out). */
   onError: (message: string) => void;
+  /**
+   * How many members of the other servers are in `room` (none for a single
+   * server): a room is empty, and its limit reached, counting them too.
+   */
+  elsewhereIn?: (room: Room) => Promise<number>;
 }
 
 /**
@@ -77,6 +83,7 @@ export class Membership {
   readonly #maxRoomsPerMember: number;
   readonly #flush: () => void;
   readonly #onError: (message: string) => void;
+  readonly #elsewhereIn: (room: Room) => Promise<number>;
   #lastMember = 0;
 
   constructor(options: MembershipOptions) {
@@ -96,6 +103,7 @@ export class Membership {
     this.#maxRoomsPerMember = options.maxRoomsPerMember;
     this.#flush = options.flush;
     this.#onError = options.onError;
+    this.#elsewhereIn = options.elsewhereIn ?? (() => Promise.resolve(0));
   }
 
   /** A newcomer under a free `guest-N` nick, in no room yet. */
@@ -181,7 +189,7 @@ export class Membership {
     for (const room of rooms) {
       room.delete(m);
       room.lastUsed = now;
-      if (room.creator === m) room.creator = null;
+      this.#dropStatus(room, m.id);
       if (m.holding) room.countHolder(-1);
     }
     m.holding = false;
@@ -277,8 +285,18 @@ export class Membership {
     }
   }
 
-  /** Enters room `wanted` (created if needed); `move` leaves the member's other rooms first. */
-  async join(m: Member, wanted: string, move: boolean): Promise<Replies["join"]> {
+  /**
+   * Enters room `wanted` (created if needed); `move` leaves the member's
+   * other rooms first. A room's bans, invite list, key (`password`) and limit
+   * are checked (server operators and the invited pass); whoever enters a
+   * room nobody is in, on any server, becomes its operator.
+   */
+  async join(
+    m: Member,
+    wanted: string,
+    move: boolean,
+    password?: string,
+  ): Promise<Replies["join"]> {
     const registry = this.#registry;
     const name = wanted.normalize("NFC");
     const why = roomProblem(name);
@@ -289,16 +307,28 @@ export class Membership {
     if (!move && m.rooms.length >= this.#maxRoomsPerMember) {
       return refused({ code: "too-many-joined", max: this.#maxRoomsPerMember });
     }
+    let created = false;
     if (!room) {
       if (registry.roomCount >= this.#maxRooms && !registry.forgetOldestEmpty()) {
         return refused({ code: "too-many-rooms", max: this.#maxRooms });
       }
-      room = registry.createRoom(name, key, m);
-    } else if (
-      room.members.size === 0 && room.creator === null && this.#store.persistent &&
-      !registry.isLobby(room)
-    ) {
-      room.creator = m; // a kept room nobody was in: whoever brings it back runs it
+      room = registry.createRoom(name, key, null);
+      room.created = this.#clock();
+      if (this.#store.persistent) this.#store.setModes(key, storedModes(room.modes, room.created));
+      created = true;
+    }
+    const lobby = registry.isLobby(room);
+    const passes = created || lobby || m.operator || m.invited.has(key);
+    if (!passes) {
+      const problem = await this.#entryProblem(m, room, password);
+      if (problem !== null) return refused(problem);
+    }
+    // Whoever enters a room nobody is in (here or on another server) runs it.
+    const op = !lobby && room.members.size === 0 &&
+      (await this.#elsewhereIn(room)) === 0 && room.members.size === 0;
+    if (!m.present || room.members.has(m)) {
+      registry.forgetIfEmpty(room);
+      return refused({ code: "already-in-room", room: room.name });
     }
     // Asked for before entering, in the same turn: the history is what the room had
     // up to the moment the member entered, and everything later reaches it live.
@@ -312,7 +342,12 @@ export class Membership {
     }
     room.add(m);
     m.rooms.push(room);
+    m.invited.delete(key);
     if (m.holding) room.countHolder(1);
+    if (op) {
+      room.operators.add(m.id);
+      this.#store.setStatus?.(key, m.id, "o");
+    }
     registry.used(room);
     registry.tellPresence(m);
     const joined: JoinedEvent = {
@@ -327,6 +362,7 @@ export class Membership {
     joined.realname = m.realname;
     if (m.accountName !== null) joined.account = m.accountName;
     if (m.away !== null) joined.away = m.away;
+    if (op) joined.op = true;
     this.#publish(joined);
     return {
       kind: "joined",
@@ -347,9 +383,10 @@ export class Membership {
   }
 
   /**
-   * Shows a room's topic, or sets it (`text`): its operator (creator) or a
-   * server operator may, from inside the room; `asServerOperator` (the
-   * console, an operator command) from anywhere.
+   * Shows a room's topic, or sets it (`text`) from inside the room: anyone
+   * when the room is `-t`, else its operators and server operators (the
+   * lobby's: server operators only, unless they made someone its operator);
+   * `asServerOperator` (the console, an operator command) from anywhere.
    */
   topic(
     m: Member | null,
@@ -362,11 +399,14 @@ export class Membership {
     if (text === undefined) {
       return { kind: "topic", room: room.name, topic: room.topic, changed: false };
     }
-    const operator = asServerOperator || (m !== null && (m.operator || room.creator === m));
+    const operator = asServerOperator ||
+      (m !== null && (m.operator || room.operators.has(m.id)));
     if (m !== null && !asServerOperator && !room.members.has(m)) {
       return refused({ code: "not-in-room", room: room.name });
     }
-    if (!operator) return refused({ code: "not-operator", room: room.name });
+    if (!operator && (room.modes.topicLocked || this.#registry.isLobby(room))) {
+      return refused({ code: "not-operator", room: room.name, what: "topic" });
+    }
     const by = m?.nick ?? "server";
     const topic = { text: cutToBytes(text, MAX_TOPIC_BYTES), nick: by, time: this.#clock() };
     room.topic = topic.text === "" ? null : topic;
@@ -501,7 +541,7 @@ export class Membership {
     room.delete(m);
     const at = m.rooms.indexOf(room);
     if (at !== -1) m.rooms.splice(at, 1);
-    if (room.creator === m) room.creator = null;
+    this.#dropStatus(room, m.id);
     if (m.holding) room.countHolder(-1);
     this.#publish({
       kind: "left",
@@ -516,6 +556,52 @@ export class Membership {
     });
     this.#registry.used(room);
     this.#registry.forgetIfEmpty(room);
+  }
+
+  /**
+   * Takes a member of this server out of a room without a word of its own
+   * (a kick: the operator's event tells the room); it stays in the chat, and
+   * its front end is told.
+   */
+  evict(m: Member, room: Room): void {
+    if (!room.members.has(m)) return;
+    room.delete(m);
+    const at = m.rooms.indexOf(room);
+    if (at !== -1) m.rooms.splice(at, 1);
+    this.#dropStatus(room, m.id);
+    if (m.holding) room.countHolder(-1);
+    this.#registry.used(room);
+    this.#registry.tellPresence(m);
+    this.#registry.forgetIfEmpty(room);
+    m.endpoint.removedFromRoom?.(room);
+  }
+
+  /** Why `m` may not enter `room` (its bans, invite list, key, limit), or null. */
+  async #entryProblem(
+    m: Member,
+    room: Room,
+    password: string | undefined,
+  ): Promise<Problem | null> {
+    const modes = room.modes;
+    if (modes.bans.length > 0 && banOn(modes, m) !== null) {
+      return { code: "banned-from-room", room: room.name };
+    }
+    if (modes.inviteOnly) return { code: "invite-only", room: room.name };
+    if (modes.key !== null && password !== modes.key) return { code: "bad-key", room: room.name };
+    if (modes.limit !== null) {
+      const limit = modes.limit;
+      if (room.members.size >= limit) return { code: "room-full", room: room.name, limit };
+      if (room.members.size + (await this.#elsewhereIn(room)) >= limit) {
+        return { code: "room-full", room: room.name, limit };
+      }
+    }
+    return null;
+  }
+
+  /** A member leaves a room: it is no longer its operator or voiced there. */
+  #dropStatus(room: Room, id: string): void {
+    const was = room.operators.delete(id);
+    if (room.voiced.delete(id) || was) this.#store.setStatus?.(room.key, id, "");
   }
 
   /** Remembers the nick a member gives up (WHOWAS). */

@@ -67,8 +67,9 @@ export class MessagePath {
   /**
    * Says `text` in `room` (an action for `/me`, an IRC NOTICE with `notice`).
    * Batched until {@linkcode flush}; refused when the member is not in the
-   * room, is muted, or (with `requireAccount`) has not proved a nick. The
-   * event is returned (its id, for a client that wants its own line echoed).
+   * room (unless the room is `-n`), has no voice in a moderated room (`+m`),
+   * is muted, or (with `requireAccount`) has not proved a nick. The event is
+   * returned (its id, for a client that wants its own line echoed).
    */
   say(
     member: ChatMember,
@@ -80,7 +81,12 @@ export class MessagePath {
   ): Problem | MessageEvent {
     const m = member as Member;
     const r = room as Room;
-    if (!r.members.has(m)) return { code: "not-in-room", room: r.name } satisfies Problem;
+    if (!r.members.has(m) && (r.modes.noExternal || r.modes.moderated)) {
+      return { code: "not-in-room", room: r.name } satisfies Problem;
+    }
+    if (r.modes.moderated && !r.voiced.has(m.id) && !r.operators.has(m.id) && !m.operator) {
+      return { code: "moderated", room: r.name } satisfies Problem;
+    }
     const silenced = this.silenced(m);
     if (silenced) return silenced;
     if (this.#pendingRoom !== r || this.#pendingFrom !== m) this.flush();

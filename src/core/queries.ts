@@ -10,7 +10,7 @@
 import type { MemberInfo, Replies } from "./commands.ts";
 import type { Clock } from "./events.ts";
 import { LocalPresence, type Presence, type RemoteMember } from "./presence.ts";
-import type { Member } from "./records.ts";
+import type { Member, Room } from "./records.ts";
 import type { Registry } from "./registry.ts";
 import type { Whowas } from "./whowas.ts";
 import { errorText } from "../errors.ts";
@@ -59,9 +59,19 @@ export class Queries {
     if (online > this.#maxOnline) this.#maxOnline = online;
   }
 
-  async who(name: string): Promise<Replies["who"]> {
+  /**
+   * Who is in room `name`, on every server. A secret room (`+s`) is not
+   * shown to an `asker` outside it (server operators see every room).
+   */
+  async who(name: string, asker?: Member): Promise<Replies["who"]> {
     const key = nameKey(name);
     const room = this.#registry.room(key);
+    if (
+      room !== undefined && asker !== undefined && room.modes.secret && !asker.operator &&
+      !room.members.has(asker)
+    ) {
+      return { kind: "refused", problem: { code: "no-such-room", room: name } };
+    }
     const elsewhere = await this.elsewhere();
     const remote = elsewhere.filter((member) =>
       member.rooms.some((roomName) => nameKey(roomName) === key)
@@ -71,15 +81,16 @@ export class Queries {
     }
     const members: MemberInfo[] = [
       ...[...(room?.members ?? [])].map((member) =>
-        this.#info(member, member === room!.creator || member.operator)
+        this.#info(member, room!.operators.has(member.id) || member.operator, room!)
       ),
-      ...remote.map(remoteInfo),
+      ...remote.map((member) => inRoom(remoteInfo(member), member.id, room)),
     ].sort(byNick);
     return {
       kind: "who",
       room: room?.name ?? name,
       members,
       online: this.#registry.online + elsewhere.length,
+      ...(room?.modes.secret ? { secret: true } : {}),
     };
   }
 
@@ -166,9 +177,9 @@ export class Queries {
     return { at, invisible, operators, rooms: rooms.size, servers: 1 + servers.size };
   }
 
-  /** A member of this server as lists show it; `operator` as the list means it. */
-  #info(member: Member, operator: boolean): MemberInfo {
-    return {
+  /** A member of this server as lists show it; `operator` as the list means it; voiced in `room`. */
+  #info(member: Member, operator: boolean, room?: Room): MemberInfo {
+    const info: MemberInfo = {
       nick: member.nick,
       user: member.user,
       operator,
@@ -178,11 +189,22 @@ export class Queries {
       account: member.accountName ?? member.account,
       idleSeconds: Math.max(0, Math.floor((this.#clock() - member.lastSaid) / 1000)),
     };
+    if (room !== undefined && room.voiced.has(member.id)) info.voiced = true;
+    return info;
   }
 
-  async rooms(): Promise<Replies["rooms"]> {
+  /**
+   * The rooms with members (and the lobby), busiest first; secret ones (`+s`)
+   * only to their members (`asker`; none: the console, which sees them all).
+   */
+  async rooms(asker?: Member): Promise<Replies["rooms"]> {
     const counts = new Map<string, { name: string; members: number; topic: string | null }>();
+    const hidden = new Set<string>();
     for (const room of this.#registry.rooms()) {
+      if (asker !== undefined && room.modes.secret && !room.members.has(asker)) {
+        hidden.add(room.key);
+        continue;
+      }
       if (room.members.size === 0 && !this.#registry.isLobby(room)) continue;
       counts.set(room.key, {
         name: room.name,
@@ -193,6 +215,7 @@ export class Queries {
     for (const member of await this.elsewhere()) {
       for (const name of member.rooms) {
         const key = nameKey(name);
+        if (hidden.has(key)) continue;
         const entry = counts.get(key) ?? { name, members: 0, topic: null };
         entry.members++;
         counts.set(key, entry);
@@ -203,8 +226,14 @@ export class Queries {
     return { kind: "rooms", rooms };
   }
 
-  async whois(nick: string): Promise<Replies["whois"]> {
+  /** Who `nick` is; its secret rooms (`+s`) are not shown to an `asker` outside them. */
+  async whois(nick: string, asker?: Member): Promise<Replies["whois"]> {
     const key = nameKey(nick);
+    const shown = (name: string): boolean => {
+      const room = this.#registry.roomOf(name);
+      return room === undefined || !room.modes.secret || asker === undefined || asker.operator ||
+        room.members.has(asker);
+    };
     const target = this.#registry.byKey(key);
     if (!target) {
       const remote = (await this.elsewhere()).find((member) => nameKey(member.nick) === key);
@@ -213,7 +242,10 @@ export class Queries {
         kind: "whois",
         nick: remote.nick,
         user: remote.user,
-        rooms: remote.rooms.map((name) => ({ name, operator: false })),
+        rooms: remote.rooms.filter(shown).map((name) => {
+          const room = this.#registry.roomOf(name);
+          return { name, operator: room?.operators.has(remote.id) ?? false };
+        }),
         away: remote.away,
         since: 0,
         idleSeconds: 0,
@@ -227,9 +259,9 @@ export class Queries {
       kind: "whois",
       nick: target.nick,
       user: target.user,
-      rooms: target.rooms.map((room) => ({
+      rooms: target.rooms.filter((room) => shown(room.name)).map((room) => ({
         name: room.name,
-        operator: room.creator === target || target.operator,
+        operator: room.operators.has(target.id) || target.operator,
       })),
       away: target.away,
       since: target.since,
@@ -299,6 +331,13 @@ interface LusersCounts {
 }
 
 /** Another server's member: what its presence says (no real name, account or operator flag). */
+/** Another server's member as listed in `room`: with its status there, as this server knows it. */
+function inRoom(info: MemberInfo, id: string, room: Room | undefined): MemberInfo {
+  if (room?.operators.has(id)) info.operator = true;
+  if (room?.voiced.has(id)) info.voiced = true;
+  return info;
+}
+
 function remoteInfo(member: RemoteMember): MemberInfo {
   return { nick: member.nick, user: member.user, operator: false, away: member.away };
 }

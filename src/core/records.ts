@@ -7,6 +7,7 @@
  * @module
  */
 
+import { defaultModes, type RoomModes } from "./channel_modes.ts";
 import type { Topic } from "./commands.ts";
 import type { ChatEvent } from "./events.ts";
 
@@ -44,6 +45,11 @@ export interface Endpoint {
   send(bytes: Uint8Array): void;
   /** An operator removed the member: tell it and end its connection. */
   remove(removal: Removal): void;
+  /**
+   * A room operator took the member out of `room` (a kick); it stays in the
+   * chat. A front end whose clients are always in a room moves it on.
+   */
+  removedFromRoom?(room: ChatRoom): void;
 }
 
 /** A member as others see it: read-only; the chat changes it. */
@@ -81,6 +87,8 @@ export interface ChatRoom {
   /** Members in it on this server. */
   readonly size: number;
   readonly topic: Topic | null;
+  /** What it lets in and keeps out (`+i +k +l +m +n +s +t +b`). */
+  readonly modes: Readonly<RoomModes>;
 }
 
 /** The chat's own record of a member. */
@@ -110,6 +118,8 @@ export class Member implements ChatMember {
   delivery = 0;
   /** Its output is behind and holds the talkers of its rooms back (see `MessagePath.hold`). */
   holding = false;
+  /** Rooms it was invited to and has not entered since: key → display name. */
+  readonly invited = new Map<string, string>();
 
   constructor(id: string, user: string, endpoint: Endpoint, now: number) {
     this.id = id;
@@ -133,8 +143,17 @@ export class Room implements ChatRoom {
   readonly groups = new Map<Renderer, Set<Member>>();
   /** The sequence number of the room's last event. */
   seq = 0;
-  /** Its operator: whoever created it (the lobby has none). */
-  creator: Member | null;
+  /**
+   * Its operators (`@`), by member id, on every server: whoever created it,
+   * and whoever an operator made one (the lobby has none to start with).
+   */
+  readonly operators = new Set<string>();
+  /** Its voiced members (`+`), by member id: they speak when it is moderated. */
+  readonly voiced = new Set<string>();
+  /** Its modes (`+nt` to start with). */
+  modes: RoomModes = defaultModes();
+  /** When it was made (ms since the epoch; IRC's 329). */
+  created = 0;
   topic: Topic | null = null;
   /** When someone last entered or left it (ms since the epoch). */
   lastUsed = 0;
@@ -147,7 +166,7 @@ export class Room implements ChatRoom {
   constructor(name: string, key: string, creator: Member | null) {
     this.name = name;
     this.key = key;
-    this.creator = creator;
+    if (creator !== null) this.operators.add(creator.id);
   }
 
   /** Resolves when no member holds the room back any more. */

@@ -14,7 +14,7 @@ import type { History } from "./history.ts";
 import type { Presence } from "./presence.ts";
 import { Member, Room } from "./records.ts";
 import type { Store } from "./store.ts";
-import { LOBBY, nameKey } from "../protocol/names.ts";
+import { LOBBY, nameKey, roomProblem } from "../protocol/names.ts";
 
 /** The member and room tables. */
 export class Registry {
@@ -118,6 +118,17 @@ export class Registry {
     this.#roomsByName.set(name, room);
     this.used(room);
     return room;
+  }
+
+  /**
+   * A room another server's event names and this one does not have: made
+   * here too where rooms are kept (`--cluster`), so that this server's view
+   * of it (modes, operators, topic) follows the others'; none otherwise.
+   */
+  adopt(name: string): Room | undefined {
+    if (!this.#store.persistent || roomProblem(name) !== null) return undefined;
+    const key = nameKey(name);
+    return this.#rooms.get(key) ?? this.createRoom(name, key, null);
   }
 
   /** Someone entered or left the room: it is used (and the store is told). */

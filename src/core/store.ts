@@ -13,6 +13,7 @@
  * @module
  */
 
+import type { StoredModes } from "./channel_modes.ts";
 import { type History, MemoryHistory } from "./history.ts";
 
 /** A room's topic: what, by whom, when (ms since the epoch). */
@@ -59,6 +60,13 @@ export interface StoredRoom {
   lastUsed: number;
   /** The sequence number of its newest stored message (0 for none): where its numbering goes on. */
   seq: number;
+  /** Its modes, key, limit and bans, and when it was made; absent: the defaults. */
+  modes?: StoredModes;
+  /**
+   * Its members' statuses by member id (`o`, `v`, `ov`), where members of
+   * several servers share rooms (`--cluster`); absent elsewhere.
+   */
+  statuses?: Record<string, string>;
 }
 
 /** Everything that outlives a connection. */
@@ -74,6 +82,15 @@ export interface Store {
   touchRoom(key: string, name: string, now: number): void;
   /** Sets or clears a room's topic. */
   setTopic(key: string, topic: Topic | null): void;
+  /** Sets a room's modes, key, limit and bans (and when it was made). */
+  setModes(key: string, modes: StoredModes): void;
+  /**
+   * Sets a member's status in a room (`o`, `v`, `ov`; empty: none), for the
+   * other servers that share the room to read when they start. Only a store
+   * shared by several servers keeps statuses (a member id means nothing
+   * after a restart).
+   */
+  setStatus?(key: string, member: string, status: string): void;
   /** Forgets a room: its topic and its history. */
   forgetRoom(key: string): void;
 
@@ -132,6 +149,11 @@ export class MemoryStore implements Store {
   setTopic(key: string, topic: Topic | null): void {
     const room = this.#rooms.get(key);
     if (room) room.topic = topic;
+  }
+
+  setModes(key: string, modes: StoredModes): void {
+    const room = this.#rooms.get(key);
+    if (room) room.modes = modes;
   }
 
   forgetRoom(key: string): void {

@@ -7,7 +7,14 @@
  * @module
  */
 
-import type { MemberInfo, Problem, Topic } from "../core/commands.ts";
+import {
+  MAX_KEY,
+  MAX_LIMIT,
+  MAX_MASK,
+  type ModeChange,
+  modeListing,
+} from "../core/channel_modes.ts";
+import type { MemberInfo, Problem, RoomModesView, Topic } from "../core/commands.ts";
 import type { ServerNotice } from "../core/events.ts";
 import type { Removal } from "../core/records.ts";
 import type { Refusal } from "../net/admission.ts";
@@ -37,7 +44,27 @@ export function problemText(problem: Problem): string {
     case "no-such-room":
       return `no such room: #${problem.room}`;
     case "not-operator":
-      return `only the operator of #${problem.room} (who created it) can set its topic`;
+      return problem.what === "topic"
+        ? `only the operators of #${problem.room} can set its topic`
+        : `only the operators of #${problem.room} can do that`;
+    case "user-not-in-room":
+      return `${problem.nick} is not in #${problem.room}`;
+    case "user-in-room":
+      return `${problem.nick} is in #${problem.room} already`;
+    case "invite-only":
+      return `#${problem.room} is invite-only: one of its operators can /invite you`;
+    case "bad-key":
+      return `#${problem.room} needs its key: /join ${problem.room} KEY`;
+    case "room-full":
+      return `#${problem.room} is full (at most ${problem.limit})`;
+    case "banned-from-room":
+      return `you are banned from #${problem.room}`;
+    case "moderated":
+      return `#${problem.room} is moderated: only its operators and voiced members speak`;
+    case "invalid-mode-param":
+      return modeParamText(problem);
+    case "lobby-open":
+      return `the lobby is open to everyone: no +${problem.mode} there`;
     case "nick-reserved":
       return `the nick ${problem.nick} is reserved; choose another`;
     case "nick-registered":
@@ -93,6 +120,69 @@ export function problemText(problem: Problem): string {
  */
 export function accountNamed(problem: Problem, given: string | undefined): string | undefined {
   return problem.code === "wrong-password" ? given : undefined;
+}
+
+/** Why a key, a limit or a ban mask cannot be used. */
+function modeParamText(problem: Extract<Problem, { code: "invalid-mode-param" }>): string {
+  switch (problem.mode) {
+    case "k":
+      return `a key is 1 to ${MAX_KEY} characters, without spaces or commas`;
+    case "l":
+      return `a limit is a whole number from 1 to ${MAX_LIMIT}`;
+    default:
+      return problem.why === "host-in-mask"
+        ? "a ban is nick!user (the host part is *): parley shows no one's address; server operators ban addresses with /ban"
+        : `a ban is nick!user, * and ? for any characters, at most ${MAX_MASK} characters`;
+  }
+}
+
+/** How a change of a room's modes is told to line clients (`made ann an operator`). */
+export function modeChangeText(change: ModeChange): string {
+  const on = change.on;
+  switch (change.mode) {
+    case "o":
+      return on ? `made ${change.param} an operator` : `took ${change.param}'s operator status`;
+    case "v":
+      return on ? `gave ${change.param} a voice` : `took ${change.param}'s voice`;
+    case "i":
+      return on ? "made it invite-only" : "opened it to everyone";
+    case "k":
+      return on ? `set its key to ${change.param}` : "removed its key";
+    case "l":
+      return on ? `limited it to ${change.param}` : "lifted its limit";
+    case "m":
+      return on ? "moderated it (only operators and voiced members speak)" : "let everyone speak";
+    case "n":
+      return on ? "closed it to messages from outside" : "opened it to messages from outside";
+    case "s":
+      return on ? "made it secret" : "made it public";
+    case "t":
+      return on ? "let only operators set its topic" : "let everyone set its topic";
+    case "b":
+      return on ? `banned ${change.param}` : `lifted the ban on ${change.param}`;
+  }
+}
+
+/** A room's modes for line clients' `/mode`: `+nt`, the key, the limit, and each in words. */
+export function modesText(room: string, modes: RoomModesView, showKey: boolean): string {
+  const listing = modeListing(modes, showKey).join(" ");
+  const bans = modes.bans.length === 0
+    ? "no bans"
+    : `bans: ${modes.bans.map((ban) => ban.mask).join(", ")}`;
+  return `modes of #${room}: ${listing} (${modesInWords(modes)}); ${bans}`;
+}
+
+function modesInWords(modes: RoomModesView): string {
+  const words = [
+    modes.inviteOnly ? "invite-only" : "open",
+    modes.key === null ? null : "key needed",
+    modes.limit === null ? null : `at most ${modes.limit}`,
+    modes.moderated ? "moderated" : null,
+    modes.noExternal ? "no messages from outside" : "messages from outside",
+    modes.secret ? "secret" : null,
+    modes.topicLocked ? "operators set the topic" : "anyone sets the topic",
+  ];
+  return words.filter((word) => word !== null).join(", ");
 }
 
 /** What is at its budget, for a "busy" problem. */
@@ -199,7 +289,7 @@ export const MAX_LISTED = 100;
  */
 export function whoText(room: string, members: readonly MemberInfo[], online: number): string {
   const shown = members.slice(0, MAX_LISTED)
-    .map((member) => (member.operator ? "@" : "") + member.nick)
+    .map((member) => (member.operator ? "@" : member.voiced ? "+" : "") + member.nick)
     .join(", ");
   const more = members.length > MAX_LISTED ? ` and ${members.length - MAX_LISTED} more` : "";
   return `in #${room}: ${shown}${more} (${members.length} here, ${online} online)`;

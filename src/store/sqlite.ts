@@ -45,6 +45,7 @@ import { resolve } from "node:path";
 import type { Topic } from "../core/commands.ts";
 import { systemClock } from "../core/events.ts";
 import type { History } from "../core/history.ts";
+import type { StoredModes } from "../core/channel_modes.ts";
 import type { Account, Ban, Store, StoredRoom } from "../core/store.ts";
 import { Database } from "./sqlite/database.ts";
 import type { Row } from "./sqlite/schema.ts";
@@ -139,6 +140,7 @@ export class SqliteStore implements Store {
       },
       lastUsed: row.last_used as number,
       seq: (row.seq as number | null) ?? 0,
+      ...storedModes(row.modes),
     })));
   }
 
@@ -155,6 +157,13 @@ export class SqliteStore implements Store {
         key,
       );
     });
+  }
+
+  setModes(key: string, modes: StoredModes): void {
+    this.#db.write(
+      "room modes",
+      () => this.#db.statements.setModes.run(JSON.stringify(modes), key),
+    );
   }
 
   forgetRoom(key: string): void {
@@ -239,6 +248,17 @@ export class SqliteStore implements Store {
   close(): Promise<void> {
     this.#db.close();
     return Promise.resolve();
+  }
+}
+
+/** A room's modes as the `modes` column holds them (JSON), when it holds any. */
+function storedModes(column: unknown): { modes?: StoredModes } {
+  if (typeof column !== "string") return {};
+  try {
+    const modes = JSON.parse(column) as StoredModes;
+    return typeof modes === "object" && modes !== null ? { modes } : {};
+  } catch {
+    return {};
   }
 }
 

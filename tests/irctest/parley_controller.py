@@ -177,6 +177,7 @@ class ParleyController(LoopbackPortsMixin, BaseServerController, DirectoryBasedC
             Capabilities.EXTENDED_JOIN,
             Capabilities.AWAY_NOTIFY,  # src/front/irc/render.ts (queries.ts: AWAY)
             Capabilities.SETNAME,  # src/front/irc/queries.ts: SETNAME
+            Capabilities.MULTI_PREFIX,  # NAMES and WHO (channels.ts, modes.ts)
         )
     )
 
@@ -192,7 +193,8 @@ class ParleyController(LoopbackPortsMixin, BaseServerController, DirectoryBasedC
     isupport = {
         "CASEMAPPING": "ascii",
         "CHANTYPES": "#",
-        "PREFIX": "(o)@",
+        "PREFIX": "(ov)@+",  # channel operators and voice (src/front/irc/modes.ts)
+        "CHANMODES": "b,k,l,imnst",
         "UTF8ONLY": None,
         "WHOX": None,  # src/front/irc/queries.ts
         "ELIST": "MNU",  # LIST masks, !masks, >n and <n (channels.ts)

@@ -44,6 +44,11 @@ const CAPABILITIES: readonly Capability[] = [
   { name: "labeled-response" },
   { name: "echo-message" },
   { name: "cap-notify" },
+  // Channels (channels.ts, modes.ts): every prefix in NAMES and WHO, nick!user@host in NAMES,
+  // INVITE shown to a room's operators.
+  { name: "multi-prefix" },
+  { name: "userhost-in-names" },
+  { name: "invite-notify" },
   // Queries (queries.ts): AWAY and SETNAME told to neighbours who asked.
   { name: "away-notify" },
   { name: "setname" },

@@ -1,12 +1,13 @@
 /**
- * IRC channel commands: JOIN (with its replies: topic, NAMES, history), PART,
- * TOPIC, NAMES, LIST and MODE. Channels are rooms: `#dev` is the room `dev`.
+ * IRC channel commands: JOIN (with its replies: topic, NAMES, history; keys),
+ * PART, TOPIC, NAMES (prefixes, multi-prefix, userhost-in-names, `@` for a
+ * secret channel), LIST and MODE (a channel's: `modes.ts`). Channels are
+ * rooms: `#dev` is the room `dev`.
  *
  * @module
  */
 
 import type { MessageEvent } from "../../core/events.ts";
-import { parseCidr } from "../../core/cidr.ts";
 import type { IrcMessage } from "../../protocol/irc/message.ts";
 import { formatListLines, stripFormatting } from "../../protocol/irc/text.ts";
 import { historyTime } from "../../protocol/line.ts";
@@ -14,24 +15,26 @@ import { cleanString as clean } from "../../text.ts";
 import type { IrcContext } from "./context.ts";
 import * as N from "./numerics.ts";
 import { problemText } from "../words.ts";
-import { moderate } from "./operators.ts";
+import { channelMode, channelProblem, memberPrefix } from "./modes.ts";
 import { userMode } from "./queries.ts";
 import { globPattern } from "./server_info.ts";
 import { nameKey } from "../../protocol/names.ts";
 
-/** `JOIN #a,#b` (and `JOIN 0`: leave every channel). */
+/** `JOIN #a,#b [key1,key2]` (and `JOIN 0`: leave every channel). */
 export async function join(context: IrcContext, message: IrcMessage): Promise<void> {
-  const [channels] = message.params;
+  const [channels, keys = ""] = message.params;
   if (channels === "0") {
     for (const room of [...context.member.rooms]) await partOne(context, `#${room.name}`, "");
     return;
   }
-  for (const channel of channels.split(",")) {
-    if (channel) await joinOne(context, channel);
+  const given = keys.split(",");
+  const wanted = channels.split(",");
+  for (let i = 0; i < wanted.length; i++) {
+    if (wanted[i]) await joinOne(context, wanted[i], given[i] || undefined);
   }
 }
 
-async function joinOne(context: IrcContext, channel: string): Promise<void> {
+async function joinOne(context: IrcContext, channel: string, key?: string): Promise<void> {
   const member = context.member;
   if (!channel.startsWith("#")) {
     return context.numeric(N.ERR_NOSUCHCHANNEL, clean(channel), "No such channel");
@@ -42,10 +45,17 @@ async function joinOne(context: IrcContext, channel: string): Promise<void> {
       kind: "join",
       room: channel.slice(1),
       move: false,
+      key,
     });
     if (reply.kind === "refused") {
       const problem = reply.problem;
       if (problem.code === "already-in-room") return;
+      if (
+        problem.code === "invite-only" || problem.code === "bad-key" ||
+        problem.code === "room-full" || problem.code === "banned-from-room"
+      ) {
+        return channelProblem(context, channel, problem);
+      }
       if (problem.code === "account-required") {
         return context.numeric(N.ERR_NEEDREGGEDNICK, clean(channel), problemText(problem));
       }
@@ -169,9 +179,15 @@ export async function names(context: IrcContext, channel: string | undefined): P
   });
   const name = reply.kind === "who" ? `#${reply.room}` : clean(channel);
   if (reply.kind === "who") {
-    const nicks = reply.members.map((member) => (member.operator ? "@" : "") + member.nick);
+    const multi = context.caps.has("multi-prefix");
+    const host = context.caps.has("userhost-in-names") ? context.irc.name : null;
+    const nicks = reply.members.map((member) =>
+      memberPrefix(member, multi) + member.nick +
+      (host === null ? "" : `!${member.user}@${host}`)
+    );
+    const symbol = reply.secret ? "@" : "=";
     const lines = formatListLines(
-      { source: context.irc.name, command: N.RPL_NAMREPLY, params: [context.nick, "=", name] },
+      { source: context.irc.name, command: N.RPL_NAMREPLY, params: [context.nick, symbol, name] },
       nicks,
     );
     for (const line of lines) context.sendLine(line);
@@ -218,49 +234,12 @@ function listFilter(conditions: string): (channel: string, users: number) => boo
     !notMasks.some((mask) => mask.test(channel));
 }
 
-/** `MODE #chan [change]` and `MODE nick [change]`: enough for clients. */
+/** `MODE #chan [changes]` (`modes.ts`) and `MODE nick [change]`. */
 export function mode(context: IrcContext, message: IrcMessage): void | Promise<void> {
   const params = message.params;
   const [target, change] = params;
   const member = context.member;
-  if (target.startsWith("#")) {
-    const room = context.chat.findRoom(target.slice(1));
-    if (room === undefined) {
-      return context.numeric(N.ERR_NOSUCHCHANNEL, clean(target), "No such channel");
-    }
-    const name = `#${room.name}`;
-    if (change === undefined) return context.numericData(N.RPL_CHANNELMODEIS, name, "+nt");
-    if (/^[+-]?b$/.test(change) && params.length === 2) {
-      // Bans are server-wide (addresses); a channel's list shows them.
-      for (const ban of context.chat.bans.list()) {
-        context.numericData(
-          N.RPL_BANLIST,
-          name,
-          ban.mask,
-          ban.by,
-          String(Math.floor(ban.created / 1000)),
-        );
-      }
-      return context.numeric(N.RPL_ENDOFBANLIST, name, "End of channel ban list");
-    }
-    if (/^[+-]b$/.test(change) && params[2]) {
-      const mask = params[2];
-      const block = parseCidr(mask);
-      if (change === "-b") {
-        if (block === null) {
-          return context.numeric(N.ERR_UNKNOWNMODE, "b", "Bans are addresses or CIDR blocks");
-        }
-        return moderate(context, { kind: "unban", block });
-      }
-      return moderate(context, {
-        kind: "ban",
-        target: block === null
-          ? { kind: "nick", nick: mask.split("!")[0] }
-          : { kind: "addresses", block },
-      });
-    }
-    return context.numeric(N.ERR_CHANOPRIVSNEEDED, name, "Channel modes cannot be changed here");
-  }
+  if (target.startsWith("#")) return channelMode(context, params);
   if (target.toLowerCase() !== member.nick.toLowerCase()) {
     if (!context.chat.find(target)) {
       return context.numeric(N.ERR_NOSUCHNICK, clean(target), "No such nick/channel");

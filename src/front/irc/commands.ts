@@ -14,6 +14,7 @@ import * as accountRegistration from "./account_registration.ts";
 import * as channels from "./channels.ts";
 import type { IrcContext } from "./context.ts";
 import * as messaging from "./messaging.ts";
+import * as modes from "./modes.ts";
 import { monitor } from "./monitor.ts";
 import * as N from "./numerics.ts";
 import * as operators from "./operators.ts";
@@ -97,8 +98,11 @@ const COMMANDS: Readonly<Record<string, IrcCommandRow>> = {
   HELP: { registered: { run: serverInfo.help } },
   HELPOP: { registered: { run: serverInfo.help } },
   OPER: { registered: { run: operators.oper, minParams: 1 } },
-  KICK: { registered: { run: operators.kick } },
+  KICK: { registered: { run: modes.kick, minParams: 2 } },
+  INVITE: { registered: { run: modes.invite } },
   KILL: { registered: { run: operators.kick } },
+  DLINE: { registered: { run: operators.dline, minParams: 1 } },
+  UNDLINE: { registered: { run: operators.dline, minParams: 1 } },
 };
 
 /** Carries out one message from the client, or answers why not. */

@@ -89,8 +89,12 @@ export const RPL_NOTOPIC = "331";
 export const RPL_TOPIC = "332";
 /** `<client> <channel> <nick> <setat>` — who set the topic and when (unix timestamp); after 332. */
 export const RPL_TOPICWHOTIME = "333";
-/** `<client> <nick> <channel>` — reply to a successful INVITE; parley has no INVITE (no `+i`), so unused. */
+/** `<client> <nick> <channel>` — reply to a successful INVITE. */
 export const RPL_INVITING = "341";
+/** `<client> <channel>` — one room the client was invited to (a bare `INVITE`). */
+export const RPL_INVITELIST = "336";
+/** `<client> :End of /INVITE list` */
+export const RPL_ENDOFINVITELIST = "337";
 /**
  * `<client> <channel> <username> <host> <server> <nick> <flags> :<hopcount> <realname>` —
  * `<flags>`: `H` (here) or `G` (gone/away), then `*` for a server operator, then `@` for a channel operator.
@@ -108,7 +112,7 @@ export const RPL_ENDOFWHOWAS = "369";
 export const RPL_INFO = "371";
 /** `<client> :End of INFO list` */
 export const RPL_ENDOFINFO = "374";
-/** `<client> <channel> <mask> [<who> <set-ts>]` — a ban-list entry; parley has no channel bans, so unused. */
+/** `<client> <channel> <mask> [<who> <set-ts>]` — a ban-list entry (`MODE #chan b`). */
 export const RPL_BANLIST = "367";
 /** `<client> <channel> :End of channel ban list` — reply to `MODE #chan b` (irssi asks on join). */
 export const RPL_ENDOFBANLIST = "368";
@@ -165,6 +169,8 @@ export const ERR_NICKNAMEINUSE = "433";
 export const ERR_USERNOTINCHANNEL = "441";
 /** `<client> <channel> :You're not on that channel` */
 export const ERR_NOTONCHANNEL = "442";
+/** `<client> <nick> <channel> :is already on channel` — an INVITE of a member. */
+export const ERR_USERONCHANNEL = "443";
 /** `<client> :You have not registered` — any command but CAP/NICK/USER/PASS/PING/PONG/QUIT before registration. */
 export const ERR_NOTREGISTERED = "451";
 /** `<client> <command> :Not enough parameters` */
@@ -175,8 +181,16 @@ export const ERR_ALREADYREGISTERED = "462";
 export const ERR_PASSWDMISMATCH = "464";
 /** `<client> :You are banned from this server.` — parley refuses bans at accept with ERROR instead. */
 export const ERR_YOUREBANNEDCREEP = "465";
-/** `<client> <modechar> :is unknown mode char to me` — a channel mode other than n, t (and the o prefix). */
+/** `<client> <channel> :Cannot join channel (+l)` */
+export const ERR_CHANNELISFULL = "471";
+/** `<client> <modechar> :is unknown mode char to me` — a channel mode parley does not have. */
 export const ERR_UNKNOWNMODE = "472";
+/** `<client> <channel> :Cannot join channel (+i)` */
+export const ERR_INVITEONLYCHAN = "473";
+/** `<client> <channel> :Cannot join channel (+b)` */
+export const ERR_BANNEDFROMCHAN = "474";
+/** `<client> <channel> :Cannot join channel (+k)` */
+export const ERR_BADCHANNELKEY = "475";
 /** `<client> <channel> :Cannot join channel (+r)` — the channel (here: the server) wants an account. */
 export const ERR_NEEDREGGEDNICK = "477";
 /** `<client> :Permission Denied- You're not an IRC operator` */
@@ -189,6 +203,8 @@ export const ERR_HELPNOTFOUND = "524";
 export const ERR_UMODEUNKNOWNFLAG = "501";
 /** `<client> :Cant change mode for other users` — `MODE othernick`. */
 export const ERR_USERSDONTMATCH = "502";
+/** `<client> <target> <mode char> <parameter> :<description>` — a mode's parameter that cannot be used (a key, a limit, a mask). */
+export const ERR_INVALIDMODEPARAM = "696";
 
 // HELP (modern: 704 once, 705 for each further line, 706 last; all with the subject).
 

@@ -1,7 +1,9 @@
 /**
- * IRC's server-operator commands: OPER, and KICK, KILL and MODE ±b carried
- * out as operator commands (parley's kicks remove the user from the server),
- * answered as server notices.
+ * IRC's server-operator commands: OPER, and KILL (the user leaves the
+ * server), DLINE and UNDLINE (the server's address bans, as `/ban` and
+ * `/unban`) carried out as operator commands, answered as server notices.
+ * KICK and MODE `+b` are a room operator's (`modes.ts`); server operators are
+ * room operators everywhere.
  *
  * @module
  */
@@ -10,7 +12,7 @@ import type { Moderated, OperatorCommand, Refused } from "../../core/commands.ts
 import type { IrcMessage } from "../../protocol/irc/message.ts";
 import { cleanString as clean } from "../../text.ts";
 import { moderatedLines } from "../moderation.ts";
-import { changesSomething } from "../operator_commands.ts";
+import { changesSomething, describeProblem, parseOperatorLine } from "../operator_commands.ts";
 import { problemText } from "../words.ts";
 import type { IrcContext } from "./context.ts";
 import * as N from "./numerics.ts";
@@ -28,16 +30,25 @@ export async function oper(context: IrcContext, message: IrcMessage): Promise<vo
   context.sendLine(context.own("MODE", [context.nick, "+o"], true));
 }
 
-/** `KICK #channel nick [reason]` and `KILL nick [reason]`: an operator removes the user. */
+/** `KILL nick [reason]`: a server operator removes the user from the server. */
 export function kick(context: IrcContext, message: IrcMessage): Promise<void> | void {
-  const [first, second, third] = message.params;
-  const kill = message.command === "KILL";
-  const nick = kill ? first : second;
-  const reason = kill ? second : third;
+  const [nick, reason] = message.params;
   if (!nick) {
     return context.numeric(N.ERR_NEEDMOREPARAMS, message.command, "Not enough parameters");
   }
   return moderate(context, { kind: "kick", nick, reason: reason ? clean(reason) : undefined });
+}
+
+/**
+ * `DLINE NICK|ADDRESS|CIDR [DURATION] [REASON]` and `UNDLINE ADDRESS|CIDR`:
+ * the server's address bans, read as the console reads `/ban` and `/unban`.
+ */
+export function dline(context: IrcContext, message: IrcMessage): Promise<void> | void {
+  const verb = message.command === "DLINE" ? "/ban" : "/unban";
+  const parsed = parseOperatorLine([verb, ...message.params.map(clean)].join(" "));
+  if (parsed.type === "problem") return context.serverNotice(describeProblem(parsed.problem));
+  if (parsed.type !== "command") return;
+  return moderate(context, parsed.command);
 }
 
 /** An operator command from IRC: answered as server notices. */

@@ -18,6 +18,7 @@ import { cleanString as clean, cutToBytes } from "../../text.ts";
 import type { IrcContext } from "./context.ts";
 import * as N from "./numerics.ts";
 import { MAX_AWAY, MAX_REALNAME, MAX_TARGETS } from "./registration.ts";
+import { memberPrefix } from "./modes.ts";
 import { realnameShown } from "./render.ts";
 import { globPattern } from "./server_info.ts";
 
@@ -82,10 +83,13 @@ function whoisInfo(reply: Extract<Replies["whois"], { kind: "whois" }>): MemberI
   };
 }
 
-/** `H` or `G` (away), `*` for a server operator, `@` for the channel's operator (in a channel). */
-function whoFlags(channel: string, info: MemberInfo): string {
+/**
+ * `H` or `G` (away), `*` for a server operator, then in a channel `@` for its
+ * operators and `+` for its voiced members (the highest, or all with `multi`-prefix).
+ */
+function whoFlags(channel: string, info: MemberInfo, multi: boolean): string {
   return (info.away === null ? "H" : "G") + (info.serverOperator ? "*" : "") +
-    (channel !== "*" && info.operator ? "@" : "");
+    (channel !== "*" ? memberPrefix(info, multi) : "");
 }
 
 /** 352: `<channel> <user> <host> <server> <nick> <flags> :<hopcount> <realname>`. */
@@ -98,7 +102,7 @@ function whoReply(context: IrcContext, channel: string, info: MemberInfo): void 
     server,
     server,
     info.nick,
-    whoFlags(channel, info),
+    whoFlags(channel, info, context.caps.has("multi-prefix")),
     `0 ${realnameShown(info.realname, info.user)}`,
   );
 }
@@ -141,7 +145,7 @@ function whoxReply(context: IrcContext, whox: Whox, channel: string, info: Membe
         params.push(info.nick);
         break;
       case "f":
-        params.push(whoFlags(channel, info));
+        params.push(whoFlags(channel, info, context.caps.has("multi-prefix")));
         break;
       case "d":
         params.push("0");

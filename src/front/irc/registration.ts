@@ -24,6 +24,7 @@ import { cleanString as clean } from "../../text.ts";
 import type { IrcContext } from "./context.ts";
 import { MONITOR_LIMIT } from "./monitor.ts";
 import * as N from "./numerics.ts";
+import { MAX_BANS, MAX_PARAM_MODES } from "../../core/channel_modes.ts";
 import { lusersReplies } from "./server_info.ts";
 
 /** Longest away text kept, in characters. */
@@ -171,9 +172,13 @@ export function isupportTokens(context: IrcContext): string[] {
     "WHOX",
     "ELIST=MNU",
     "NETWORK=parley",
-    "PREFIX=(o)@",
-    "CHANMODES=,,,nt",
-    "MODES=1",
+    "PREFIX=(ov)@+",
+    // b: a list; k: a parameter both ways; l: when set; the rest: none (channel_modes.ts).
+    "CHANMODES=b,k,l,imnst",
+    `MODES=${MAX_PARAM_MODES}`,
+    `MAXLIST=b:${MAX_BANS}`,
+    "EXTBAN=~,a",
+    "ACCOUNTEXTBAN=a",
   ];
 }
 
@@ -185,7 +190,14 @@ export function welcome(context: IrcContext, counts: Replies["lusers"]): void {
   context.numeric(N.RPL_WELCOME, `Welcome to the parley network, ${source}`);
   context.numeric(N.RPL_YOURHOST, `Your host is ${irc.name}, running parley ${irc.version}`);
   context.numeric(N.RPL_CREATED, `This server was created ${irc.created.toUTCString()}`);
-  context.numericData(N.RPL_MYINFO, irc.name, `parley-${irc.version}`, "o", "nt");
+  context.numericData(
+    N.RPL_MYINFO,
+    irc.name,
+    `parley-${irc.version}`,
+    "o",
+    "biklmnostv",
+    "bklov",
+  );
   const tokens = isupportTokens(context);
   // At most 13 tokens a line (modern: "up to 13 parameters"), 12 here to be safe.
   for (let at = 0; at < tokens.length; at += 12) {

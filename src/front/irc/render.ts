@@ -12,6 +12,7 @@
  */
 
 import type { ChatEvent, MessageEvent, QuitReason } from "../../core/events.ts";
+import { formatChanges } from "../../core/channel_modes.ts";
 import type { Renderer } from "../../core/records.ts";
 import { formatMessage } from "../../protocol/irc/message.ts";
 import { formatServerTime, formatTextLines } from "../../protocol/irc/text.ts";
@@ -159,6 +160,29 @@ export class IrcRenderer implements Renderer {
           command: "TOPIC",
           params: [`#${event.room}`, event.text],
         }, { trailing: true });
+      case "mode":
+        return formatMessage({
+          tags,
+          source,
+          command: "MODE",
+          params: [`#${event.room}`, ...formatChanges(event.changes)],
+        });
+      case "kicked":
+        return formatMessage({
+          tags,
+          source,
+          command: "KICK",
+          params: [`#${event.room}`, event.target, event.text],
+        }, { trailing: true });
+      case "invited":
+        // The invited member, and with invite-notify the room's operators.
+        if (event.notify && !this.caps.inviteNotify) return "";
+        return formatMessage({
+          tags,
+          source,
+          command: "INVITE",
+          params: [event.to, `#${event.room}`],
+        });
       case "away":
         if (!this.caps.awayNotify) return "";
         return formatMessage({

@@ -21,7 +21,16 @@ import { LOBBY, MAX_NICK } from "../../protocol/names.ts";
 import { alreadyText, movedText, privateSentLine, renamedText } from "../../protocol/line.ts";
 import { moderatedLines } from "../moderation.ts";
 import { changesSomething, describeProblem, parseOperatorLine } from "../operator_commands.ts";
-import { accountNamed, problemText, roomsText, topicText, whoText } from "../words.ts";
+import {
+  accountNamed,
+  modeChangeText,
+  modesText,
+  problemText,
+  roomsText,
+  topicText,
+  whoText,
+} from "../words.ts";
+import { formatChanges, type ModeChange, parseModeString } from "../../core/channel_modes.ts";
 
 /** What one line from a client asks for. */
 export type LineCommand =
@@ -30,7 +39,8 @@ export type LineCommand =
   | { kind: "msg"; nick: string; text: string }
   | { kind: "nick"; nick: string }
   | { kind: "who" }
-  | { kind: "join"; room: string }
+  /** `whole`: what was typed, for a room name with a space (refused as such). */
+  | { kind: "join"; room: string; key?: string; whole?: string }
   | { kind: "rooms" }
   /** Show the room's topic, or set it. */
   | { kind: "topic"; text?: string }
@@ -40,8 +50,20 @@ export type LineCommand =
   /** `/password OLD NEW`; operators' `/setpassword NICK NEW` has `nick` (and no old one). */
   | { kind: "password"; first: string; nick?: string; password: string }
   | { kind: "oper"; password: string }
-  /** An operator command (`/kick`, `/ban`, …), parsed by the console's grammar. */
+  /** An operator command (`/ban`, `/mute`, …), parsed by the console's grammar. */
   | { kind: "operator"; line: string }
+  /** A room operator takes NICK out of the current room. */
+  | { kind: "kick"; nick: string; reason?: string }
+  /** A server operator takes NICK out of the chat (the console's `/kick`). */
+  | { kind: "kill"; nick: string; reason?: string }
+  /** A room operator gives or takes a status in the current room. */
+  | { kind: "op"; nick: string }
+  | { kind: "deop"; nick: string }
+  | { kind: "voice"; nick: string }
+  | { kind: "devoice"; nick: string }
+  | { kind: "invite"; nick: string }
+  /** The current room's modes (`words` empty), or changes to them (`+i`, `+k KEY`, …). */
+  | { kind: "mode"; words: string[] }
   | { kind: "quit"; reason: string }
   | { kind: "help" }
   /** A command without what it needs: `form` shows how it is used. */
@@ -170,13 +192,27 @@ const COMMANDS: Rows = {
   },
   join: {
     names: ["join"],
-    usage: "/join ROOM",
+    usage: "/join ROOM [KEY]",
     about: "switch to ROOM (created if needed; everyone starts in lobby)",
-    parse: (args) => args ? { kind: "join", room: args.replace(/^#/, "") } : null,
-    async run(context, { room }) {
+    parse(args) {
+      const [room, key] = args.split(/\s+/);
+      return room ? { kind: "join", room: room.replace(/^#/, ""), key, whole: args } : null;
+    },
+    async run(context, command) {
+      let { room, key } = command;
+      // A second word is a key only for a room that exists: `/join no spaces` is a bad name.
+      if (key !== undefined && context.chat.findRoom(room) === undefined) {
+        room = (command.whole ?? room).replace(/^#/, "");
+        key = undefined;
+      }
       context.hold();
       try {
-        const reply = await context.chat.apply(context.member, { kind: "join", room, move: true });
+        const reply = await context.chat.apply(context.member, {
+          kind: "join",
+          room,
+          move: true,
+          key,
+        });
         if (reply.kind === "refused") return context.error(problemText(reply.problem));
         context.notice(movedText(reply.room));
         context.entered(reply);
@@ -198,7 +234,7 @@ const COMMANDS: Rows = {
   topic: {
     names: ["topic"],
     usage: "/topic [TEXT]",
-    about: "show your room's topic, or set it (if you created the room)",
+    about: "show your room's topic, or set it (its operators; anyone if it is -t)",
     parse: (args) => args ? { kind: "topic", text: args } : { kind: "topic" },
     async run(context, { text }) {
       if (context.room === null) return context.error(NO_ROOM_TEXT);
@@ -291,9 +327,103 @@ const COMMANDS: Rows = {
       context.notice("you are a server operator now: /kick, /ban, /mute, /say, /stats …");
     },
   },
+  kick: {
+    names: ["kick"],
+    usage: "/kick NICK [REASON]",
+    about: "take NICK out of your room (its operators)",
+    parse(args) {
+      const [, nick, reason] = /^(\S+)\s*(.*)$/s.exec(args) ?? [];
+      return nick ? { kind: "kick", nick, reason: reason?.trim() || undefined } : null;
+    },
+    async run(context, { nick, reason }) {
+      if (context.room === null) return context.error(NO_ROOM_TEXT);
+      const reply = await context.chat.apply(context.member, {
+        kind: "kick",
+        room: context.room.name,
+        nick,
+        reason,
+      });
+      if (reply.kind === "refused") return context.error(problemText(reply.problem));
+      const { target, text } = reply.event;
+      context.operatorDid(`kicked ${target} from #${reply.room} (${text})`);
+      context.notice(`you kicked ${target} from #${reply.room}`);
+    },
+  },
+  // Server operators' `/kill NICK [REASON]`: out of the chat (the console's `/kick`).
+  kill: {
+    names: ["kill"],
+    usage: "/kill NICK [REASON]",
+    about: "disconnect NICK (server operators)",
+    unlisted: true,
+    parse(args) {
+      const [, nick, reason] = /^(\S+)\s*(.*)$/s.exec(args) ?? [];
+      return nick ? { kind: "kill", nick, reason: reason?.trim() || undefined } : null;
+    },
+    async run(context, { nick, reason }) {
+      const reply = await context.chat.apply(context.member, {
+        kind: "moderate",
+        command: { kind: "kick", nick, reason },
+      });
+      if (reply.kind === "refused") return context.error(problemText(reply.problem));
+      const lines = moderatedLines(reply, Date.now());
+      context.operatorDid(lines.join("; "));
+      for (const text of lines) context.notice(text);
+    },
+  },
+  op: statusRow("op", "o", true, "make NICK an operator of your room"),
+  deop: statusRow("deop", "o", false, "take NICK's operator status in your room"),
+  voice: statusRow("voice", "v", true, "let NICK speak in your room when it is moderated"),
+  devoice: statusRow("devoice", "v", false, "take NICK's voice in your room"),
+  invite: {
+    names: ["invite"],
+    usage: "/invite NICK",
+    about: "invite NICK into your room (past its key, limit, bans and +i)",
+    parse: (args) => /^\S+$/.test(args) ? { kind: "invite", nick: args } : null,
+    async run(context, { nick }) {
+      if (context.room === null) return context.error(NO_ROOM_TEXT);
+      const reply = await context.chat.apply(context.member, {
+        kind: "invite",
+        room: context.room.name,
+        nick,
+      });
+      if (reply.kind === "refused") return context.error(problemText(reply.problem));
+      context.notice(`you invited ${reply.nick} into #${reply.room}`);
+    },
+  },
+  mode: {
+    names: ["mode"],
+    usage: "/mode [CHANGES]",
+    about:
+      "your room's modes; its operators change them: +i, +k KEY, +l N, +m, +s, +t, +b MASK (- undoes)",
+    parse: (args) => ({ kind: "mode", words: args.split(/\s+/).filter(Boolean) }),
+    async run(context, { words }) {
+      if (context.room === null) return context.error(NO_ROOM_TEXT);
+      const room = context.room.name;
+      if (words.length === 0) {
+        const reply = await context.chat.apply(context.member, { kind: "modes", room });
+        if (reply.kind === "refused") return context.error(problemText(reply.problem));
+        return context.notice(modesText(reply.room, reply.modes, reply.member));
+      }
+      const changes = words.filter((word) => /^[+-]/.test(word)).join("");
+      const params = words.filter((word) => !/^[+-]/.test(word));
+      const parsed = parseModeString(changes, params, false);
+      if (parsed.unknown.length > 0 || changes === "") {
+        return context.error(`unknown mode ${parsed.unknown.join("") || words[0]} (${MODES_HELP})`);
+      }
+      if (parsed.missing.length > 0) {
+        return context.error(`+${parsed.missing.join("")} needs a value (${MODES_HELP})`);
+      }
+      if (parsed.changes.length === 0) {
+        const reply = await context.chat.apply(context.member, { kind: "modes", room });
+        if (reply.kind === "refused") return context.error(problemText(reply.problem));
+        return context.notice(modesText(reply.room, reply.modes, reply.member));
+      }
+      await changeModes(context, parsed.changes);
+    },
+  },
   operator: {
-    names: ["kick", "ban", "unban", "bans", "mute", "unmute", "say", "stats", "backup"],
-    usage: "/kick NICK …",
+    names: ["ban", "unban", "bans", "mute", "unmute", "say", "stats", "backup"],
+    usage: "/ban NICK …",
     about: "operator commands (see /oper)",
     unlisted: true,
     parse: (_args, line) => ({ kind: "operator", line }),
@@ -328,6 +458,48 @@ const COMMANDS: Rows = {
     },
   },
 };
+
+/** What `/mode` takes, for its errors. */
+const MODES_HELP = "modes: +i, +k KEY, +l N, +m, +n, +s, +t, +b MASK; - undoes";
+
+/** `/op`, `/deop`, `/voice`, `/devoice`: a status given or taken in the current room. */
+function statusRow<K extends "op" | "deop" | "voice" | "devoice">(
+  kind: K,
+  mode: "o" | "v",
+  on: boolean,
+  about: string,
+): LineCommandRow<K> {
+  return {
+    names: [kind],
+    usage: `/${kind} NICK`,
+    about,
+    parse: (args) =>
+      /^\S+$/.test(args) ? { kind, nick: args } as Extract<LineCommand, { kind: K }> : null,
+    async run(context, command) {
+      if (context.room === null) return context.error(NO_ROOM_TEXT);
+      const { nick } = command as { nick: string };
+      await changeModes(context, [{ mode, on, param: nick }]);
+    },
+  };
+}
+
+/** Changes the current room's modes; the client is told what changed and what could not. */
+async function changeModes(context: LineContext, changes: ModeChange[]): Promise<void> {
+  const reply = await context.chat.apply(context.member, {
+    kind: "mode",
+    room: context.room!.name,
+    changes,
+  });
+  if (reply.kind === "refused") return context.error(problemText(reply.problem));
+  for (const problem of reply.refused) context.error(problemText(problem));
+  if (reply.event === null) {
+    if (reply.refused.length === 0) context.notice("nothing to change");
+    return;
+  }
+  const done = reply.event.changes.map(modeChangeText).join(", ");
+  context.operatorDid(`set #${reply.room} ${formatChanges(reply.event.changes, false).join(" ")}`);
+  context.notice(`you ${done} in #${reply.room}`);
+}
 
 /** Operators' `/setpassword NICK NEW`: a row of its own, run like `/password`. */
 const SET_PASSWORD: LineCommandRow<"password"> = {

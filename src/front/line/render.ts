@@ -10,7 +10,7 @@
 import type { ChatEvent, QuitReason } from "../../core/events.ts";
 import type { Renderer } from "../../core/records.ts";
 import { encodeLine, messageLine, noticeLine } from "../../protocol/line.ts";
-import { serverNoticeText } from "../words.ts";
+import { modeChangeText, serverNoticeText } from "../words.ts";
 
 /**
  * Joins and leaves are announced only to rooms of fewer others than this: in a
@@ -40,6 +40,21 @@ export function eventLine(event: ChatEvent, audience: number): string | null {
       return noticeLine(`${event.nick} is now known as ${event.to}`);
     case "topic":
       return noticeLine(`${event.nick} set the topic of #${event.room}: ${event.text}`);
+    case "mode":
+      return noticeLine(
+        `${event.nick} ${event.changes.map(modeChangeText).join(", ")} in #${event.room}`,
+      );
+    case "kicked":
+      return noticeLine(
+        `${event.nick} kicked ${event.target} from #${event.room}${
+          event.text && event.text !== event.nick ? ` (${event.text})` : ""
+        }`,
+      );
+    case "invited":
+      // The invited member sees it; the room's operators see it on IRC only (invite-notify).
+      return event.notify
+        ? null
+        : noticeLine(`${event.nick} invites you to #${event.room}: /join ${event.room}`);
     case "joined":
       return audience < ANNOUNCE_LIMIT ? noticeLine(`${event.nick} joined #${event.room}`) : null;
     case "left":

@@ -132,6 +132,18 @@ export class LineSession implements Endpoint, LineHandler, LineContext {
     });
   }
 
+  /**
+   * A room operator kicked the member out of `room`: a line client is always
+   * in a room, so out of its current one it goes back to the lobby (out of
+   * the lobby, it is told to /join one).
+   */
+  removedFromRoom(room: ChatRoom): void {
+    if (this.#room !== room) return;
+    this.#room = null;
+    if (room.name === LOBBY) return this.notice(NO_ROOM_TEXT);
+    void runLineCommand(this, { kind: "join", room: LOBBY });
+  }
+
   /** Events for this member (the chat calls it); held back while a room's history is sent. */
   send(bytes: Uint8Array): void {
     if (this.#held !== null) this.#held.push(bytes);

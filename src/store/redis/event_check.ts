@@ -10,6 +10,12 @@
  * @module
  */
 
+import {
+  keyProblem,
+  limitProblem,
+  maskProblem,
+  type ModeChange,
+} from "../../core/channel_modes.ts";
 import type { ChatEvent } from "../../core/events.ts";
 import { nickProblem, roomProblem } from "../../protocol/names.ts";
 import { cleanString } from "../../text.ts";
@@ -52,6 +58,7 @@ function rebuild(raw: unknown): ChatEvent {
     event.realname = short(value, "realname");
   }
   if (event.kind === "joined" && value.away !== undefined) event.away = short(value, "away");
+  if (event.kind === "joined" && value.op === true) event.op = true;
   return event;
 }
 
@@ -107,6 +114,38 @@ function rebuildKind(value: Record<string, unknown>): ChatEvent {
         nick: value.nick === "server" ? "server" : nick(value, "nick"),
         user: short(value, "user"),
         text: text(value, "text"),
+      };
+    case "mode":
+      return {
+        kind: "mode",
+        ...inRoom(value),
+        time,
+        origin,
+        nick: value.nick === "server" ? "server" : nick(value, "nick"),
+        user: short(value, "user"),
+        changes: modeChanges(value.changes),
+      };
+    case "kicked":
+      return {
+        kind: "kicked",
+        ...inRoom(value),
+        time,
+        origin,
+        nick: nick(value, "nick"),
+        user: short(value, "user"),
+        target: nick(value, "target"),
+        targetId: short(value, "targetId"),
+        text: text(value, "text"),
+      };
+    case "invited":
+      return {
+        kind: "invited",
+        ...inRoom(value),
+        time,
+        origin,
+        nick: nick(value, "nick"),
+        user: short(value, "user"),
+        to: nick(value, "to"),
       };
     case "renamed":
       return {
@@ -192,6 +231,35 @@ function rebuildKind(value: Record<string, unknown>): ChatEvent {
     default:
       throw new NotAnEvent("unknown kind");
   }
+}
+
+/** The changes of a mode event: known letters, parameters checked as a room operator's would be. */
+function modeChanges(raw: unknown): ModeChange[] {
+  if (!Array.isArray(raw) || raw.length === 0 || raw.length > 64) throw new NotAnEvent("changes");
+  return raw.map((item) => {
+    if (typeof item !== "object" || item === null) throw new NotAnEvent("changes");
+    const value = item as Record<string, unknown>;
+    const mode = value.mode;
+    if (typeof mode !== "string" || !/^[biklmnostv]$/.test(mode)) throw new NotAnEvent("mode");
+    const change: ModeChange = { mode: mode as ModeChange["mode"], on: boolean(value, "on") };
+    if (value.param !== undefined) {
+      const param = short(value, "param");
+      const why = mode === "k"
+        ? keyProblem(param)
+        : mode === "l"
+        ? limitProblem(param)
+        : mode === "b"
+        ? maskProblem(param)
+        : nickProblem(param);
+      if (why !== null && (change.on || mode === "o" || mode === "v")) {
+        throw new NotAnEvent("mode parameter");
+      }
+      change.param = param;
+    }
+    if ((mode === "o" || mode === "v") && change.param === undefined) throw new NotAnEvent("mode");
+    if (value.id !== undefined) change.id = short(value, "id");
+    return change;
+  });
 }
 
 /** Client-only tags: `+name` keys, string values, a bounded size. */

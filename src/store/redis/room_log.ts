@@ -71,7 +71,8 @@ export interface LogEntry {
 /** True for the events that belong to one room (and are sequenced in its feed). */
 export function isRoomEvent(event: ChatEvent): event is RoomEvent {
   return event.kind === "message" || event.kind === "joined" || event.kind === "left" ||
-    event.kind === "topic";
+    event.kind === "topic" || event.kind === "mode" || event.kind === "kicked" ||
+    event.kind === "invited";
 }
 
 /** True for what a room's history keeps: messages, not notices. */

@@ -24,6 +24,7 @@
 import type { Topic } from "../../core/commands.ts";
 import type { MessageEvent } from "../../core/events.ts";
 import type { History } from "../../core/history.ts";
+import type { StoredModes } from "../../core/channel_modes.ts";
 import type { Account, Ban, Store, StoredRoom } from "../../core/store.ts";
 import { errorText } from "../../errors.ts";
 import { accountKey, BANS_KEY, historyKey, roomInfoKey, ROOMS_KEY } from "./keys.ts";
@@ -114,6 +115,7 @@ export class RedisStore implements Store {
           topic: parseTopic(row.topic),
           lastUsed: Number(row.lastUsed ?? 0),
           seq: 0, // a room's feed in Redis numbers its events itself
+          ...roomSettings(row),
         });
       }
       return rooms;
@@ -139,6 +141,20 @@ export class RedisStore implements Store {
         topic === null
           ? c.hDel(roomInfoKey(key), "topic")
           : c.hSet(roomInfoKey(key), "topic", JSON.stringify(topic)),
+    );
+  }
+
+  setModes(key: string, modes: StoredModes): void {
+    this.#write("room modes", (c) => c.hSet(roomInfoKey(key), "modes", JSON.stringify(modes)));
+  }
+
+  /** A member's status in a room: field `s:<member id>` of the room's info hash. */
+  setStatus(key: string, member: string, status: string): void {
+    const field = `${STATUS_FIELD}${member}`;
+    this.#write(
+      "a room status",
+      (c) =>
+        status === "" ? c.hDel(roomInfoKey(key), field) : c.hSet(roomInfoKey(key), field, status),
     );
   }
 
@@ -289,6 +305,27 @@ function fields(account: Account): string[] {
     "created",
     String(account.created),
   ];
+}
+
+/** A room info hash field holding a member's status (`s:<member id>` → `o`, `v`, `ov`). */
+const STATUS_FIELD = "s:";
+
+/** A room's modes and its members' statuses, from its info hash. */
+function roomSettings(
+  row: Record<string, string>,
+): { modes?: StoredModes; statuses?: Record<string, string> } {
+  const settings: { modes?: StoredModes; statuses?: Record<string, string> } = {};
+  for (const [field, value] of Object.entries(row)) {
+    if (field.startsWith(STATUS_FIELD) && /^o?v?$/.test(value)) {
+      (settings.statuses ??= {})[field.slice(STATUS_FIELD.length)] = value;
+    }
+  }
+  if (row.modes === undefined) return settings;
+  try {
+    const modes = JSON.parse(row.modes) as StoredModes;
+    if (typeof modes === "object" && modes !== null) settings.modes = modes;
+  } catch { /* a damaged value: the defaults */ }
+  return settings;
 }
 
 function parseTopic(json: string | undefined): Topic | null {

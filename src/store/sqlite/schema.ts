@@ -72,6 +72,11 @@ export const MIGRATIONS: readonly string[] = [
     created INTEGER NOT NULL
   ) STRICT, WITHOUT ROWID;
   `,
+  /* v2 */ `
+  -- A room's modes, key, limit and channel bans, and when it was made, as JSON
+  -- ({"flags":"nt","key":null,"limit":null,"bans":[…],"created":ms}); NULL: +nt.
+  ALTER TABLE rooms ADD COLUMN modes TEXT;
+  `,
 ];
 
 /** A start-up failure (or a failed account call); the message is one line naming the file. */
@@ -101,7 +106,7 @@ export function prepare(db: DatabaseSync) {
     ),
     forget: sql("DELETE FROM messages WHERE room_key = ?"),
     rooms: sql(
-      `SELECT key, name, topic_text, topic_nick, topic_time, last_used,
+      `SELECT key, name, topic_text, topic_nick, topic_time, last_used, modes,
          (SELECT seq FROM messages WHERE room_key = rooms.key ORDER BY id DESC LIMIT 1) AS seq
        FROM rooms ORDER BY last_used DESC`,
     ),
@@ -112,6 +117,7 @@ export function prepare(db: DatabaseSync) {
     setTopic: sql(
       "UPDATE rooms SET topic_text = ?, topic_nick = ?, topic_time = ? WHERE key = ?",
     ),
+    setModes: sql("UPDATE rooms SET modes = ? WHERE key = ?"),
     deleteRoom: sql("DELETE FROM rooms WHERE key = ?"),
     account: sql("SELECT key, nick, hash, salt, n, r, p, created FROM accounts WHERE key = ?"),
     addAccount: sql(
