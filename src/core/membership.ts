@@ -318,8 +318,11 @@ export class Membership {
       created = true;
     }
     const lobby = registry.isLobby(room);
-    const passes = created || lobby || m.operator || m.invited.has(key);
-    if (!passes) {
+    const modes = room.modes;
+    const guarded = modes.bans.length > 0 || modes.inviteOnly || modes.key !== null ||
+      modes.limit !== null;
+    // An open room (the common case) costs its joiner no check and no wait.
+    if (guarded && !created && !lobby && !m.operator && !m.invited.has(key)) {
       const problem = await this.#entryProblem(m, room, password);
       if (problem !== null) return refused(problem);
     }
