@@ -42,7 +42,7 @@ import * as N from "./numerics.ts";
 import { Registration, welcome } from "./registration.ts";
 import { realnameOf } from "./queries.ts";
 import { arrived } from "./server_info.ts";
-import type { IrcRenderer } from "./render.ts";
+import { type IrcRenderer, realnameShown } from "./render.ts";
 
 export type { IrcServerInfo } from "./context.ts";
 
@@ -402,7 +402,7 @@ export class IrcSession implements Endpoint, LineHandler, IrcContext {
     const member = this.member;
     if (command === "JOIN" && params.length === 1 && this.caps.has("extended-join")) {
       // extended-join: its own JOIN too says which account and real name it joined with.
-      params = [params[0], member.accountName ?? "*", this.#registration.realname || member.user];
+      params = [params[0], member.accountName ?? "*", realnameShown(member.realname, member.user)];
       trailing = true;
     }
     return formatMessage(
