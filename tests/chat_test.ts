@@ -252,16 +252,18 @@ Deno.test("chat: private messages reach their target wherever it is; who and roo
   const [event] = bob.far.take().filter((event) => event.kind === "private");
   assert.deepEqual(event, sentEvent, "the sender is told what the receiver got, id and all");
   assert.ok(event.kind === "private" && event.nick === "alice" && event.to === "bob");
+  // What lists also say of a member who gave no real name, is no server operator and has no account.
+  const plain = { realname: "", serverOperator: false, account: null, idleSeconds: 0 };
   assert.deepEqual(await chat.apply(alice.member, { kind: "who", room: "lobby" }), {
     kind: "who",
     room: "lobby",
-    members: [{ nick: "alice", user: "u-alice", operator: false, away: null }],
+    members: [{ nick: "alice", user: "u-alice", operator: false, away: null, ...plain }],
     online: 2,
   });
   assert.deepEqual(await chat.apply(alice.member, { kind: "who", room: "dev" }), {
     kind: "who",
     room: "dev",
-    members: [{ nick: "bob", user: "u-bob", operator: true, away: null }],
+    members: [{ nick: "bob", user: "u-bob", operator: true, away: null, ...plain }],
     online: 2,
   });
   assert.deepEqual(await chat.apply(alice.member, { kind: "rooms" }), {

@@ -171,11 +171,11 @@ Deno.test({
     const far = new NetcatClient(server.port, "127.0.0.9");
     netcats.push(far);
     await far.send("/nick far");
-    await ann.expect("*** guest-2 is now known as far");
+    await ann.expect("*** far joined #lobby"); // a first line /nick NAME arrives as NAME
     const near = new NetcatClient(server.port, "127.0.0.10");
     netcats.push(near);
     await near.send("/nick near");
-    await ann.expect("*** guest-3 is now known as near");
+    await ann.expect("*** near joined #lobby");
 
     await server.type("/say maintenance at noon");
     await ann.expect("*** maintenance at noon");
