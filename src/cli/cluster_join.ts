@@ -53,7 +53,9 @@ export interface ClusterJoin {
 export async function joinCluster(
   url: string,
   options: {
+    /** Messages kept per room (`--history-max`), and for how many days (`--history-days`). */
     historySize: number;
+    historyDays?: number;
     log: Logger;
     metrics?: ServerMetrics;
     /** Start even when Redis is not reachable, and join when it is (`--cluster-wait`). */
@@ -79,6 +81,7 @@ export async function joinCluster(
     cluster = await openCluster(url, {
       node,
       historySize: options.historySize,
+      historyDays: options.historyDays,
       log: (message) => say(message),
       bus: {
         onUnsent: (events, reason, detail) => chat && tellUnsent(chat, events, reason, detail),

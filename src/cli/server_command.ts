@@ -11,6 +11,7 @@ import { serve, SERVER_DEFAULTS } from "../../server.ts";
 import { colorWanted } from "../colors.ts";
 import { type ServerCommand, ServerConsole } from "../console/console.ts";
 import type { Chat, ChatOptions } from "../core/chat.ts";
+import type { Retention } from "../core/history.ts";
 import { errorText } from "../errors.ts";
 import { moderatedLines } from "../front/moderation.ts";
 import { changesSomething } from "../front/operator_commands.ts";
@@ -147,7 +148,7 @@ async function openChat(
     maxRoomsPerMember: config.maxRoomsPerClient,
   };
   if (config.data !== undefined) {
-    const store = await openStore(config.data, config.historySize);
+    const store = await openStore(config.data, config.retention);
     store.onError = (message) => log.event({ event: "error", message });
     opened.push(() => store.close());
     chat.store = store;
@@ -157,7 +158,8 @@ async function openChat(
   // never loads (nor downloads) the Redis client.
   const { joinCluster }: typeof import("./cluster_join.ts") = await import(CLUSTER_MODULE);
   const cluster = await joinCluster(config.cluster, {
-    historySize: config.historySize,
+    historySize: config.retention.max,
+    historyDays: config.retention.days,
     log,
     metrics,
     waitForRedis: config.clusterWait,
@@ -198,11 +200,11 @@ async function runOperatorCommand(
 }
 
 /** `--data FILE`: the store, or a {@linkcode StartError} in one line naming the file. */
-async function openStore(path: string, historySize: number) {
+async function openStore(path: string, retention: Retention) {
   // Loaded only with --data, as the Redis client only with --cluster.
   const { SqliteStore, StoreError } = await import("../store/sqlite.ts");
   try {
-    return SqliteStore.open(path, { historySize });
+    return SqliteStore.open(path, { historySize: retention.max, historyDays: retention.days });
   } catch (error) {
     if (error instanceof StoreError) throw new StartError(error.message);
     throw error;

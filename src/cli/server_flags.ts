@@ -8,6 +8,7 @@
 
 import { SERVER_DEFAULTS, type ServerLimits } from "../../server.ts";
 import { UsageError } from "../errors.ts";
+import { DEFAULT_RETENTION, MEMORY_HISTORY, type Retention } from "../core/history.ts";
 import { cleanString } from "../text.ts";
 import {
   invalidValue,
@@ -46,6 +47,11 @@ Options:
   --send-queue BYTES     output waiting for a client before it is dropped (default 1M)
   --idle-timeout SECONDS disconnect clients silent this long (default 0 = never)
   --history N            messages per room replayed to newcomers (default ${SERVER_DEFAULTS.history}; 0 = off)
+  --history-days N       with --data or --cluster: keep messages this many days (default
+                         ${DEFAULT_RETENTION.days}; 0 = no age limit); older ones are pruned in the background
+  --history-max N        with --data or --cluster: most messages kept per room, and private
+                         ones per account (default ${DEFAULT_RETENTION.max}; 0 = keep none); in memory
+                         ${MEMORY_HISTORY} per room
   --max-rooms N          most rooms at once (default ${SERVER_DEFAULTS.maxRooms})
   --max-rooms-per-client N
                          most rooms one client may be in at once (default ${MAX_ROOMS_PER_CLIENT};
@@ -109,6 +115,8 @@ export interface ServerConfig {
   metricsAddress: { hostname: string; port: number } | undefined;
   /** Messages per room replayed to newcomers. */
   historySize: number;
+  /** What `--data` and `--cluster` keep (`--history-days`, `--history-max`). */
+  retention: Retention;
   /** Most rooms one client may be in (`--max-rooms-per-client`). */
   maxRoomsPerClient: number | undefined;
 }
@@ -127,6 +135,8 @@ export function readServerFlags(args: string[]): ServerConfig | "help" {
     "send-queue": { type: "string" },
     "idle-timeout": { type: "string" },
     history: { type: "string" },
+    "history-days": { type: "string" },
+    "history-max": { type: "string" },
     "max-rooms": { type: "string" },
     "max-rooms-per-client": { type: "string" },
     log: { type: "string" },
@@ -212,6 +222,16 @@ export function readServerFlags(args: string[]): ServerConfig | "help" {
     return { hostname: host, port: port! };
   });
   const historySize = limits.history ?? SERVER_DEFAULTS.history;
+  const retention: Retention = {
+    days: optional(
+      values["history-days"],
+      (v) => parseInteger("history-days", v, { min: 0, max: 36_500, note: "0 = no age limit" }),
+    ) ?? DEFAULT_RETENTION.days,
+    max: optional(
+      values["history-max"],
+      (v) => parseInteger("history-max", v, { min: 0, note: "0 = keep none" }),
+    ) ?? DEFAULT_RETENTION.max,
+  };
   return {
     hostname,
     port,
@@ -235,6 +255,7 @@ export function readServerFlags(args: string[]): ServerConfig | "help" {
     console: !values["no-console"],
     metricsAddress,
     historySize,
+    retention,
     maxRoomsPerClient: optional(
       values["max-rooms-per-client"],
       (v) => parseInteger("max-rooms-per-client", v, 1),

@@ -52,6 +52,9 @@ import { Queries } from "./queries.ts";
 import type { ChatMember, ChatRoom, Endpoint, Member, Renderer } from "./records.ts";
 import { Registry } from "./registry.ts";
 import { MemoryStore, type Store } from "./store.ts";
+import { MEMORY_HISTORY } from "./history.ts";
+import { PrivateKeeper } from "./private_history.ts";
+import { Scrollback } from "./scrollback.ts";
 import { Whowas } from "./whowas.ts";
 import { errorText } from "../errors.ts";
 import { nameKey } from "../protocol/names.ts";
@@ -118,10 +121,12 @@ export class Chat {
   readonly #channels: ChannelOps;
   /** The other servers' members as last asked for by {@linkcode findOnline}. */
   #elsewhereView: { at: number; members: Promise<RemoteMember[]> } | null = null;
+  readonly #scrollback: Scrollback;
 
   constructor(options: ChatOptions = {}) {
     const historySize = options.history ?? 50;
-    const store = this.#store = options.store ?? new MemoryStore(historySize);
+    const store = this.#store = options.store ??
+      new MemoryStore(Math.max(historySize, MEMORY_HISTORY));
     const clock = this.#clock = options.clock ?? systemClock;
     const directory = options.directory ?? new MemoryDirectory();
     const ids = new EventIds(clock);
@@ -200,7 +205,10 @@ export class Chat {
       clock,
       notify: (notice, to) => this.#notifyMember(notice, to),
     });
+    this.#scrollback = new Scrollback({ history: store.history, registry, onError });
+    const keeper = new PrivateKeeper(registry, store.history);
     bus.deliverTo((events) => {
+      keeper.delivered(events); // kept before anyone sees it, as room messages are
       this.#delivery.deliver(events);
       this.#membership.seen(events);
     });
@@ -424,6 +432,12 @@ export class Chat {
       case "moderate":
         if (!m.operator) return { kind: "refused", problem: { code: "not-server-operator" } };
         return await this.moderate(m, command.command);
+      case "history":
+        return await this.#scrollback.read(m, command.target, command.request);
+      case "history-targets":
+        return await this.#scrollback.targets(m, command.from, command.to, command.limit);
+      case "search":
+        return await this.#scrollback.search(m, command.room, command.text, command.limit);
     }
   }
 

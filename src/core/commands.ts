@@ -12,6 +12,7 @@ import type { CidrBlock } from "./cidr.ts";
 import type { ModeChange, ModeParamProblem, RoomModes } from "./channel_modes.ts";
 import type { InvitedEvent, KickedEvent, MessageEvent, ModeEvent, PrivateEvent } from "./events.ts";
 import type { Ban, Topic } from "./store.ts";
+import type { HistoryRequest, HistoryTargetName, KeptEvent, TargetTime } from "./history.ts";
 
 export type { Topic } from "./store.ts";
 
@@ -74,7 +75,13 @@ export type Command =
   /** Become a server operator. */
   | { kind: "oper"; password: string }
   /** An operator command (operators only). */
-  | { kind: "moderate"; command: OperatorCommand };
+  | { kind: "moderate"; command: OperatorCommand }
+  /** Kept messages of a room the member is in, or of its own conversation with a nick. */
+  | { kind: "history"; target: HistoryTargetName; request: HistoryRequest }
+  /** The member's rooms and conversations whose newest message falls strictly between two times. */
+  | { kind: "history-targets"; from: number; to: number; limit: number }
+  /** Kept messages holding every word of `text`: in `room` (one the member is in) and its own private ones. */
+  | { kind: "search"; room: string | null; text: string; limit: number };
 
 /**
  * An account whose password was proved (`Chat.authenticate`, `Chat.registerNick`): its
@@ -338,6 +345,19 @@ export interface Replies {
   /** `account`: its name as registered. */
   login: { kind: "logged-in"; account: string };
   moderate: Moderated | Refused;
+  history:
+    | { kind: "history"; events: KeptEvent[] }
+    /** The store cannot answer now (reported). */
+    | { kind: "history-unavailable" }
+    | Refused;
+  "history-targets":
+    | { kind: "history-targets"; targets: TargetTime[] }
+    | { kind: "history-unavailable" };
+  search:
+    /** `words`: what was looked for (`searchWords`). */
+    | { kind: "found"; events: KeptEvent[]; words: string[] }
+    | { kind: "history-unavailable" }
+    | Refused;
 }
 
 /** What an operator command did. */

@@ -103,6 +103,7 @@ export interface Store {
   addAccount(account: Account): Promise<boolean>;
   /** Replaces an account's hash (a new password). */
   updateAccount(account: Account): Promise<void>;
+  /** Drops an account, and the private messages kept for it (`History.forgetOwner`). */
   dropAccount(key: string): Promise<void>;
 
   bans(): Promise<Ban[]>;
@@ -131,7 +132,7 @@ export class MemoryStore implements Store {
   readonly #accounts = new Map<string, Account>();
   readonly #bans = new Map<string, Ban>();
 
-  /** Keeps `historySize` messages per room. */
+  /** Keeps `historySize` messages per room and per private conversation. */
   constructor(historySize: number) {
     this.history = new MemoryHistory(historySize);
   }
@@ -178,6 +179,7 @@ export class MemoryStore implements Store {
 
   dropAccount(key: string): Promise<void> {
     this.#accounts.delete(key);
+    this.history.forgetOwner(key); // a new owner of the nick never reads the old one's messages
     return Promise.resolve();
   }
 

@@ -116,13 +116,52 @@ export function historyStartText(count: number, room: string): string {
 /** The notice that closes a history block. */
 export const HISTORY_END_TEXT = "end of history; new messages follow";
 
+/**
+ * A kept line in a block of `/history` or `/search`: the time it was said
+ * (as {@linkcode historyLine} shows it), then the line as it was (`<alice> hi`,
+ * `* alice waves`, `*bob* psst`, `-> *bob* psst`).
+ */
+export function keptLine(line: string, time: number, now: number): string {
+  return `[${historyTime(time, now)}] ${line}`;
+}
+
+/** `*bob* psst`: a private message as its receiver saw it. */
+export function privateLine(nick: string, text: string, action: boolean): string {
+  return `*${nick}* ${action ? `* ${text}` : text}`;
+}
+
+/** The notice that opens the block `/history` answers with (older lines, oldest first). */
+export function earlierStartText(count: number, room: string): string {
+  return `${count === 1 ? "1 earlier message" : `${count} earlier messages`} in #${room}:`;
+}
+
+/** The notice that closes the block of `/history`. */
+export const EARLIER_END_TEXT = "end of earlier messages";
+
+/** What `/history` says when nothing older is kept. */
+export function noEarlierText(room: string): string {
+  return `no earlier messages in #${room}`;
+}
+
+/** The notice that opens the block `/search` answers with (oldest first). */
+export function searchStartText(count: number, text: string, where: string): string {
+  return `${count === 1 ? "1 message" : `${count} messages`} with "${text}" in ${where}:`;
+}
+
+/** The notice that closes the block of `/search`. */
+export const SEARCH_END_TEXT = "end of search";
+
 /** What a server notice tells a client about itself or the stream. */
 export type NoticeMeaning =
   | { about: "welcome"; nick: string }
   | { about: "renamed"; nick: string }
   | { about: "moved"; room: string }
   | { about: "history-start" }
-  | { about: "history-end" };
+  | { about: "history-end" }
+  /** `/history`'s block: older lines, oldest first; or nothing older is kept. */
+  | { about: "earlier-start"; count: number }
+  | { about: "earlier-end" }
+  | { about: "earlier-none" };
 
 /** One line from the server, as a client reads it. */
 export type ServerLine =
@@ -132,7 +171,7 @@ export type ServerLine =
   | { kind: "private-sent"; nick: string; text: string }
   | { kind: "notice"; text: string; meaning: NoticeMeaning | null }
   | { kind: "error"; text: string }
-  /** A replayed line with the time it was said (`07:12` or `11-28 07:12`). */
+  /** A replayed or kept line with the time it was said (`07:12` or `11-28 07:12`). */
   | { kind: "history"; time: string; line: ServerLine }
   /** Anything else (another server's lines). */
   | { kind: "other"; text: string };
@@ -146,6 +185,8 @@ const WELCOME = /^welcome to parley, you are (\S+)$/;
 const RENAMED = /^you are (?:now|already) (\S+)$/;
 const MOVED = /^you are now in #(\S+) \(\d+ here\)$/;
 const HISTORY_START = /^last (?:message|\d+ messages) in #\S+:$/;
+const EARLIER_START = /^(\d+) earlier messages? in #\S+:$/;
+const EARLIER_NONE = /^no earlier messages in #\S+$/;
 
 /** Reads one (cleaned) line from a parley server. */
 export function parseServerLine(line: string): ServerLine {
@@ -163,7 +204,10 @@ export function parseServerLine(line: string): ServerLine {
   if ((match = ACTION.exec(line))) return { kind: "action", nick: match[1], text: match[2] };
   if ((match = HISTORY.exec(line))) {
     const inner = parseServerLine(match[2]);
-    if (inner.kind === "message" || inner.kind === "action") {
+    if (
+      inner.kind === "message" || inner.kind === "action" || inner.kind === "private" ||
+      inner.kind === "private-sent"
+    ) {
       return { kind: "history", time: match[1], line: inner };
     }
   }
@@ -177,5 +221,10 @@ function noticeMeaning(text: string): NoticeMeaning | null {
   if ((match = RENAMED.exec(text))) return { about: "renamed", nick: match[1] };
   if (HISTORY_START.test(text)) return { about: "history-start" };
   if (text === HISTORY_END_TEXT) return { about: "history-end" };
+  if ((match = EARLIER_START.exec(text))) {
+    return { about: "earlier-start", count: Number(match[1]) };
+  }
+  if (text === EARLIER_END_TEXT) return { about: "earlier-end" };
+  if (EARLIER_NONE.test(text)) return { about: "earlier-none" };
   return null;
 }

@@ -44,7 +44,7 @@ import { DatabaseSync } from "node:sqlite";
 import { resolve } from "node:path";
 import type { Topic } from "../core/commands.ts";
 import { systemClock } from "../core/events.ts";
-import type { History } from "../core/history.ts";
+import { DEFAULT_RETENTION } from "../core/history.ts";
 import type { StoredModes } from "../core/channel_modes.ts";
 import type { Account, Ban, Store, StoredRoom } from "../core/store.ts";
 import { Database } from "./sqlite/database.ts";
@@ -65,7 +65,7 @@ export type LoadedRoom = StoredRoom & {
 /** What node:sqlite throws: `errcode` is set on prepared statements' errors only. */
 
 export class SqliteStore implements Store {
-  readonly history: History;
+  readonly history: SqliteHistory;
   readonly persistent = true;
   /** The file, as given to {@linkcode open}. */
   readonly path: string;
@@ -81,7 +81,12 @@ export class SqliteStore implements Store {
       } catch { /* a reporter's failure is not the chat's */ }
     };
     this.#db = new Database(path, db, { report, clock: options.clock });
-    this.history = new SqliteHistory(this.#db, options.historySize);
+    this.history = new SqliteHistory(this.#db, {
+      max: options.historySize,
+      days: options.historyDays ?? DEFAULT_RETENTION.days,
+      clock: options.clock,
+      background: options.background,
+    });
   }
 
   /**
@@ -105,6 +110,8 @@ export class SqliteStore implements Store {
       start(db, path, { ...options, historySize });
       return new SqliteStore(path, db, {
         historySize,
+        historyDays: options.historyDays ?? DEFAULT_RETENTION.days,
+        background: options.background ?? true,
         maxPages: options.maxPages ?? 0,
         clock: options.clock ?? systemClock,
       });
@@ -210,13 +217,14 @@ export class SqliteStore implements Store {
     );
   }
 
-  /** Drops the account and commits; rejects (StoreError) when that cannot be stored. */
+  /** Drops the account (and its private messages) and commits; rejects (StoreError) when that cannot be stored. */
   dropAccount(key: string): Promise<void> {
-    return settle(() =>
+    return settle(() => {
       this.#db.writeOrThrow("drop the account", () => {
         this.#db.statements.dropAccount.run(key);
-      })
-    );
+      });
+      this.history.forgetOwner(key);
+    });
   }
 
   bans(): Promise<Ban[]> {
@@ -246,6 +254,7 @@ export class SqliteStore implements Store {
 
   /** Commits what is pending and lets go of the file (the lock with it). Idempotent. */
   close(): Promise<void> {
+    this.history.close();
     this.#db.close();
     return Promise.resolve();
   }

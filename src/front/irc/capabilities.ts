@@ -44,6 +44,8 @@ const CAPABILITIES: readonly Capability[] = [
   { name: "labeled-response" },
   { name: "echo-message" },
   { name: "cap-notify" },
+  // History (chathistory.ts): CHATHISTORY; no draft/event-playback (messages only).
+  { name: "draft/chathistory" },
   // Channels (channels.ts, modes.ts): every prefix in NAMES and WHO, nick!user@host in NAMES,
   // INVITE shown to a room's operators.
   { name: "multi-prefix" },

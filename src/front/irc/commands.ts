@@ -12,6 +12,7 @@ import type { IrcMessage } from "../../protocol/irc/message.ts";
 import { cleanString as clean } from "../../text.ts";
 import * as accountRegistration from "./account_registration.ts";
 import * as channels from "./channels.ts";
+import { chathistory } from "./chathistory.ts";
 import type { IrcContext } from "./context.ts";
 import * as messaging from "./messaging.ts";
 import * as modes from "./modes.ts";
@@ -89,6 +90,7 @@ const COMMANDS: Readonly<Record<string, IrcCommandRow>> = {
   USERHOST: { registered: { run: queries.userhost, minParams: 1 } },
   ISON: { registered: { run: queries.ison, minParams: 1 } },
   AWAY: { registered: { run: queries.away } },
+  CHATHISTORY: { registered: { run: chathistory } },
   MONITOR: { registered: { run: monitor, minParams: 1 } },
   SETNAME: { registered: { run: queries.setname, minParams: 1 } },
   LUSERS: { registered: { run: serverInfo.lusers } },

@@ -19,6 +19,7 @@ import type { Refused, Replies } from "../../core/commands.ts";
 import { formatMessage, type IrcMessage } from "../../protocol/irc/message.ts";
 import { formatListLines } from "../../protocol/irc/text.ts";
 import { capabilityList, isOffered } from "./capabilities.ts";
+import { chathistoryTokens } from "./chathistory.ts";
 import { MAX_NICK, MAX_ROOM, MAX_TOPIC_BYTES, nameKey, nickProblem } from "../../protocol/names.ts";
 import { cleanString as clean } from "../../text.ts";
 import type { IrcContext } from "./context.ts";
@@ -179,6 +180,7 @@ export function isupportTokens(context: IrcContext): string[] {
     `MAXLIST=b:${MAX_BANS}`,
     "EXTBAN=~,a",
     "ACCOUNTEXTBAN=a",
+    ...chathistoryTokens(),
   ];
 }
 

@@ -315,6 +315,12 @@ export class IrcSession implements Endpoint, LineHandler, IrcContext {
       return this.sendLine(formatMessage({ tags: { label }, source: server, command: "ACK" }));
     }
     if (lines.length === 1) return this.sendLine(withTags(lines[0] + "\r\n", { label }));
+    // One batch already (CHATHISTORY's): the label goes on its start.
+    if (isOneBatch(lines)) {
+      return this.sendLine(
+        withTags(lines[0] + "\r\n", { label }) + lines.slice(1).join("\r\n") + "\r\n",
+      );
+    }
     const ref = (++this.#batches).toString(36);
     let text = formatMessage({
       tags: { label },
@@ -537,4 +543,14 @@ export class IrcSession implements Endpoint, LineHandler, IrcContext {
       params: [`Closing Link: ${this.irc.name} (${why})`],
     }));
   }
+}
+
+/** Whether `lines` are exactly one batch: its start, lines tagged with it, its end. */
+function isOneBatch(lines: readonly string[]): boolean {
+  const ref = /^(?:@\S+ )?:\S+ BATCH \+(\S+)/.exec(lines[0])?.[1];
+  if (ref === undefined || !lines[lines.length - 1].endsWith(` BATCH -${ref}`)) return false;
+  return lines.slice(1, -1).every((line) => {
+    const tags = line.startsWith("@") ? line.slice(1, line.indexOf(" ")).split(";") : [];
+    return tags.includes(`batch=${ref}`);
+  });
 }

@@ -19,6 +19,18 @@ import type { Chat, ChatMember, ChatRoom } from "../../core/chat.ts";
 import type { Replies } from "../../core/commands.ts";
 import { LOBBY, MAX_NICK } from "../../protocol/names.ts";
 import { alreadyText, movedText, privateSentLine, renamedText } from "../../protocol/line.ts";
+import {
+  EARLIER_END_TEXT,
+  earlierStartText,
+  keptLine,
+  messageLine,
+  noEarlierText,
+  privateLine,
+  SEARCH_END_TEXT,
+  searchStartText,
+} from "../../protocol/line.ts";
+import type { HistoryMark, KeptEvent } from "../../core/history.ts";
+import { MAX_HISTORY_REQUEST } from "../../core/history.ts";
 import { moderatedLines } from "../moderation.ts";
 import { changesSomething, describeProblem, parseOperatorLine } from "../operator_commands.ts";
 import {
@@ -64,6 +76,10 @@ export type LineCommand =
   | { kind: "invite"; nick: string }
   /** The current room's modes (`words` empty), or changes to them (`+i`, `+k KEY`, …). */
   | { kind: "mode"; words: string[] }
+  /** The `count` messages of the current room before the oldest one shown. */
+  | { kind: "history"; count: number }
+  /** Kept messages with every word of `text`: the current room's and one's own private ones. */
+  | { kind: "search"; text: string }
   | { kind: "quit"; reason: string }
   | { kind: "help" }
   /** A command without what it needs: `form` shows how it is used. */
@@ -95,6 +111,12 @@ export interface LineContext {
   rejected(why: string): void;
   operatorDid(what: string): void;
   topicSet(room: string, text: string): void;
+  /**
+   * The oldest message of the current room this client was shown (the first
+   * replayed on entering it, or the first `/history` showed): where `/history`
+   * goes on from. Null before it entered a room.
+   */
+  earliest: HistoryMark | null;
   /** Ends the session with a goodbye. */
   quit(reason: string): void;
 }
@@ -441,6 +463,61 @@ const COMMANDS: Rows = {
       for (const text of lines) context.notice(text);
     },
   },
+  history: {
+    names: ["history", "more"],
+    usage: "/history [N]",
+    about: `earlier messages of your room, with times (default 20, at most ${MAX_HISTORY_REQUEST})`,
+    parse(args) {
+      if (args === "") return { kind: "history", count: 20 };
+      const count = /^\d{1,6}$/.test(args) ? Number(args) : 0;
+      return count > 0 ? { kind: "history", count: Math.min(count, MAX_HISTORY_REQUEST) } : null;
+    },
+    async run(context, { count }) {
+      const room = context.room;
+      if (room === null) return context.error(NO_ROOM_TEXT);
+      const reply = await context.chat.apply(context.member, {
+        kind: "history",
+        target: { room: room.name },
+        request: { kind: "before", mark: context.earliest ?? { time: Date.now() }, limit: count },
+      });
+      if (reply.kind === "refused") return context.error(problemText(reply.problem));
+      if (reply.kind === "history-unavailable") return context.error(UNAVAILABLE_TEXT);
+      if (reply.events.length === 0) return context.notice(noEarlierText(room.name));
+      const first = reply.events[0];
+      context.earliest = first.id !== undefined ? { msgid: first.id } : { time: first.time };
+      context.notice(earlierStartText(reply.events.length, room.name));
+      sendKept(context, reply.events);
+      context.notice(EARLIER_END_TEXT);
+    },
+  },
+  search: {
+    names: ["search"],
+    usage: "/search TEXT",
+    about: "messages with every word of TEXT: in your room, and your own private ones",
+    parse: (args) => args ? { kind: "search", text: args } : null,
+    async run(context, { text }) {
+      const room = context.room;
+      const reply = await context.chat.apply(context.member, {
+        kind: "search",
+        room: room?.name ?? null,
+        text,
+        limit: SEARCH_RESULTS,
+      });
+      if (reply.kind === "refused") return context.error(problemText(reply.problem));
+      if (reply.kind === "history-unavailable") return context.error(UNAVAILABLE_TEXT);
+      const words = reply.words.join(" ");
+      const where = [
+        ...(room ? [`#${room.name}`] : []),
+        ...(context.member.account !== null ? ["your private messages"] : []),
+      ].join(" and ") || "no room";
+      if (reply.events.length === 0) {
+        return context.notice(`no messages with "${words}" in ${where}`);
+      }
+      context.notice(searchStartText(reply.events.length, words, where));
+      sendKept(context, reply.events);
+      context.notice(SEARCH_END_TEXT);
+    },
+  },
   quit: {
     names: ["quit", "exit"],
     usage: "/quit [REASON]",
@@ -589,4 +666,27 @@ export function usageText(form: string): string {
 /** The error for a command parley does not have. */
 export function unknownCommandText(name: string): string {
   return `unknown command /${name} (try /help)`;
+}
+
+/** Results `/search` shows at most. */
+const SEARCH_RESULTS = 20;
+
+/** What `/history` and `/search` say when the store cannot answer. */
+const UNAVAILABLE_TEXT = "the history cannot be read now; try again in a moment";
+
+/** Kept messages as the lines of a block, each with its time. */
+function sendKept(context: LineContext, events: readonly KeptEvent[]): void {
+  const now = Date.now();
+  const mine = context.member.account;
+  for (const event of events) {
+    let line: string;
+    if (event.kind === "message") {
+      line = messageLine(event);
+    } else if (event.account !== undefined && event.account === mine) {
+      line = privateSentLine(event.to, event.text, event.action);
+    } else {
+      line = privateLine(event.nick, event.text, event.action);
+    }
+    context.reply(keptLine(line, event.time, now));
+  }
 }

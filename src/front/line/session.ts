@@ -17,6 +17,7 @@
 
 import type { Chat, ChatMember, ChatRoom, Endpoint, Removal } from "../../core/chat.ts";
 import type { Replies } from "../../core/commands.ts";
+import type { HistoryMark } from "../../core/history.ts";
 import { errorText } from "../../errors.ts";
 import type { Logger } from "../../log.ts";
 import type { FrontCounters } from "../../metrics.ts";
@@ -78,6 +79,8 @@ export class LineSession implements Endpoint, LineHandler, LineContext {
   readonly #counters: FrontCounters | undefined;
   #member: ChatMember | null = null;
   #room: ChatRoom | null = null;
+  /** The oldest message of the current room shown to this client (`/history` goes on from it). */
+  earliest: HistoryMark | null = null;
   #messages = 0;
   readonly #startedAt = performance.now();
   /** What the client sent first (sniffed before the session started). */
@@ -415,6 +418,13 @@ export class LineSession implements Endpoint, LineHandler, LineContext {
   #replay(joined: Extract<Replies["join"], { kind: "joined" }>): void {
     const { history, room } = joined;
     const now = Date.now();
+    const first = history[0];
+    // `/history` goes on from the oldest line replayed, or from now.
+    this.earliest = first === undefined
+      ? { time: now }
+      : first.id !== undefined
+      ? { msgid: first.id }
+      : { time: first.time };
     if (room.topic) this.notice(topicText(room.name, room.topic, now));
     if (history.length === 0) return;
     let text = "";

@@ -24,6 +24,7 @@ import { RedisLink, type RedisLinkOptions } from "./link.ts";
 import { Presence, type PresenceOptions } from "./presence.ts";
 import { detach } from "./scripts.ts";
 import { RedisStore } from "./store.ts";
+import { DEFAULT_RETENTION } from "../../core/history.ts";
 
 export { RedisBus } from "./bus.ts";
 export type { RedisBusOptions, UnsentReason } from "./bus.ts";
@@ -33,14 +34,17 @@ export { parseRedisUrl, redactUrl, RedisLink } from "./link.ts";
 export type { LinkState, RedisLinkOptions } from "./link.ts";
 export { Presence } from "./presence.ts";
 export type { ClusterMember, GoneHow, PresenceInfo, PresenceOptions } from "./presence.ts";
-export { RedisHistory, RedisStore } from "./store.ts";
+export { RedisHistory } from "./history.ts";
+export { RedisStore } from "./store.ts";
 
 /** How {@linkcode openCluster} sets things up. */
 export interface ClusterOptions {
   /** This server's id: unique in the cluster for this run (say `host-pid-random`). */
   node: string;
-  /** Messages kept per room (`--history`). */
+  /** Messages kept per room and per private conversation (`--history-max`). */
   historySize: number;
+  /** Messages older than this many days are pruned (`--history-days`; default 30, 0: never). */
+  historyDays?: number;
   /** Where every part says what went wrong (one line each, never the password). */
   log?: (message: string) => void;
   /** How long to wait for the link at start, in ms (default 2000); it is not required to be up. */
@@ -90,7 +94,11 @@ export async function openCluster(url: string, options: ClusterOptions): Promise
       options.presence?.onReaped?.();
     },
   });
-  const store = new RedisStore(link);
+  const store = new RedisStore(link, {
+    max: options.historySize,
+    days: options.historyDays ?? DEFAULT_RETENTION.days,
+  });
+  store.history.start();
   await bus.start();
   directory.start();
   await presence.start();

@@ -11,7 +11,13 @@
  * | `parley:feed:{F}:log` | stream | one entry per event, id `<seq>-0`, fields `b` batch id, `d` JSON; capped (≈) |
  * | `parley:feed:{F}:sent:<batch>` | string | `<first seq> <epoch>` of a published batch, for a safe re-send; expires |
  * | `parley:feed:{F}` | channel | `<first seq> <epoch> <batch> <JSON array of events>` |
- * | `parley:room:{R}:history` | stream | room messages only, fields `s` seq, `d` JSON; capped exactly |
+ * | `parley:room:{R}:history` | stream | room messages only, fields `s` seq, `m` msgid, `d` JSON; id `<time>-n`; capped exactly, pruned by age |
+ * | `parley:room:{R}:ids` | hash | msgid → `<stream id> <time>` of the room's kept messages |
+ * | `parley:pm:{A}:with:{P}` | stream | account A's copy of its conversation with nick key P: `m` msgid, `d` JSON |
+ * | `parley:pm:{A}:ids` | hash | msgid → `<stream id> <time> <peer>` of A's kept private messages |
+ * | `parley:pm:{A}:peers` | sorted set | A's conversations: peer → time of the newest message |
+ * | `parley:pm:owners` | set | accounts with private messages kept (for the pruner) |
+ * | `parley:history:pruning` | string | held (PX) by the server pruning history this round |
  * | `parley:room:{R}:info` | hash | `name`, `lastUsed`, `topic` (JSON) |
  * | `parley:rooms` | set | keys of every stored room |
  * | `parley:nick:{N}` | string | `<since> <owner member id>`, with a lease (PX) |
@@ -66,6 +72,32 @@ export function feedOfChannel(channel: string): string | null {
 export function historyKey(room: string): string {
   return `parley:room:{${room}}:history`;
 }
+
+/** msgid → where the message is in the room's history. */
+export function historyIdsKey(room: string): string {
+  return `parley:room:{${room}}:ids`;
+}
+
+/** Account `owner`'s copy of its conversation with nick key `peer`. */
+export function privateKey(owner: string, peer: string): string {
+  return `parley:pm:{${owner}}:with:{${peer}}`;
+}
+
+/** msgid → where the message is in `owner`'s conversations. */
+export function privateIdsKey(owner: string): string {
+  return `parley:pm:{${owner}}:ids`;
+}
+
+/** `owner`'s conversations, by the time of their newest message. */
+export function privatePeersKey(owner: string): string {
+  return `parley:pm:{${owner}}:peers`;
+}
+
+/** Accounts with private messages kept. */
+export const PRIVATE_OWNERS_KEY = "parley:pm:owners";
+
+/** Held by the server that prunes history this round. */
+export const PRUNE_LOCK_KEY = "parley:history:pruning";
 
 export function roomInfoKey(room: string): string {
   return `parley:room:{${room}}:info`;

@@ -9,8 +9,10 @@
  *   number as the stream id (`<seq>-0`), capped at about `logSize` entries:
  *   it is what a receiver fills a gap from, never what a user sees.
  * - The **history** (`parley:room:{R}:history`) keeps a room's messages only
- *   (no notices, no joins), capped exactly at the history size: what a member
- *   entering the room is shown.
+ *   (no notices, no joins), capped exactly at `--history-max` and pruned by age
+ *   (`history.ts`): what a member entering the room is shown and what
+ *   CHATHISTORY reads. Each entry's id is its message's time (`<ms>-n`, never
+ *   going back), and `parley:room:{R}:ids` finds an entry by its msgid.
  *
  * Events travel as their JSON; a published batch is
  * `<first seq> <epoch> <batch id> [<event JSON>,…]`.
@@ -20,7 +22,7 @@
 
 import { checkEvent } from "./event_check.ts";
 import type { ChatEvent, MessageEvent, RoomEvent } from "../../core/events.ts";
-import { feedKeys, historyKey, sentKey } from "./keys.ts";
+import { feedKeys, historyIdsKey, historyKey, sentKey } from "./keys.ts";
 import type { RedisClient } from "./link.ts";
 import { FEED_PUBLISH, runScript } from "./scripts.ts";
 
@@ -96,10 +98,18 @@ export async function publishBatch(
     String(limits.sentTtlMs ?? 120_000),
   ];
   for (const event of batch.events) {
-    args.push(keepsInHistory(event) ? "1" : "0", JSON.stringify(event));
+    // Kept: its time (the history entry's id) and its msgid (found by it).
+    const keep = keepsInHistory(event) ? `${Math.floor(event.time)} ${event.id ?? ""}` : "0";
+    args.push(keep, JSON.stringify(event));
   }
   const reply = await runScript(client, FEED_PUBLISH, {
-    keys: [keys.meta, keys.log, historyKey(batch.feed), sentKey(batch.feed, batch.id)],
+    keys: [
+      keys.meta,
+      keys.log,
+      historyKey(batch.feed),
+      sentKey(batch.feed, batch.id),
+      historyIdsKey(batch.feed),
+    ],
     args,
   }) as [number, string, number];
   return { first: Number(reply[0]), epoch: String(reply[1]), again: Number(reply[2]) === 1 };

@@ -39,14 +39,51 @@ function script(name: string, source: string): Script {
 }
 
 /**
+ * Lua shared by the scripts that keep history (prepended to their source).
+ *
+ * - `addAt(stream, ms, fields)`: an entry at `<ms>-*`, or right after the
+ *   newest when that is later (a stream's ids only grow), so an entry's id is
+ *   its message's time near enough to find it by time; returns the id.
+ * - `makeRoom(stream, ids, keep)`: deletes the oldest entries beyond `keep - 1`
+ *   (room for one more) and their msgids (`m` field) from hash `ids`.
+ */
+const HISTORY_LUA = `
+local function addAt(key, ms, fields)
+  local id = redis.pcall('XADD', key, ms .. '-*', unpack(fields))
+  if type(id) == 'table' and id.err then
+    local info = redis.call('XINFO', 'STREAM', key)
+    for i = 1, #info, 2 do
+      if info[i] == 'last-generated-id' then ms = string.match(info[i + 1], '^(%d+)') end
+    end
+    id = redis.call('XADD', key, ms .. '-*', unpack(fields))
+  end
+  return id
+end
+local function forgetEntries(key, ids, entries)
+  for _, entry in ipairs(entries) do
+    local f = entry[2]
+    for j = 1, #f, 2 do
+      if f[j] == 'm' then redis.call('HDEL', ids, f[j + 1]) end
+    end
+    redis.call('XDEL', key, entry[1])
+  end
+end
+local function makeRoom(key, ids, keep)
+  local n = redis.call('XLEN', key) - keep + 1
+  if n > 0 then forgetEntries(key, ids, redis.call('XRANGE', key, '-', '+', 'COUNT', n)) end
+end
+`;
+
+/**
  * Publishes a batch of one feed's events: consecutive sequence numbers, one
  * log entry each, room messages also into the room's history, one PUBLISH of
  * the whole batch. Remembers the batch id for a while, so that re-sending a
  * batch whose reply was lost publishes nothing twice.
  *
- * KEYS: meta, log, history, sent.
+ * KEYS: meta, log, history, sent, history ids.
  * ARGV: channel, log cap (≈), history cap (exact; 0 keeps none), epoch
- * candidate, batch id, sent TTL (ms), then per event: keep-in-history (1/0), JSON.
+ * candidate, batch id, sent TTL (ms), then per event: keep-in-history (`0`, or
+ * `<time> <msgid>` to keep it), JSON.
  * Returns { first seq, feed epoch, 1 when the batch had been published already }.
  *
  * A feed whose meta hash is new (first use, or Redis lost its memory) takes
@@ -56,7 +93,7 @@ function script(name: string, source: string): Script {
  */
 export const FEED_PUBLISH: Script = script(
   "feed-publish",
-  `
+  HISTORY_LUA + `
 local prev = redis.call('GET', KEYS[4])
 if prev then
   local s, e = string.match(prev, '^(%d+) (.+)$')
@@ -74,8 +111,11 @@ for i = 1, n do
   local keep, body = ARGV[5 + 2 * i], ARGV[6 + 2 * i]
   local seq = first + i - 1
   redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[2], seq .. '-0', 'b', ARGV[5], 'd', body)
-  if keep == '1' and hmax > 0 then
-    redis.call('XADD', KEYS[3], 'MAXLEN', hmax, '*', 's', seq, 'd', body)
+  if keep ~= '0' and hmax > 0 then
+    local t, mid = string.match(keep, '^(%d+) (%S*)$')
+    makeRoom(KEYS[3], KEYS[5], hmax)
+    local id = addAt(KEYS[3], t or '0', {'s', seq, 'm', mid or '', 'd', body})
+    if mid and mid ~= '' then redis.call('HSET', KEYS[5], mid, id .. ' ' .. t) end
   end
   bodies[i] = body
 end
@@ -163,9 +203,44 @@ return 1
 `,
 );
 
+/**
+ * Keeps a private message in an account's copy of a conversation, once per
+ * msgid, the oldest beyond the cap going.
+ *
+ * KEYS: conversation, ids, peers. ARGV: msgid, time, peer, JSON, cap.
+ * Returns 1 kept, 0 kept already (or a cap of 0).
+ */
+export const KEEP_PRIVATE: Script = script(
+  "keep-private",
+  HISTORY_LUA + `
+if tonumber(ARGV[5]) <= 0 or redis.call('HEXISTS', KEYS[2], ARGV[1]) == 1 then return 0 end
+makeRoom(KEYS[1], KEYS[2], tonumber(ARGV[5]))
+local id = addAt(KEYS[1], ARGV[2], {'m', ARGV[1], 'd', ARGV[4]})
+redis.call('HSET', KEYS[2], ARGV[1], id .. ' ' .. ARGV[2] .. ' ' .. ARGV[3])
+redis.call('ZADD', KEYS[3], ARGV[2], ARGV[3])
+return 1
+`,
+);
+
+/**
+ * Deletes up to `count` entries said before `cutoff` (ms) from a history
+ * stream, with their msgids. KEYS: stream, ids. ARGV: cutoff, count.
+ * Returns { deleted, entries left }.
+ */
+export const PRUNE_HISTORY: Script = script(
+  "prune-history",
+  HISTORY_LUA + `
+local old = redis.call('XRANGE', KEYS[1], '-', '(' .. ARGV[1] .. '-0', 'COUNT', ARGV[2])
+forgetEntries(KEYS[1], KEYS[2], old)
+return { #old, redis.call('XLEN', KEYS[1]) }
+`,
+);
+
 /** Every script, for loading after a connect. */
 export const SCRIPTS: readonly Script[] = [
   FEED_PUBLISH,
+  KEEP_PRIVATE,
+  PRUNE_HISTORY,
   NICK_CLAIM,
   NICK_RENEW,
   NICK_RELEASE,

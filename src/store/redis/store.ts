@@ -3,13 +3,11 @@
  * and room history shared by every server of the cluster, and kept as long
  * as Redis keeps them (run it with persistence for a restart of Redis too).
  *
- * - **History** is written by the bus's publish script (a message is in the
- *   history exactly when it was published), so {@linkcode RedisHistory}'s
- *   `append` and `commit` do nothing; `recent` reads the room's history
- *   stream, and answers nothing (and reports) while Redis is unreachable
- *   rather than keep a member from entering a room. `forget` does nothing
- *   (one server cannot know a room is gone from the cluster);
- *   {@linkcode RedisStore.forgetRoom} deletes a room's history with the room.
+ * - **History** is {@linkcode RedisHistory} (`history.ts`): rooms' messages
+ *   written by the bus's publish script, private messages kept per account,
+ *   pruned by age. {@linkcode RedisStore.forgetRoom} deletes a room's history
+ *   with the room; {@linkcode RedisStore.dropAccount} an account's private
+ *   messages with the account.
  * - **Writes** (rooms, topics, bans) are fire-and-forget: while the link is
  *   down they wait (at most 1000, in order) and go out when it is back; a
  *   write Redis refuses, or one beyond the bound, is reported through
@@ -22,58 +20,19 @@
  */
 
 import type { Topic } from "../../core/commands.ts";
-import type { MessageEvent } from "../../core/events.ts";
-import type { History } from "../../core/history.ts";
+import { DEFAULT_RETENTION, type Retention } from "../../core/history.ts";
 import type { StoredModes } from "../../core/channel_modes.ts";
 import type { Account, Ban, Store, StoredRoom } from "../../core/store.ts";
 import { errorText } from "../../errors.ts";
-import { accountKey, BANS_KEY, historyKey, roomInfoKey, ROOMS_KEY } from "./keys.ts";
+import { RedisHistory } from "./history.ts";
+import { accountKey, BANS_KEY, historyIdsKey, historyKey, roomInfoKey, ROOMS_KEY } from "./keys.ts";
 import type { RedisClient, RedisLink } from "./link.ts";
-import { recentMessages } from "./room_log.ts";
 import { detach, HASH_CREATE, isTransient, runScript, within } from "./scripts.ts";
 
 /** Most writes waiting for the link. */
 const MAX_WAITING_WRITES = 1000;
 /** Longest wait for a read, in ms. */
 const READ_TIMEOUT_MS = 3000;
-
-/** Room history in Redis: read here, written by the bus (see the module notes). */
-export class RedisHistory implements History {
-  readonly #link: RedisLink;
-  readonly #report: (message: string) => void;
-
-  constructor(link: RedisLink, report: (message: string) => void) {
-    this.#link = link;
-    this.#report = report;
-  }
-
-  /** Nothing: the bus's publish script keeps the message in the room's history. */
-  append(_key: string, _event: MessageEvent): void {}
-
-  async recent(key: string, limit: number): Promise<MessageEvent[]> {
-    if (limit <= 0 || !this.#link.ready) return [];
-    try {
-      return await within(
-        recentMessages(this.#link.commands, key, limit),
-        READ_TIMEOUT_MS,
-        "history",
-      );
-    } catch (error) {
-      this.#report(`Cannot read the history of ${key} from Redis: ${errorText(error)}`);
-      return [];
-    }
-  }
-
-  /**
-   * Nothing. A room emptied on this server may be full on another: one
-   * server cannot know that a room no longer exists. Its history goes with
-   * {@linkcode RedisStore.forgetRoom}, a decision for the whole cluster.
-   */
-  forget(_key: string): void {}
-
-  /** Nothing: the publish script is atomic. */
-  commit(): void {}
-}
 
 /** Everything that outlives a connection, in Redis. */
 export class RedisStore implements Store {
@@ -86,9 +45,14 @@ export class RedisStore implements Store {
   #flushing: Promise<void> | null = null;
   readonly #stopListening: () => void;
 
-  constructor(link: RedisLink) {
+  /** `retention`: `--history-max` and `--history-days` (their defaults when not given). */
+  constructor(link: RedisLink, retention: Retention = DEFAULT_RETENTION) {
     this.#link = link;
-    this.history = new RedisHistory(link, (message) => this.#report(message));
+    this.history = new RedisHistory(link, {
+      ...retention,
+      report: (message) => this.#report(message),
+      write: (what, write) => this.#write(what, write),
+    });
     this.#stopListening = link.onReady((which) => {
       if (which === "commands") detach(this.#flush(), (m) => this.#report(m));
     });
@@ -161,7 +125,9 @@ export class RedisStore implements Store {
   forgetRoom(key: string): void {
     this.#write(
       "a room",
-      (c) => c.multi().sRem(ROOMS_KEY, key).del([roomInfoKey(key), historyKey(key)]).exec(),
+      (c) =>
+        c.multi().sRem(ROOMS_KEY, key)
+          .del([roomInfoKey(key), historyKey(key), historyIdsKey(key)]).exec(),
     );
   }
 
@@ -195,6 +161,7 @@ export class RedisStore implements Store {
 
   async dropAccount(key: string): Promise<void> {
     await this.#read((c) => c.del(accountKey(key)), "drop the account");
+    await this.history.dropOwner(key); // a new owner of the nick never reads the old one's
   }
 
   async bans(): Promise<Ban[]> {
@@ -221,6 +188,7 @@ export class RedisStore implements Store {
   /** Sends what waits (at most 1 s); the link itself is closed by its owner. */
   async close(): Promise<void> {
     this.#stopListening();
+    this.history.stop();
     await within(this.#flush(), 1000, "store writes").catch(() => {});
     if (this.#waiting.length > 0) {
       this.#report(`${this.#waiting.length} writes were not stored in Redis (shutting down)`);

@@ -6,7 +6,7 @@
  * @module
  */
 
-import type { DatabaseSync } from "node:sqlite";
+import type { DatabaseSync, StatementSync } from "node:sqlite";
 import type { Clock } from "../../core/events.ts";
 import { runtimeReason, StoreError } from "./errors.ts";
 import { prepare, type Statements } from "./schema.ts";
@@ -53,6 +53,11 @@ export class Database {
     this.#report = options.report;
     this.#clock = options.clock;
     this.statements = prepare(db);
+  }
+
+  /** A statement of its own for a part of the store (the history prepares its own). */
+  prepare(sql: string): StatementSync {
+    return this.#db.prepare(sql);
   }
 
   /** Runs `work` in the open transaction, opening one if needed; the caller commits. */

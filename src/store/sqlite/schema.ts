@@ -13,8 +13,15 @@ import { oneLine, StoreError } from "./errors.ts";
 
 /** How a {@linkcode SqliteStore} is opened. */
 export interface SqliteStoreOptions {
-  /** Messages kept per room (`--history`); 0 keeps none (and forgets what the file held). */
+  /**
+   * Messages kept per room, and private ones per account (`--history-max`); 0 keeps none
+   * (and forgets what the file held).
+   */
   historySize: number;
+  /** Messages older than this many days are pruned (`--history-days`; default 30, 0: never). */
+  historyDays?: number;
+  /** Prune and index history on timers (default true); tests may run it by hand. */
+  background?: boolean;
   /** Test only: caps the file at this many pages (`PRAGMA max_page_count`), a full disk on demand. */
   maxPages?: number;
   /** The time, for telling bursts of failures apart (tests set it). */
@@ -76,6 +83,52 @@ export const MIGRATIONS: readonly string[] = [
   -- A room's modes, key, limit and channel bans, and when it was made, as JSON
   -- ({"flags":"nt","key":null,"limit":null,"bans":[…],"created":ms}); NULL: +nt.
   ALTER TABLE rooms ADD COLUMN modes TEXT;
+  `,
+  /* v3 */ `
+  -- History that keeps months (history.ts): each message's id (IRCv3 msgid), its sender's
+  -- account and client-only tags, found by id and by time; private messages kept per account.
+  ALTER TABLE messages ADD COLUMN msgid TEXT;     -- NULL for messages kept before v3
+  ALTER TABLE messages ADD COLUMN account TEXT;   -- the sender's account, when it had proved one
+  ALTER TABLE messages ADD COLUMN tags TEXT;      -- client-only tags as JSON; NULL: none
+  CREATE INDEX messages_by_msgid ON messages (msgid) WHERE msgid IS NOT NULL;
+  CREATE INDEX messages_by_time ON messages (room_key, time);
+  CREATE TABLE private_messages (
+    id      INTEGER PRIMARY KEY,  -- insertion order: the order of a conversation
+    owner   TEXT NOT NULL,        -- the account that keeps this copy (only it reads it)
+    peer    TEXT NOT NULL,        -- the other party's nick key
+    msgid   TEXT NOT NULL,
+    time    INTEGER NOT NULL,     -- ms since the epoch
+    origin  TEXT NOT NULL,
+    nick    TEXT NOT NULL,        -- who sent it
+    user    TEXT NOT NULL,
+    target  TEXT NOT NULL,        -- to whom (a nick)
+    text    TEXT NOT NULL,
+    action  INTEGER NOT NULL,
+    account TEXT,                 -- the sender's account
+    tags    TEXT
+  ) STRICT;
+  CREATE UNIQUE INDEX private_by_msgid ON private_messages (owner, msgid);
+  CREATE INDEX private_by_owner ON private_messages (owner, id);
+  CREATE INDEX private_by_peer ON private_messages (owner, peer, id);
+  CREATE INDEX private_by_time ON private_messages (owner, peer, time);
+  -- An account's conversations and the id of each one's newest message (CHATHISTORY TARGETS).
+  CREATE TABLE private_conversations (
+    owner   TEXT NOT NULL,
+    peer    TEXT NOT NULL,
+    last_id INTEGER NOT NULL,
+    PRIMARY KEY (owner, peer)
+  ) STRICT, WITHOUT ROWID;
+  -- Dropped accounts whose copies (id <= up_to) are still being deleted, a few at a time.
+  CREATE TABLE private_dropped (
+    owner TEXT PRIMARY KEY,
+    up_to INTEGER NOT NULL
+  ) STRICT, WITHOUT ROWID;
+  -- Full-text search of room messages; filled in the background (rowid = messages.id).
+  CREATE VIRTUAL TABLE messages_fts USING fts5(
+    text, content = '', contentless_delete = 1, tokenize = 'unicode61 remove_diacritics 2'
+  );
+  -- 'indexed': the newest messages.id in messages_fts.
+  CREATE TABLE history_state (key TEXT PRIMARY KEY, value INTEGER NOT NULL) STRICT, WITHOUT ROWID;
   `,
 ];
 
@@ -204,13 +257,25 @@ export function start(db: DatabaseSync, path: string, options: SqliteStoreOption
 export function trimAll(db: DatabaseSync, size: number): void {
   if (size === 0) {
     db.prepare("DELETE FROM messages").run();
+    // The search index and private copies go with them (history.ts).
+    db.prepare("INSERT INTO messages_fts (messages_fts) VALUES ('delete-all')").run();
+    db.prepare("DELETE FROM history_state").run();
+    db.prepare("DELETE FROM private_messages").run();
+    db.prepare("DELETE FROM private_conversations").run();
     return;
   }
-  const trim = db.prepare(
-    `DELETE FROM messages WHERE room_key = $key AND id <= (
-       SELECT id FROM messages WHERE room_key = $key ORDER BY id DESC LIMIT 1 OFFSET $keep)`,
+  const cutoff = db.prepare(
+    "SELECT id FROM messages WHERE room_key = ? ORDER BY id DESC LIMIT 1 OFFSET ?",
   );
+  const unindex = db.prepare(
+    "DELETE FROM messages_fts WHERE rowid IN (SELECT id FROM messages WHERE room_key = ? AND id <= ?)",
+  );
+  const trim = db.prepare("DELETE FROM messages WHERE room_key = ? AND id <= ?");
   for (const row of db.prepare("SELECT DISTINCT room_key FROM messages").all()) {
-    trim.run({ key: row.room_key as string, keep: size });
+    const key = row.room_key as string;
+    const last = cutoff.get(key, size)?.id as number | undefined;
+    if (last === undefined) continue;
+    unindex.run(key, last);
+    trim.run(key, last);
   }
 }
