@@ -37,7 +37,7 @@ Deno.test("irc: registration with CAP LS 302, 001-005 with ISUPPORT, 422 without
         "CASEMAPPING=ascii",
         "CHANTYPES=#",
         "NICKLEN=24",
-        "CHANNELLEN=25",
+        "CHANNELLEN=50",
         "TOPICLEN=",
         "NETWORK=parley",
         "PREFIX=(ov)@+",

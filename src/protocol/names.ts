@@ -14,8 +14,12 @@ export const LOBBY = "lobby";
 
 /** Longest nickname, in characters. */
 export const MAX_NICK = 24;
-/** Longest room name, in characters (without IRC's `#`). */
-export const MAX_ROOM = 24;
+/**
+ * Longest room name, in characters (without IRC's `#`): IRC's channel names are
+ * up to 50 with the `#` (RFC 2812 §1.3), and IRC clients and test suites make
+ * long ones (irctest's `#chan` and 24 hex digits).
+ */
+export const MAX_ROOM = 49;
 
 /**
  * Longest room topic, in UTF-8 bytes; a longer one is cut (between
