@@ -27,6 +27,7 @@ import { EqualWaits, settlesWithin, sleep } from "./src/async.ts";
 import { Chat, type ChatOptions } from "./src/core/chat.ts";
 import { connectionFailure, errorText } from "./src/errors.ts";
 import type { FrontEnd, Session, TurnedAway } from "./src/front/front_end.ts";
+import type { WebPolicy } from "./src/front/http/web_policy.ts";
 import type { IrcOptions } from "./src/front/irc/front_end.ts";
 import { frontEnds } from "./src/front/registry.ts";
 import { classify } from "./src/front/sniff.ts";
@@ -41,6 +42,7 @@ import { formatPeer, type Peer, peerOf } from "./src/net/peer.ts";
 import { SNIFF_TIMEOUT_MS } from "./src/net/sniff.ts";
 
 export type { IrcOptions } from "./src/front/irc/front_end.ts";
+export type { WebPolicy } from "./src/front/http/web_policy.ts";
 
 /** Server settings; every limit has a default (see {@linkcode SERVER_DEFAULTS}). */
 export interface ServeOptions {
@@ -74,6 +76,8 @@ export interface ServeOptions {
   tls?: boolean;
   /** The IRC front end: its own listener (`--irc-port`), name and MOTD. */
   irc?: IrcOptions;
+  /** The web side: other sites' pages allowed (`--web-origin`), proxies believed (`--trust-proxy`). */
+  web?: WebPolicy;
   /**
    * The chat's other settings: where it keeps things (`--data`), the other
    * servers (`--cluster`), accounts and operators.
@@ -219,10 +223,13 @@ class ChatServer {
       ...settings,
       bannedBy: (address) => this.chat.bans.match(address),
     });
-    const fronts = frontEnds({ irc: options.irc });
+    const fronts = frontEnds({ irc: options.irc, web: options.web });
     this.#ports = [{ listener, fronts }];
+    const everyPort = fronts.filter((front) => front.everyPort);
     for (const front of fronts) {
-      if (front.listener) this.#ports.push({ listener: front.listener, fronts: [front] });
+      if (front.listener) {
+        this.#ports.push({ listener: front.listener, fronts: [...everyPort, front] });
+      }
     }
     const metrics = this.#metrics = options.metrics ?? null;
     if (metrics) {

@@ -37,7 +37,7 @@ export type DisconnectReason = QuitReason;
 export type LogEvent =
   /** The server accepts connections at `address` (for IRC clients: `protocol`). */
   | { event: "listening"; address: Peer; tls: boolean; protocol?: string }
-  | { event: "connect"; peer: Peer; nick: string; online: number; protocol?: "irc" }
+  | { event: "connect"; peer: Peer; nick: string; online: number; protocol?: "irc" | "web" }
   /** A room message (`action` for `/me`). */
   | { event: "message"; peer: Peer; nick: string; room: string; text: string; action?: boolean }
   | { event: "private"; peer: Peer; nick: string; to: string; text: string }
@@ -48,6 +48,11 @@ export type LogEvent =
   | { event: "part"; peer: Peer; nick: string; room: string; text?: string }
   /** A member set a room's topic (user text: left out with `messageText` off). */
   | { event: "topic"; peer: Peer; nick: string; room: string; text: string }
+  /**
+   * An HTTP request on the chat port (the page, its files, a refused upgrade):
+   * `target` as sent (visible ASCII, cut to 200 characters), the status answered.
+   */
+  | { event: "http"; peer: Peer; method: string; target: string; status: number }
   /** A connection turned away before it joined (server full, per-address limit, …). */
   | { event: "refused"; peer: Peer; reason: string; online: number }
   /**
@@ -69,7 +74,7 @@ export type LogEvent =
     seconds: number;
     messages: number;
     online: number;
-    protocol?: "irc";
+    protocol?: "irc" | "web";
   }
   /**
    * An account matter (registered, identified, a wrong password, …), never
@@ -167,6 +172,12 @@ export class Logger {
           "refused",
           c.red,
           `${peer(event.peer)}  reason=${quoted(event.reason)}  online=${event.online}`,
+        );
+      case "http":
+        return this.#line(
+          "http",
+          event.status < 400 ? identity : c.red,
+          `${peer(event.peer)}  ${event.method} ${event.target}  ${event.status}`,
         );
       case "rejected":
         return this.#line("rejected", c.red, `${peer(event.peer)}  ${event.nick}  ${event.why}`);

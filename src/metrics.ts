@@ -252,7 +252,7 @@ export function formatValue(value: number): string {
 }
 
 /** The front ends a client can be served by. */
-export type Frontend = "line" | "irc";
+export type Frontend = "line" | "irc" | "web";
 
 /** Why a connection was turned away before it joined, as a label value. */
 export type RefusedReason =
@@ -275,7 +275,7 @@ export type DisconnectLabel =
   | "shutdown"
   | "error";
 
-const FRONTENDS: readonly Frontend[] = ["line", "irc"];
+const FRONTENDS: readonly Frontend[] = ["line", "irc", "web"];
 const REFUSED_REASONS: readonly RefusedReason[] = [
   "full",
   "per_address",

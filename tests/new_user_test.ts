@@ -185,14 +185,15 @@ Deno.test("other protocols on the chat port reach no room and no history", async
     await tls.write(Uint8Array.from([0x16, 0x03, 0x01, 0x01, 0x24, 0x01, 0x00, 0x01, 0x20, 0x03]));
     assert.equal(await readAll(tls), "", "nothing is sent to a TLS client");
 
-    // An HTTP request: a short plain-text reply saying what this port is.
+    // An HTTP request: the chat page (SPEC §12).
     const http = await Deno.connect({ hostname: "127.0.0.1", port: server.port });
-    await http.write(encoder.encode("GET / HTTP/1.1\r\nHost: chat\r\nAccept: */*\r\n\r\n"));
+    await http.write(
+      encoder.encode("GET / HTTP/1.1\r\nHost: chat\r\nAccept: */*\r\nConnection: close\r\n\r\n"),
+    );
     const reply = await readAll(http);
-    assert.match(reply, /^HTTP\/1\.1 400 Bad Request\r\n/);
-    assert.match(reply, /Content-Type: text\/plain; charset=utf-8\r\n/);
-    assert.match(reply, /parley chat server/);
-    assert.match(reply, new RegExp(`nc 127\\.0\\.0\\.1 ${server.port}`));
+    assert.match(reply, /^HTTP\/1\.1 200 OK\r\n/);
+    assert.match(reply, /Content-Type: text\/html; charset=utf-8\r\n/);
+    assert.match(reply, /<title>parley<\/title>/);
 
     // An IRC registration: served as IRC (SPEC §8), never broadcast as chat.
     const irc = await Deno.connect({ hostname: "127.0.0.1", port: server.port });
@@ -217,7 +218,7 @@ Deno.test("other protocols on the chat port reach no room and no history", async
   }
   const log = server.log.lines.join("\n");
   assert.match(log, /refused +127\.0\.0\.1:\d+ +reason="TLS client on a plain port"/);
-  assert.match(log, /refused +127\.0\.0\.1:\d+ +reason="HTTP request on the chat port"/);
+  assert.match(log, /http +127\.0\.0\.1:\d+ +GET \/  200/);
 });
 
 Deno.test("a first line that straddles the sniffing deadline arrives whole, and so does one ended by the client's close", async () => {

@@ -1,10 +1,8 @@
 import assert from "node:assert/strict";
 import { type Classification, classifyFirstBytes } from "../src/front/sniff.ts";
-import { chatPortNotice, httpReply } from "../src/front/http/front_end.ts";
 import { SNIFF_LIMIT } from "../src/net/sniff.ts";
 
 const encoder = new TextEncoder();
-const decoder = new TextDecoder();
 
 /** Bytes from hex like "16 03 01". */
 function hex(text: string): Uint8Array {
@@ -129,53 +127,4 @@ Deno.test("classifyFirstBytes: more bytes never change a decided answer", () => 
 Deno.test("classifyFirstBytes looks at no more than SNIFF_LIMIT bytes", () => {
   const big = new Uint8Array(10 * 1024 * 1024).fill(0x41);
   assert.equal(classifyFirstBytes(big), "line");
-});
-
-/** Splits an HTTP response into its status line, headers and body. */
-function parseResponse(
-  reply: Uint8Array,
-): { status: string; headers: Map<string, string>; body: Uint8Array } {
-  const text = new TextDecoder("latin1").decode(reply);
-  const end = text.indexOf("\r\n\r\n");
-  assert.notEqual(end, -1, "no blank line after the headers");
-  const [status, ...fields] = text.slice(0, end).split("\r\n");
-  const headers = new Map(fields.map((field) => {
-    const colon = field.indexOf(":");
-    assert.ok(colon > 0, `malformed header ${field}`);
-    return [field.slice(0, colon).toLowerCase(), field.slice(colon + 1).trim()];
-  }));
-  return { status, headers, body: reply.subarray(end + 4) };
-}
-
-Deno.test("httpReply is a complete HTTP/1.1 400 response with a plain-text body", () => {
-  const text = "This is a parley chat port — join with nc.\n";
-  const date = new Date(Date.UTC(2025, 0, 2, 3, 4, 5));
-  const { status, headers, body } = parseResponse(httpReply(text, { date }));
-  assert.equal(status, "HTTP/1.1 400 Bad Request");
-  assert.equal(headers.get("content-type"), "text/plain; charset=utf-8");
-  assert.equal(headers.get("connection"), "close");
-  assert.equal(headers.get("date"), "Thu, 02 Jan 2025 03:04:05 GMT");
-  assert.equal(Number(headers.get("content-length")), body.length, "Content-Length counts bytes");
-  assert.ok(body.length > text.length, "the em dash is three bytes");
-  assert.equal(decoder.decode(body), text);
-});
-
-Deno.test("httpReply to a HEAD request has the headers only", () => {
-  const text = "not a web server\n";
-  const reply = httpReply(text, { request: bytes("HEAD / HTTP/1.1\r\nHost: x\r\n\r\n") });
-  const { headers, body } = parseResponse(reply);
-  assert.equal(body.length, 0);
-  assert.equal(Number(headers.get("content-length")), encoder.encode(text).length);
-  const get = parseResponse(httpReply(text, { request: bytes(CURL_REQUEST) }));
-  assert.equal(decoder.decode(get.body), text);
-});
-
-Deno.test("chatPortNotice says what the port is and how to join it", () => {
-  const v4 = chatPortNotice("192.0.2.7", 12000);
-  assert.match(v4, /parley chat server/);
-  assert.match(v4, /^ {2}nc 192\.0\.2\.7 12000$/m);
-  assert.match(v4, /^ {2}parley client 192\.0\.2\.7:12000$/m);
-  const v6 = chatPortNotice("::1", 12000);
-  assert.match(v6, /^ {2}nc ::1 12000$/m);
-  assert.match(v6, /^ {2}parley client \[::1\]:12000$/m);
 });

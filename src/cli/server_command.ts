@@ -90,6 +90,7 @@ async function runServer(config: ServerConfig): Promise<void> {
       signal: controller.signal,
       tls: config.tls !== null,
       irc: { listener: ircListener, name: config.ircName, motd: config.motd },
+      web: config.web,
       chat,
       metrics,
       ...config.limits,

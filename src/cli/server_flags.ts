@@ -9,6 +9,8 @@
 import { SERVER_DEFAULTS, type ServerLimits } from "../../server.ts";
 import { UsageError } from "../errors.ts";
 import { DEFAULT_RETENTION, MEMORY_HISTORY, type Retention } from "../core/history.ts";
+import { type CidrBlock, parseCidr } from "../core/cidr.ts";
+import { normalOrigin, type WebPolicy } from "../front/http/web_policy.ts";
 import { cleanString } from "../text.ts";
 import {
   invalidValue,
@@ -62,6 +64,11 @@ Options:
   --tls-key FILE         ... and this private key (PEM)
   --irc-port PORT        also listen for IRC clients here (6667 is the usual one; TLS with
                          --tls-cert); IRC clients are served on --port as well
+  --web-origin ORIGINS   other sites whose pages may connect over WebSocket, comma-separated
+                         (https://chat.example.org,http://10.0.0.5:8080; * for any); the page
+                         served here may always
+  --trust-proxy CIDRS    reverse proxies (comma-separated addresses or blocks, e.g. 127.0.0.1)
+                         whose X-Forwarded-For names a web client's address
   --irc-name NAME        server name in IRC replies (default: this machine's host name)
   --motd FILE            message of the day shown to IRC clients
   --data FILE            keep history, topics, rooms, accounts and bans in this SQLite
@@ -97,6 +104,8 @@ export interface ServerConfig {
   tls: { cert: string; key: string; files: string } | null;
   ircPort: number | undefined;
   ircName: string | undefined;
+  /** `--web-origin` and `--trust-proxy`. */
+  web: WebPolicy;
   motd: string[] | undefined;
   /** `--data FILE`. */
   data: string | undefined;
@@ -145,6 +154,8 @@ export function readServerFlags(args: string[]): ServerConfig | "help" {
     "tls-key": { type: "string" },
     "irc-port": { type: "string" },
     "irc-name": { type: "string" },
+    "web-origin": { type: "string" },
+    "trust-proxy": { type: "string" },
     motd: { type: "string" },
     data: { type: "string" },
     cluster: { type: "string" },
@@ -241,6 +252,10 @@ export function readServerFlags(args: string[]): ServerConfig | "help" {
     tls: tls && { ...tls, files: tlsFiles },
     ircPort,
     ircName,
+    web: {
+      origins: optional(values["web-origin"], parseOrigins) ?? [],
+      trustedProxies: optional(values["trust-proxy"], parseProxies) ?? [],
+    },
     motd,
     data: values.data,
     cluster: values.cluster,
@@ -261,6 +276,39 @@ export function readServerFlags(args: string[]): ServerConfig | "help" {
       (v) => parseInteger("max-rooms-per-client", v, 1),
     ),
   };
+}
+
+/** `--web-origin`: `*`, or origins such as `https://chat.example.org`, comma-separated. */
+function parseOrigins(value: string): string[] {
+  const origins = value.split(",").map((item) => item.trim());
+  for (const origin of origins) {
+    if (origin !== "*" && normalOrigin(origin) === null) {
+      throw invalidValue(
+        "web-origin",
+        value,
+        "origins such as https://chat.example.org or http://10.0.0.5:8080 (scheme, host, " +
+          "port; no path), comma-separated, or *",
+        `${JSON.stringify(origin)} is not one`,
+      );
+    }
+  }
+  return origins;
+}
+
+/** `--trust-proxy`: addresses or CIDR blocks, comma-separated. */
+function parseProxies(value: string): CidrBlock[] {
+  return value.split(",").map((item) => {
+    const block = parseCidr(item.trim());
+    if (block === null) {
+      throw invalidValue(
+        "trust-proxy",
+        value,
+        "addresses or blocks such as 127.0.0.1 or 10.0.0.0/8, comma-separated",
+        `${JSON.stringify(item.trim())} is not one`,
+      );
+    }
+    return block;
+  });
 }
 
 /** An IRC server name: a host-name-like word (it is the host part of every source). */

@@ -59,6 +59,8 @@ export interface FrontEnd {
   readonly counted?: Frontend;
   /** A port of its own (`--irc-port`), besides the chat port shared by all. */
   readonly listener?: Deno.Listener;
+  /** Whether it is also offered connections on the other front ends' own ports (HTTP is). */
+  readonly everyPort?: boolean;
   /** Whether a connection's first bytes are this protocol's (on a port shared by several). */
   recognise(first: Uint8Array): Recognition;
   /**

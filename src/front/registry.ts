@@ -9,15 +9,19 @@
 
 import type { FrontEnd } from "./front_end.ts";
 import { httpFrontEnd } from "./http/front_end.ts";
+import type { WebPolicy } from "./http/web_policy.ts";
 import { ircFrontEnd, type IrcOptions } from "./irc/front_end.ts";
 import { lineFrontEnd } from "./line/front_end.ts";
 
 /** Options of the front ends that take any. */
 export interface FrontEndOptions {
   irc?: IrcOptions;
+  /** Which other sites' pages may connect, which proxies are believed (`--web-origin`, `--trust-proxy`). */
+  web?: WebPolicy;
 }
 
 /** The server's front ends; the last one is the chat port's fallback. */
 export function frontEnds(options: FrontEndOptions = {}): FrontEnd[] {
-  return [httpFrontEnd, ircFrontEnd(options.irc), lineFrontEnd];
+  const irc = ircFrontEnd(options.irc);
+  return [httpFrontEnd(irc, options.web), irc, lineFrontEnd];
 }

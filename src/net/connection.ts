@@ -28,7 +28,7 @@ import { closeQuietly } from "./io.ts";
 import { LineReader } from "./line_reader.ts";
 import { Outbox, type OutboxOptions, STALL_LIMIT_MS, type WriteScheduler } from "./outbox.ts";
 import { type Peer, peerOf } from "./peer.ts";
-import type { EndOptions, LineHandler, Transport } from "./transport.ts";
+import type { EndOptions, Framer, LineHandler, RunOptions, Transport } from "./transport.ts";
 import { TokenBucket } from "./rate_limit.ts";
 import { TelnetFilter } from "./telnet.ts";
 
@@ -69,7 +69,9 @@ export class Connection implements OutboxOptions, Transport {
   readonly #conn: Deno.Conn;
   readonly #limits: ConnectionLimits;
   readonly #outbox: Outbox;
-  #reader: LineReader;
+  #reader: Framer;
+  /** Whether input is lines (not a caller's framer): bytes without a line end are bounded. */
+  #lineFraming = true;
   readonly #bucket: TokenBucket | null;
   #telnet: TelnetFilter | null = null;
   /** Whether the read loop takes telnet commands out of the stream. */
@@ -194,6 +196,14 @@ export class Connection implements OutboxOptions, Transport {
   }
 
   /**
+   * Drops the first `count` bytes of what {@linkcode peek} read (a request
+   * head answered before the read loop runs): the read loop starts after them.
+   */
+  consume(count: number): void {
+    this.#peeked = this.#peeked.subarray(Math.min(count, this.#peeked.length));
+  }
+
+  /**
    * The read loop: reads, frames lines and hands them to `handler` until the
    * client leaves or the connection is ended. With `telnet`, telnet commands
    * are taken out of the stream (and answered) before framing; `maxLine`
@@ -203,12 +213,15 @@ export class Connection implements OutboxOptions, Transport {
    * Between reads nothing is suspended: an idle connection is one pending
    * read and its callback, not an async frame held open per client.
    */
-  run(handler: LineHandler, options: { telnet?: boolean; maxLine?: number } = {}): void {
-    if (options.maxLine !== undefined && options.maxLine !== this.#reader.maxLine) {
+  run(handler: LineHandler, options: RunOptions = {}): void {
+    if (options.framer !== undefined) {
+      this.#reader = options.framer;
+      this.#lineFraming = false;
+    } else if (options.maxLine !== undefined && options.maxLine !== this.#limits.maxLine) {
       this.#reader = new LineReader(options.maxLine);
     }
     this.#handler = handler;
-    this.#telnetOn = options.telnet ?? false;
+    this.#telnetOn = this.#lineFraming && (options.telnet ?? false);
     this.#running = true;
     // A read left under way by peek brings the peeked bytes in with its own.
     if (!this.#reading) void this.#step(this.#takePeeked(EMPTY), 0);

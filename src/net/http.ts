@@ -326,8 +326,8 @@ const OWN_HEADERS = new Set(["content-length", "date", "transfer-encoding"]);
 
 /**
  * A complete HTTP/1.1 response: status line with the standard reason phrase,
- * the given headers, `Date`, `Content-Length` (but for 1xx and 204, which
- * have no body), a blank line and the body. Throws a TypeError for a header
+ * the given headers, `Date`, `Content-Length` (but for 1xx, 204 and 304,
+ * which have no body), a blank line and the body. Throws a TypeError for a header
  * that could break the response (a CR or LF in a value, a name that is not
  * a token) and a RangeError for a status outside 100–599 or a body where
  * the status allows none.
@@ -359,7 +359,10 @@ export function httpResponse(status: number, options: HttpResponseOptions = {}):
     head += `${name}: ${value}\r\n`;
   }
   head += `Date: ${(options.date ?? new Date()).toUTCString()}\r\n`;
-  if (status >= 200 && status !== 204) head += `Content-Length: ${body.length}\r\n`;
+  // A 304's Content-Length would have to be the 200's (RFC 9110 §8.6): none is sent.
+  if (status >= 200 && status !== 204 && status !== 304) {
+    head += `Content-Length: ${body.length}\r\n`;
+  }
   head += "\r\n";
   const headLength = head.length;
   const sendBody = !options.head && body.length > 0;

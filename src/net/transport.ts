@@ -32,6 +32,33 @@ export interface LineHandler {
   ended(): void;
 }
 
+/**
+ * Turns a transport's bytes into the lines its session reads: `LineReader`
+ * for a byte stream, a WebSocket framer for WebSocket messages. Pull-based:
+ * `push` a read's bytes, then take `next` until it gives null.
+ */
+export interface Framer {
+  /** The next bytes read; the framer may view them until `next` gives null. */
+  push(chunk: Uint8Array): void;
+  /** The next line (a view valid until the next call), `LINE_TOO_LONG`, or null for none yet. */
+  next(): Uint8Array | typeof LINE_TOO_LONG | null;
+  /** At the end of the stream: an unfinished last line, or null. */
+  finish(): Uint8Array | typeof LINE_TOO_LONG | null;
+}
+
+/** How a transport's read loop frames and filters its input (see {@linkcode Transport.run}). */
+export interface RunOptions {
+  /** Telnet commands are taken out of the stream (and answered) before framing. */
+  telnet?: boolean;
+  /** The longest line, replacing `--max-line` (a protocol with its own, like IRC's). */
+  maxLine?: number;
+  /**
+   * A framer of the caller's instead of lines: it bounds its own memory, so
+   * the bound on bytes without a line end does not apply, nor telnet.
+   */
+  framer?: Framer;
+}
+
 /** How a connection ends (see {@linkcode Transport.end}). */
 export interface EndOptions {
   /** What went wrong or what the user said, for the log. */
@@ -59,7 +86,7 @@ export interface Transport {
    * The read loop: hands each framed line to `handler` until the client
    * leaves or the transport is ended, then calls `handler.ended()` once.
    */
-  run(handler: LineHandler, options?: { telnet?: boolean; maxLine?: number }): void;
+  run(handler: LineHandler, options?: RunOptions): void;
   /** Ends it (a notice goes out first, within the close grace). Only the first call counts. */
   end(reason: QuitReason, options?: EndOptions): void;
   /** Resolves once closed. */

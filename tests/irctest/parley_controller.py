@@ -178,9 +178,6 @@ class ParleyController(LoopbackPortsMixin, BaseServerController, DirectoryBasedC
             Capabilities.AWAY_NOTIFY,  # src/front/irc/render.ts (queries.ts: AWAY)
             Capabilities.SETNAME,  # src/front/irc/queries.ts: SETNAME
             Capabilities.MULTI_PREFIX,  # NAMES and WHO (channels.ts, modes.ts)
-            # draft/chathistory (src/front/irc/chathistory.ts) is offered too: irctest's enum
-            # has no entry for it, and chathistory.py runs whenever CAP REQ is ACKed. Not
-            # draft/event-playback: those tests skip.
         )
     )
 

@@ -10,7 +10,8 @@
 import denoConfig from "../../../deno.json" with { type: "json" };
 import { firstCommandLine, type Recognition } from "../../net/sniff.ts";
 import { formatMessage } from "../../protocol/irc/message.ts";
-import type { FrontEnd } from "../front_end.ts";
+import type { Transport } from "../../net/transport.ts";
+import type { FrontEnd, ServeContext, Session } from "../front_end.ts";
 import type { IrcServerInfo } from "./context.ts";
 import { IrcRenderers } from "./render.ts";
 import { IrcSession } from "./session.ts";
@@ -63,8 +64,14 @@ export function recogniseIrc(bytes: Uint8Array): Recognition {
   return PARTIAL_WORD.test(line.text) || PARTIAL_IRC.test(line.text) ? "undecided" : "no";
 }
 
+/** The IRC front end, which also serves IRC over other transports (WebSocket). */
+export interface IrcFrontEnd extends FrontEnd {
+  /** An IRC session over `transport`, marked `web` on the console when it is a WebSocket. */
+  sessionOver(transport: Transport, context: ServeContext, mark: "irc" | "web"): Session;
+}
+
 /** The IRC front end with its options: the server name, the MOTD, the PING clock. */
-export function ircFrontEnd(options: IrcOptions = {}): FrontEnd {
+export function ircFrontEnd(options: IrcOptions = {}): IrcFrontEnd {
   const name = options.name ?? hostName();
   const irc: IrcServerInfo = {
     name,
@@ -75,19 +82,22 @@ export function ircFrontEnd(options: IrcOptions = {}): FrontEnd {
     pingAfterMs: options.pingAfterMs ?? IRC_PING_AFTER_MS,
     pingTimeoutMs: options.pingTimeoutMs ?? IRC_PING_TIMEOUT_MS,
   };
+  const sessionOver = (transport: Transport, context: ServeContext, mark: "irc" | "web") =>
+    new IrcSession(transport, {
+      chat: context.chat,
+      log: context.log,
+      irc,
+      counters: context.counters,
+      onEnd: context.onEnd,
+      mark,
+    });
   return {
     name: "irc",
     counted: "irc",
     listener: options.listener,
     recognise: recogniseIrc,
-    serve: (connection, context) =>
-      new IrcSession(connection, {
-        chat: context.chat,
-        log: context.log,
-        irc,
-        counters: context.counters,
-        onEnd: context.onEnd,
-      }),
+    serve: (connection, context) => sessionOver(connection, context, "irc"),
+    sessionOver,
     refusal: (text) =>
       encoder.encode(formatMessage({ command: "ERROR", params: [`Closing Link: ${text}`] })),
   };

@@ -55,6 +55,8 @@ export interface IrcSessionContext {
   counters?: FrontCounters;
   /** Told once the session is over and its connection closed. */
   onEnd?: (session: IrcSession) => void;
+  /** How the console marks its client: `web` for IRC over WebSocket (`irc` by default). */
+  mark?: "irc" | "web";
 }
 
 /** The longest label a client may ask to be answered with. */
@@ -104,6 +106,8 @@ export class IrcSession implements Endpoint, LineHandler, IrcContext {
   #captured: string[] | null = null;
   /** Batches opened on this connection, for their references. */
   #batches = 0;
+  /** How the console marks this client. */
+  readonly #mark: "irc" | "web";
 
   constructor(connection: Transport, context: IrcSessionContext) {
     this.connection = connection;
@@ -111,6 +115,7 @@ export class IrcSession implements Endpoint, LineHandler, IrcContext {
     this.log = context.log;
     this.irc = context.irc;
     this.#onEnd = context.onEnd;
+    this.#mark = context.mark ?? "irc";
     this.#settle = arrived(context.irc);
     this.counters = context.counters;
     this.renderer = context.irc.renderers.plain;
@@ -206,7 +211,7 @@ export class IrcSession implements Endpoint, LineHandler, IrcContext {
           seconds: (performance.now() - this.#startedAt) / 1000,
           messages: this.#messages,
           online,
-          protocol: "irc",
+          protocol: this.#mark,
         });
       }
     } finally {
@@ -376,7 +381,7 @@ export class IrcSession implements Endpoint, LineHandler, IrcContext {
       peer: this.connection.peer,
       nick: entered.nick,
       online: this.chat.online,
-      protocol: "irc",
+      protocol: this.#mark,
     });
     return entered;
   }

@@ -374,10 +374,14 @@ export class Chat {
     if (!buffer) return;
     const origin = this.origin++;
     const added = [];
+    // An older page goes before what the buffer has, in the server's order (see Buffer.add).
+    let olderThan = buffer.pending?.kind === "before" ? -1 : undefined;
     for (const irc of messages) {
       const message = this.#toMessage(irc, buffer, origin);
       if (message === null) continue;
-      if (buffer.add(message, (n) => this.fold(n)) < 0) continue;
+      const index = buffer.add(message, (n) => this.fold(n), olderThan);
+      if (index < 0) continue;
+      if (olderThan !== undefined) olderThan = index;
       added.push(message);
     }
     const unseen = added.filter((m) => buffer.isUnread(m));

@@ -98,15 +98,23 @@ export class Buffer {
    * text at the same time (a line the page showed itself before the server
    * had it may differ from the server's time by up to two minutes, and takes
    * the server's msgid).
+   *
+   * Messages of the same millisecond keep the server's order: a live one
+   * goes after those it has; an older page (CHATHISTORY BEFORE), added
+   * oldest first, goes before them, each after the one added before it
+   * (`olderThan`: that one's index, or -1 for the page's first).
    * @param {ChatMessage} message
    * @param {(nick: string) => string} fold
+   * @param {number} [olderThan]
    * @returns {number}
    */
-  add(message, fold) {
+  add(message, fold, olderThan) {
     if (message.msgid && this.msgids.has(message.msgid)) return -1;
     if (message.origin !== undefined && this.#duplicate(message, fold)) return -1;
     if (message.msgid) this.msgids.add(message.msgid);
-    const index = this.#after(message.time);
+    const index = olderThan === undefined
+      ? this.#after(message.time)
+      : Math.max(this.#before(message.time), olderThan + 1);
     this.messages.splice(index, 0, message);
     return index;
   }
@@ -153,6 +161,18 @@ export class Buffer {
   }
 
   /** Index where a message at `time` goes: after every message at the same time. */
+  /** The index of the first message at `time` or later. */
+  #before(time) {
+    let low = 0;
+    let high = this.messages.length;
+    while (low < high) {
+      const mid = (low + high) >> 1;
+      if (this.messages[mid].time < time) low = mid + 1;
+      else high = mid;
+    }
+    return low;
+  }
+
   #after(time) {
     let low = 0;
     let high = this.messages.length;
