@@ -126,6 +126,27 @@ Deno.test("GET / is the page with its security headers; its files, HEAD, 304, 40
     );
     assert.ok(decoder.decode(head).endsWith("\r\n\r\n"), "no body after HEAD's head");
 
+    // gzip when the browser takes it (its own ETag), never when it says q=0.
+    const zipped = await exchange(
+      t.port,
+      "GET /chat.js HTTP/1.1\r\nHost: chat\r\nAccept-Encoding: gzip, deflate, br\r\n\r\n" +
+        "GET /chat.js HTTP/1.1\r\nHost: chat\r\nAccept-Encoding: gzip;q=0\r\nConnection: close\r\n\r\n",
+    );
+    const text = new TextDecoder("latin1").decode(zipped);
+    const split = text.indexOf("\r\n\r\n");
+    const zippedLength = Number(/Content-Length: (\d+)/.exec(text)![1]);
+    assert.match(text.slice(0, split), /Content-Encoding: gzip/);
+    assert.match(text.slice(0, split), /ETag: "[^"]+-gz"/);
+    const gz = zipped.subarray(split + 4, split + 4 + zippedLength);
+    const unzipped = await new Response(
+      new Blob([new Uint8Array(gz)]).stream().pipeThrough(new DecompressionStream("gzip")),
+    ).text();
+    const [second, ...more] = responses(zipped.subarray(split + 4 + zippedLength));
+    assert.equal(more.length, 0);
+    assert.equal(second.headers.get("content-encoding"), undefined);
+    assert.equal(unzipped, second.body);
+    assert.ok(zippedLength < second.body.length / 2, `${zippedLength} of ${second.body.length}`);
+
     // The console: the page and the refusals, not every file.
     const http = t.log.lines.filter((line) => / http +/.test(line));
     assert.ok(http.some((l) => /127\.0\.0\.1:\d+ +GET \/  200$/.test(l)), http.join("\n"));

@@ -5,6 +5,9 @@
  * - `GET /` (or `/index.html`) is the page; `GET /NAME` one of its files
  *   (they sit flat beside it); a query string is ignored. `HEAD` is the
  *   same without the body; a matching `If-None-Match` is a 304.
+ * - A browser that accepts gzip gets the files gzipped (compressed once,
+ *   on the first request: {@linkcode preparePage}); about 36 KB in all
+ *   instead of 130 KB.
  * - Anything else is 404 (an unknown path) or 405 (another method).
  * - Every answer says `X-Content-Type-Options: nosniff` and
  *   `Referrer-Policy: no-referrer`; the page and its files are served under
@@ -42,9 +45,25 @@ for (const asset of WEB_ASSETS) ASSETS_BY_PATH.set("/" + asset.name, asset);
 const INDEX = ASSETS_BY_PATH.get("/index.html");
 if (INDEX !== undefined) ASSETS_BY_PATH.set("/", INDEX);
 
-/** Bytes of a file, encoded once. */
+/** Bytes of a file, encoded once; and gzipped, once {@linkcode preparePage} has run. */
 const bodies = new Map<WebAsset, Uint8Array>();
+const gzipped = new Map<WebAsset, Uint8Array>();
 const encoder = new TextEncoder();
+let prepared: Promise<void> | null = null;
+
+/** Compresses the page's files (once; every later call is the same promise). */
+export function preparePage(): Promise<void> {
+  return prepared ??= Promise.all(WEB_ASSETS.map(async (asset) => {
+    const stream = new Blob([asset.text]).stream().pipeThrough(new CompressionStream("gzip"));
+    gzipped.set(asset, new Uint8Array(await new Response(stream).arrayBuffer()));
+  })).then(() => {});
+}
+
+function bodyOf(asset: WebAsset): Uint8Array {
+  let body = bodies.get(asset);
+  if (body === undefined) bodies.set(asset, body = encoder.encode(asset.text));
+  return body;
+}
 
 /** An answer to one request. */
 export interface PageAnswer {
@@ -72,19 +91,25 @@ export function pageAnswer(
   if (asset === undefined) {
     return plain(404, "Not found.\n", { date, close, head: head.method === "HEAD" });
   }
+  const compressed = acceptsGzip(head.headers.get("accept-encoding"))
+    ? gzipped.get(asset)
+    : undefined;
+  // Each encoding is its own representation, with its own strong validator.
+  const etag = compressed ? asset.etag.slice(0, -1) + '-gz"' : asset.etag;
   const headers: (readonly [string, string])[] = [
     ["Content-Type", asset.type],
     ["Cache-Control", "no-cache"],
-    ["ETag", asset.etag],
+    ["ETag", etag],
+    ["Vary", "Accept-Encoding"],
     ["Content-Security-Policy", CONTENT_SECURITY_POLICY],
     ...SECURITY_HEADERS,
   ];
+  if (compressed) headers.push(["Content-Encoding", "gzip"]);
   if (close) headers.push(["Connection", "close"]);
-  if (matchesEtag(head.headers.get("if-none-match"), asset.etag)) {
+  if (matchesEtag(head.headers.get("if-none-match"), etag)) {
     return { status: 304, response: httpResponse(304, { headers, date }) };
   }
-  let body = bodies.get(asset);
-  if (body === undefined) bodies.set(asset, body = encoder.encode(asset.text));
+  const body = compressed ?? bodyOf(asset);
   return {
     status: 200,
     response: httpResponse(200, { headers, body, date, head: head.method === "HEAD" }),
@@ -120,6 +145,17 @@ export function pathOf(target: string): string {
   }
   const query = path.search(/[?#]/);
   return query === -1 ? path : path.slice(0, query);
+}
+
+/** Whether an Accept-Encoding value takes gzip (listed, or `*`, with a q above 0). */
+function acceptsGzip(value: string | undefined): boolean {
+  if (value === undefined) return false;
+  return value.toLowerCase().split(",").some((item) => {
+    const [coding, ...parameters] = item.split(";").map((part) => part.trim());
+    if (coding !== "gzip" && coding !== "*") return false;
+    const q = parameters.find((p) => p.startsWith("q="));
+    return q === undefined || Number(q.slice(2)) > 0;
+  });
 }
 
 /** Whether an If-None-Match value names `etag` (or is `*`); weak comparison, as RFC 9110 §13.1.2. */

@@ -25,7 +25,7 @@ import type { Transport } from "../../net/transport.ts";
 import { acceptWebSocket, isWebSocketRequest } from "../../net/websocket.ts";
 import { WebSocketTransport } from "../../net/websocket_transport.ts";
 import type { ServeContext, Session } from "../front_end.ts";
-import { type PageAnswer, pageAnswer, pathOf, plain } from "./page.ts";
+import { type PageAnswer, pageAnswer, pathOf, plain, preparePage } from "./page.ts";
 import { clientPeer, originAllowed, type WebPolicy } from "./web_policy.ts";
 
 /** Requests served on one connection before it is closed. */
@@ -119,6 +119,7 @@ export class HttpSession implements Session {
       this.#connection.consume(head.length);
       if (isWebSocketRequest(head)) return await this.#upgrade(head);
       const last = served + 1 === MAX_REQUESTS || !keepsAlive(head);
+      await preparePage();
       this.#answer(head.method, head.target, pageAnswer(head, { close: last }));
       if (last) return false;
     }
