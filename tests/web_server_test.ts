@@ -461,14 +461,14 @@ Deno.test("WebSocket framing on the server: fragments, ping, binary, close codes
     await web.lines(`PRIVMSG #lobby :${"x".repeat(600)}`);
     await web.waitForText(/ 417 raw /);
 
-    // The client closes: the code is echoed, the console says so.
-    await web.send(clientFrame(0x8, new Uint8Array([0x03, 0xe9]))); // 1001
-    assert.equal(await web.closeCode(), 1001);
+    // The client closes: the code is echoed, the console says so (an unusual code is named).
+    await web.send(clientFrame(0x8, new Uint8Array([0x0f, 0xa0, 0x62, 0x79, 0x65]))); // 4000 "bye"
+    assert.equal(await web.closeCode(), 4000);
     await withDeadline(web.closed, 5000, "the server's close");
     await waitUntil(
       () =>
         t.log.lines.some((l) =>
-          /disconnect .* raw .*reason="closed: WebSocket closed \(code 1001\)"/.test(l)
+          /disconnect .* raw .*reason="closed: WebSocket close code 4000 \\"bye\\""/.test(l)
         ),
       () => `the disconnect line:\n${t.log.lines.join("\n")}`,
     );

@@ -131,8 +131,10 @@ export class WebSocketTransport implements Transport {
   /** The framer's report: the client closed; the close is answered and the connection ends. */
   closedByClient(code: number | null, reason: string): void {
     const answer = code === null ? closeFrame() : this.#closeFrame(echoable(code));
-    const said = code === null ? "no code" : `code ${code}${reason ? ` "${reason}"` : ""}`;
-    this.#connection.end("closed", { detail: `WebSocket closed (${said})`, notice: answer });
+    // A page closed or left (1000, 1001, none) is an ordinary close; another code is worth a word.
+    const usual = code === null || code === CloseCode.normal || code === CloseCode.goingAway;
+    const detail = usual ? "" : `WebSocket close code ${code}${reason ? ` "${reason}"` : ""}`;
+    this.#connection.end("closed", { detail, notice: answer });
   }
 
   /** The framer's report: the client broke the protocol; it is told why and the connection ends. */

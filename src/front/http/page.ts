@@ -44,6 +44,9 @@ const ASSETS_BY_PATH = new Map<string, WebAsset>();
 for (const asset of WEB_ASSETS) ASSETS_BY_PATH.set("/" + asset.name, asset);
 const INDEX = ASSETS_BY_PATH.get("/index.html");
 if (INDEX !== undefined) ASSETS_BY_PATH.set("/", INDEX);
+// Browsers that do not read the page's icon link ask for /favicon.ico by themselves.
+const ICON = ASSETS_BY_PATH.get("/favicon.svg");
+if (ICON !== undefined) ASSETS_BY_PATH.set("/favicon.ico", ICON);
 
 /** Bytes of a file, encoded once; and gzipped, once {@linkcode preparePage} has run. */
 const bodies = new Map<WebAsset, Uint8Array>();
