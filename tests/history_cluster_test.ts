@@ -64,7 +64,8 @@ Deno.test({
   ignore: NO_REDIS,
 }, async () => {
   await using redis = await startRedisServer();
-  const args = ["--cluster", redis.url, "--no-console", "--irc-port", "0", "--rate", "0"];
+  // IRC clients on the chat port itself (an IRC registration there is served as IRC).
+  const args = ["--cluster", redis.url, "--no-console", "--rate", "0"];
   const servers: ServerProcess[] = await Promise.all([
     startServerProcess(args),
     startServerProcess(args),
@@ -80,8 +81,8 @@ Deno.test({
       line.send("/quit");
       await line.expectClosed();
     }
-    const alice = keep(await irc(a.ircPort, "alice", PASSWORD));
-    const bob = keep(await irc(b.ircPort, "bob", PASSWORD));
+    const alice = keep(await irc(a.port, "alice", PASSWORD));
+    const bob = keep(await irc(b.port, "bob", PASSWORD));
     alice.sendIrc("JOIN #dev");
     await alice.expect(/ 366 alice #dev /);
     bob.sendIrc("JOIN #dev");
@@ -92,7 +93,7 @@ Deno.test({
     for (let i = 1; i <= 7; i++) bob.sendIrc(`PRIVMSG #dev :while away ${i}`);
     await bob.expect(/PRIVMSG #dev :while away 7$/); // echoed: in Redis
     // Back, on the other server.
-    const back = keep(await irc(b.ircPort, "alice", PASSWORD));
+    const back = keep(await irc(b.port, "alice", PASSWORD));
     back.sendIrc("JOIN #dev");
     await back.expect(/ 366 alice #dev /);
     const missed = await history(back, `AFTER #dev msgid=${last} 100`);
@@ -101,7 +102,7 @@ Deno.test({
       Array.from({ length: 7 }, (_, i) => `while away ${i + 1}`),
     );
     // Either server answers the same messages, in the same order, with the same ids.
-    const watcher = keep(await irc(a.ircPort, "watcher"));
+    const watcher = keep(await irc(a.port, "watcher"));
     watcher.sendIrc("JOIN #dev");
     await watcher.expect(/ 366 watcher #dev /);
     const fromA = await history(watcher, "LATEST #dev * 100");
@@ -113,7 +114,7 @@ Deno.test({
     // Private messages across servers: alice on a, bob on b; each copy kept by its party's server.
     back.sendIrc("QUIT");
     await back.expectClosed();
-    const onA = keep(await irc(a.ircPort, "alice", PASSWORD));
+    const onA = keep(await irc(a.port, "alice", PASSWORD));
     const said: string[] = [];
     for (let i = 1; i <= 4; i++) {
       const [from, to] = i % 2 ? [onA, "bob"] : [bob, "alice"];
@@ -134,9 +135,9 @@ Deno.test({
     assert.deepEqual(await conversation(bob, "alice"), said);
     onA.sendIrc("QUIT");
     await onA.expectClosed();
-    const onB = keep(await irc(b.ircPort, "alice", PASSWORD)); // alice's copy, read on b
+    const onB = keep(await irc(b.port, "alice", PASSWORD)); // alice's copy, read on b
     assert.deepEqual(await conversation(onB, "bob"), said);
-    const carol = keep(await irc(a.ircPort, "carol", PASSWORD));
+    const carol = keep(await irc(a.port, "carol", PASSWORD));
     assert.deepEqual(await history(carol, "LATEST alice * 10"), []);
     assert.deepEqual(await history(carol, "LATEST bob * 10"), []);
     carol.take();

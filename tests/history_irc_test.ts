@@ -159,12 +159,13 @@ Deno.test("history: private messages are read back by their two parties and by n
     const store = SqliteStore.open(`${dir}/chat.db`, { historySize: 100_000 });
     const server = serveWith(store, { chat: { operPassword: "oper-pass-1234" } });
     try {
-      for (const nick of ["alice", "bob", "carol"]) await register(server.port, nick);
+      // Bob registered with a capital: copies go by the account's key all the same.
+      for (const nick of ["alice", "Bob", "carol"]) await register(server.port, nick);
       const alice = await irc(server.ircPort, "alice", PASSWORD);
-      const bob = await irc(server.ircPort, "bob", PASSWORD);
+      const bob = await irc(server.ircPort, "Bob", PASSWORD);
       const said: string[] = [];
       for (let i = 1; i <= 4; i++) {
-        const [from, to] = i % 2 ? [alice, "bob"] : [bob, "alice"];
+        const [from, to] = i % 2 ? [alice, "Bob"] : [bob, "alice"];
         from.sendIrc(`PRIVMSG ${to} :secret ${i}`);
         said.push(msgidOf(await from.expect(new RegExp(`PRIVMSG ${to} :secret ${i}$`)))); // echo
       }
@@ -179,7 +180,7 @@ Deno.test("history: private messages are read back by their two parties and by n
       ]);
       assert.deepEqual(ofAlice.map((m) => m.msgid), said);
       assert.deepEqual(ofBob.map((m) => m.msgid), said);
-      assert.match(ofBob[0].line, /:alice!alice@\S+ PRIVMSG bob :secret 1$/);
+      assert.match(ofBob[0].line, /:alice!alice@\S+ PRIVMSG Bob :secret 1$/);
 
       // A third account, an operator, and a guest: nothing, as if nothing was ever said.
       const carol = await irc(server.ircPort, "carol", PASSWORD);

@@ -257,15 +257,20 @@ Deno.test("history: search with FTS5 (words, case and accents aside) in a room a
     const words = searchWords("Café");
     const scanned = (await history.search({ kind: "room", key: "dev" }, words, 10))
       .map((e) => e.text);
-    assert.deepEqual(scanned, ["Le café est prêt", "café crème"]);
+    assert.deepEqual(scanned, ["Le café est prêt", "CAFE au lait", "café crème"]);
     history.maintain();
     assert.ok(history.stats.indexed >= 6);
     const indexed = (await history.search({ kind: "room", key: "dev" }, searchWords("cafe"), 10))
       .map((e) => e.text);
     assert.deepEqual(indexed, ["Le café est prêt", "CAFE au lait", "café crème"]);
-    const two = (await history.search({ kind: "room", key: "dev" }, searchWords("caf LAIT"), 10))
+    const two = (await history.search({ kind: "room", key: "dev" }, searchWords("cafe LAIT"), 10))
       .map((e) => e.text);
     assert.deepEqual(two, ["CAFE au lait"]);
+    // Whole words only: a part of one finds nothing.
+    assert.deepEqual(
+      await history.search({ kind: "room", key: "dev" }, searchWords("caf"), 10),
+      [],
+    );
     const mine = (await history.search({ kind: "owner", owner: "alice" }, words, 10))
       .map((e) => e.text);
     assert.deepEqual(mine, ["a café later?"]);

@@ -298,16 +298,27 @@ class Bounds {
   }
 }
 
-/** The words of a search, as every store takes them: letters and digits, lower case, at most 8. */
+/**
+ * The words of a search, as every store takes them: runs of letters and
+ * digits, lower case, accents taken off (`Café` is `cafe`), at most 8. A
+ * search matches whole words, as SQLite's FTS5 `unicode61` tokenizer cuts
+ * them: never a part of one (a prefix query of a common beginning reads
+ * most of the index).
+ */
 export function searchWords(text: string): string[] {
-  const words = text.normalize("NFC").toLowerCase().match(/[\p{L}\p{N}]+/gu) ?? [];
-  return [...new Set(words)].slice(0, 8);
+  return [...new Set(wordsOf(text))].slice(0, 8);
 }
 
-/** Whether `text` holds every one of `words` (as {@linkcode searchWords} made them). */
+/** Whether `text` holds every one of `words` (as {@linkcode searchWords} made them), as words. */
 export function matchesWords(text: string, words: readonly string[]): boolean {
-  const folded = text.normalize("NFC").toLowerCase();
-  return words.every((word) => folded.includes(word));
+  if (words.length === 0) return false;
+  const found = new Set(wordsOf(text));
+  return words.every((word) => found.has(word));
+}
+
+function wordsOf(text: string): string[] {
+  return text.normalize("NFD").replace(/\p{M}/gu, "").toLowerCase().match(/[\p{L}\p{N}]+/gu) ??
+    [];
 }
 
 /** History in memory: the newest {@linkcode MEMORY_HISTORY} messages per room and conversation. */

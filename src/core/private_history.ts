@@ -45,8 +45,9 @@ export class PrivateKeeper {
     if (event?.kind !== "private" || event.notice || event.tagmsg) return;
     const sender = this.#registry.byId(event.origin);
     const receiver = this.#registry.byKey(nameKey(event.to));
+    // An event names the sender's account as registered (case kept); copies go by its key.
     if (sender !== undefined && event.account !== undefined) {
-      this.#history.appendPrivate(event.account, nameKey(event.to), event);
+      this.#history.appendPrivate(nameKey(event.account), nameKey(event.to), event);
     }
     if (receiver !== undefined && receiver !== sender && receiver.account !== null) {
       this.#history.appendPrivate(receiver.account, nameKey(event.nick), event);

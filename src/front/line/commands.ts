@@ -17,7 +17,7 @@
 
 import type { Chat, ChatMember, ChatRoom } from "../../core/chat.ts";
 import type { Replies } from "../../core/commands.ts";
-import { LOBBY, MAX_NICK } from "../../protocol/names.ts";
+import { LOBBY, MAX_NICK, nameKey } from "../../protocol/names.ts";
 import { alreadyText, movedText, privateSentLine, renamedText } from "../../protocol/line.ts";
 import {
   EARLIER_END_TEXT,
@@ -682,7 +682,7 @@ function sendKept(context: LineContext, events: readonly KeptEvent[]): void {
     let line: string;
     if (event.kind === "message") {
       line = messageLine(event);
-    } else if (event.account !== undefined && event.account === mine) {
+    } else if (event.account !== undefined && nameKey(event.account) === mine) {
       line = privateSentLine(event.to, event.text, event.action);
     } else {
       line = privateLine(event.nick, event.text, event.action);

@@ -94,6 +94,8 @@ export interface MaintenanceStats {
   longestStepMs: number;
   /** The longest step of each kind of work, in ms. */
   longestMs: Partial<Record<Task, number>>;
+  /** Steps by how long they took: under 1, 2, 5, 10, 20, 50 ms, and longer. */
+  stepsUnderMs: Record<"1" | "2" | "5" | "10" | "20" | "50" | "more", number>;
   pruned: number;
   indexed: number;
 }
@@ -136,6 +138,7 @@ export class SqliteHistory implements History {
     steps: 0,
     longestStepMs: 0,
     longestMs: {},
+    stepsUnderMs: { 1: 0, 2: 0, 5: 0, 10: 0, 20: 0, 50: 0, more: 0 },
     pruned: 0,
     indexed: 0,
   };
@@ -356,7 +359,7 @@ export class SqliteHistory implements History {
       return tail;
     });
     // Then the index, newest first, a page at a time with the event loop free in between.
-    const query = words.map((word) => `"${word}"*`).join(" ");
+    const query = words.map((word) => `"${word}"`).join(" "); // whole words: see searchWords
     let below = this.#indexed + 1;
     let looked = 0;
     while (found.length < limit && looked < SEARCH_MATCHES && !this.#closed) {
@@ -460,6 +463,20 @@ export class SqliteHistory implements History {
     if (Number.isFinite(targetMs)) {
       this.stats.longestStepMs = Math.max(this.stats.longestStepMs, took);
       this.stats.longestMs[task] = Math.max(this.stats.longestMs[task] ?? 0, took);
+      const bucket = took < 1
+        ? "1"
+        : took < 2
+        ? "2"
+        : took < 5
+        ? "5"
+        : took < 10
+        ? "10"
+        : took < 20
+        ? "20"
+        : took < 50
+        ? "50"
+        : "more";
+      this.stats.stepsUnderMs[bucket]++;
       // Down at once when a step was long; up by a quarter at most when it was short
       // (the cost of a step is not linear in its rows: page splits, merges).
       if (took > targetMs) {
