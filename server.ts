@@ -284,7 +284,8 @@ class ChatServer {
         event: "listening",
         address: port.listener.addr as Deno.NetAddr,
         tls: this.#tls,
-        protocol: port.fronts.length === 1 ? port.fronts[0].name : undefined,
+        // A front end's own port is named after it (`irc`), though HTTP is served there too.
+        protocol: port.fronts.find((front) => front.listener === port.listener)?.name,
       });
     }
     const idleTimeout = this.#settings.idleTimeout;

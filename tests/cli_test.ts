@@ -111,8 +111,8 @@ Deno.test("server and piped client as processes: messages arrive, the console sh
     });
     assert.equal(result.code, 0, result.stderr);
     assert.match(result.stderr, /connected to 127\.0\.0\.1:\d+/);
-    assert.match(result.stdout, /^\*\*\* welcome to parley, you are guest-\d+$/m);
-    assert.match(result.stdout, /^\*\*\* you are now alice$/m);
+    // --name: the first line is /nick alice, so alice arrives as alice (no guest-N first).
+    assert.match(result.stdout, /^\*\*\* welcome to parley, you are alice$/m);
     assert.match(result.stdout, /^\*\*\* bye$/m);
     await bob.expect("<alice> hello from a pipe");
     await bob.expect("<alice> 你好 👍");
@@ -123,7 +123,7 @@ Deno.test("server and piped client as processes: messages arrive, the console sh
     await server.stdout.waitFor(/disconnect  127\.0\.0\.1:\d+ +bob/);
     assert.equal(await server.stop("SIGTERM"), 0);
     const console = server.stdout.text;
-    const alicePort = /connect +127\.0\.0\.1:(\d+) +guest-\d+  online=2/.exec(console)?.[1];
+    const alicePort = /connect +127\.0\.0\.1:(\d+) +alice  online=2/.exec(console)?.[1];
     assert.ok(alicePort, console);
     assert.match(
       console,
@@ -146,7 +146,7 @@ Deno.test("two CLI clients chat; the one left open gets what the piped one said,
     const status = new OutputCollector(listener.stderr);
     const keyboard = listener.stdin.getWriter();
     try {
-      await heard.waitFor(/you are now carol/);
+      await heard.waitFor(/welcome to parley, you are carol/);
       const talker = await runCli(["client", "--port", String(server.port), "--name", "dave"], {
         stdin: "hi carol\n",
       });

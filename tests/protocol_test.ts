@@ -17,7 +17,12 @@ Deno.test("commands parse with their arguments, case-insensitively", () => {
     text: "see you  soon",
   });
   assert.deepEqual(parseCommand("/who"), { kind: "who" });
-  assert.deepEqual(parseCommand("/join #dev"), { kind: "join", room: "dev" });
+  assert.deepEqual(parseCommand("/join #dev"), {
+    kind: "join",
+    room: "dev",
+    key: undefined,
+    whole: "#dev",
+  });
   assert.deepEqual(parseCommand("/rooms"), { kind: "rooms" });
   assert.deepEqual(parseCommand("/quit"), { kind: "quit", reason: "" });
   assert.deepEqual(parseCommand("/quit gone fishing"), { kind: "quit", reason: "gone fishing" });

@@ -95,7 +95,7 @@ Deno.test("parley client --tls --ca joins a TLS server process end to end", asyn
     );
     assert.equal(result.code, 0, result.stderr);
     assert.match(result.stderr, /connected to localhost:\d+ \(TLS/);
-    assert.match(result.stdout, /you are now alice/);
+    assert.match(result.stdout, /welcome to parley, you are alice/);
     await bob.expect("<alice> over TLS");
     bob.close();
     assert.match(server.stdout.text, /listening +127\.0\.0\.1:\d+ +\(tls\)/);
