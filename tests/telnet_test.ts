@@ -133,6 +133,11 @@ Deno.test("Ctrl-C is dropped and its TIMING-MARK refused every time", () => {
   const filter = new TelnetFilter();
   const first = run(filter, [encoder.encode("hi"), CTRL_C]);
   assert.equal(decoder.decode(first.data), "hi");
+  assert.equal(
+    filter.takeLineCancelled(),
+    true,
+    "the line it interrupted is for the owner to drop",
+  );
   assert.deepEqual(first.replies, new Uint8Array([IAC, DO, BINARY, IAC, WONT, TIMING_MARK]));
   const second = run(filter, [CTRL_C]);
   assert.equal(second.data.length, 0);
@@ -142,16 +147,89 @@ Deno.test("Ctrl-C is dropped and its TIMING-MARK refused every time", () => {
 Deno.test("IP, AO, SUSP and BRK become data only where a UTF-8 continuation byte is due", () => {
   // telnet sends them for 0x83, 0x8F, 0x9A, 0x9C inside a character (一 is E4 B8 80).
   const inside = run(new TelnetFilter(), [
-    hex("e4 b8 ff f4 ff fd 06 e4 b8 ff f5 ff fd 06 e4 b8 ff ed ff fd 06 e4 b8 ff f3 ff fd 06"),
+    hex("e4 b8 ff f4 ff fd 06 e4 b8 ff f5 ff fd 06 e4 b8 ff ed ff fd 06 e4 b8 ff f3 ff fd 06 0a"),
   ]);
-  assert.deepEqual(inside.data, hex("e4 b8 83 e4 b8 8f e4 b8 9a e4 b8 9c"));
-  assert.equal(decoder.decode(inside.data), "七丏业东");
-  // Between characters they are what they say: dropped.
-  const between = run(new TelnetFilter(), [hex("61 ff f4 ff fd 06 e4 b8 80 ff f5 62 ff f3 ff ed")]);
-  assert.equal(decoder.decode(between.data), "a一b");
+  assert.deepEqual(inside.data, hex("e4 b8 83 e4 b8 8f e4 b8 9a e4 b8 9c 0a"));
+  assert.equal(decoder.decode(inside.data), "七丏业东\n");
+  // Two in one character: ef 8f 8f is U+F3CF.
+  const twice = run(new TelnetFilter(), [hex("ef ff f5 ff fd 06 ff f5 ff fd 06 0a")]);
+  assert.deepEqual(twice.data, hex("ef 8f 8f 0a"));
+  // Between characters they are what they say, and end the unfinished line before them.
+  const between = run(new TelnetFilter(), [hex("61 ff f4 ff fd 06 e4 b8 80 ff f5 62 ff f3 63 0a")]);
+  assert.equal(decoder.decode(between.data), "c\n");
   // A character left open at the end of one read is still open at the start of the next.
   const acrossReads = run(new TelnetFilter(), [hex("f0 9f"), hex("ff f5 ff fd 06 bd")]);
   assert.equal(decoder.decode(acrossReads.data), "🏽");
+});
+
+Deno.test("a command inside a character at the end of what came waits for what follows", () => {
+  // Repaired when the line goes on, even in a later read.
+  const filter = new TelnetFilter();
+  assert.deepEqual(filter.filter(hex("d1 ff f5 ff fd 06")), hex("d1"));
+  assert.equal(filter.midCharacter, true, "undecided: the line may stall");
+  assert.deepEqual(filter.filter(hex("0d 0a")), hex("8f 0d 0a"));
+  assert.equal(decoder.decode(hex("d1 8f")), "я");
+  assert.equal(filter.midCharacter, false);
+  assert.equal(filter.takeLineCancelled(), false);
+  // What telnet sends when its prompt is left with Ctrl-C after `Привет Н`: the line then stalls.
+  const cut = new TelnetFilter();
+  const start = hex("d0 9f d1 80 d0 b8 d0 b2 d0 b5 d1 82 20 d0");
+  assert.deepEqual(cut.filter(concat([start, CTRL_C])), start);
+  assert.equal(cut.midCharacter, true);
+  assert.equal(cut.stalled(), "dropped", "a telnet peer's stalled line is dropped");
+  assert.equal(cut.midCharacter, false);
+  assert.equal(decoder.decode(cut.filter(encoder.encode("again\r\n"))), "again\r\n");
+});
+
+Deno.test("telnet's cut first line: the server asks for BINARY; telnet's answer drops the line", () => {
+  const filter = new TelnetFilter();
+  // Captured: `Привет Нина` typed first; telnet sent this after its prompt, then nothing.
+  const start = hex("d0 9f d1 80 d0 b8 d0 b2 d0 b5 d1 82 20 d0");
+  assert.equal(filter.filter(start), start, "no telnet command yet: the bytes as they came");
+  assert.equal(filter.active, false);
+  assert.equal(filter.midCharacter, true);
+  assert.equal(filter.stalled(), "asked");
+  assert.deepEqual(filter.takeReplies(), new Uint8Array([IAC, DO, BINARY]));
+  assert.equal(filter.stalled(), null, "asked once");
+  // telnet answers at once (captured: ff fb 00).
+  assert.deepEqual(filter.filter(new Uint8Array([IAC, WILL, BINARY])), new Uint8Array(0));
+  assert.equal(filter.takeReplies(), null, "the answer to our DO is not answered");
+  assert.equal(filter.takeLineCancelled(), true, "the start sent before is dropped");
+  assert.equal(filter.takeLineLost(), true, "and the user is to be told");
+  assert.equal(filter.takeLineLost(), false);
+  assert.equal(filter.binaryInput, true);
+  // The line typed again, 8-bit clean now (captured), with telnet's own DO BINARY after it.
+  const again = hex("d0 9f d1 80 d0 b8 d0 b2 d0 b5 d1 82 20 d0 9d d0 b8 d0 bd d0 b0 0a ff fd 00");
+  assert.equal(decoder.decode(filter.filter(again)), "Привет Нина\n");
+  assert.deepEqual(filter.takeReplies(), new Uint8Array([IAC, WONT, BINARY]));
+});
+
+Deno.test("a peer that is not telnet is asked once, and its line goes on as it was", () => {
+  const filter = new TelnetFilter();
+  const start = encoder.encode("Привет Н").subarray(0, 14);
+  filter.filter(start);
+  assert.equal(filter.stalled(), "asked");
+  assert.deepEqual(filter.takeReplies(), new Uint8Array([IAC, DO, BINARY]));
+  // nc: the rest of the character and the line come; no answer.
+  const rest = encoder.encode("Привет Нина\n").subarray(14);
+  assert.equal(filter.filter(rest), rest);
+  assert.equal(filter.takeLineCancelled(), false);
+  assert.equal(filter.takeLineLost(), false);
+  // A later stall is not asked again.
+  filter.filter(start);
+  assert.equal(filter.stalled(), null);
+  assert.equal(filter.takeReplies(), null);
+});
+
+Deno.test("a line that is not open inside a character never stalls", () => {
+  const filter = new TelnetFilter();
+  filter.filter(encoder.encode("hello Нина"));
+  assert.equal(filter.midCharacter, false);
+  assert.equal(filter.stalled(), null);
+  filter.filter(hex("d0"));
+  assert.equal(filter.midCharacter, true);
+  filter.filter(hex("9d 0a"));
+  assert.equal(filter.midCharacter, false, "a line end ends it");
 });
 
 Deno.test("IAC IAC is one 0xFF data byte", () => {
@@ -179,8 +257,12 @@ Deno.test("two-byte commands are dropped; IAC before a non-command byte is dropp
   const filter = new TelnetFilter();
   // NOP DM BRK IP AO AYT EC EL GA EOF SUSP ABORT EOR, between letters.
   const commands = [0xf1, 0xf2, 0xf3, 0xf4, 0xf5, 0xf6, 0xf7, 0xf8, 0xf9, 0xec, 0xed, 0xee, 0xef];
-  const bytes = commands.flatMap((command) => [0x61, IAC, command]);
-  assert.equal(decoder.decode(filter.filter(new Uint8Array(bytes))), "a".repeat(commands.length));
+  const bytes = commands.flatMap((command) => [0x61, IAC, command, 0x0a]);
+  assert.equal(
+    decoder.decode(filter.filter(new Uint8Array(bytes))),
+    // BRK, IP, AO, EL, SUSP and ABORT end the line they interrupt: its `a` goes too.
+    "a\na\n\n\n\na\na\n\na\na\n\n\na\n",
+  );
   const junk = new TelnetFilter();
   assert.equal(decoder.decode(junk.filter(hex("61 ff 41 62"))), "ab");
   assert.equal(junk.active, false);

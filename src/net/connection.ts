@@ -57,6 +57,11 @@ export interface ConnectionLimits {
 const MIN_READ = 256;
 const MAX_READ = 64 * 1024;
 const EMPTY = new Uint8Array(0);
+/**
+ * A telnet line left open inside a character this long with nothing after it
+ * is one telnet cut short (src/net/telnet.ts, "Lines telnet cut short").
+ */
+export const TELNET_STALL_MS = 250;
 
 /** A client connection from accept to close. */
 export class Connection implements OutboxOptions, Transport {
@@ -76,6 +81,8 @@ export class Connection implements OutboxOptions, Transport {
   #telnet: TelnetFilter | null = null;
   /** Whether the read loop takes telnet commands out of the stream. */
   #telnetOn = false;
+  /** While a read waits after a telnet line stopped inside a character: when it is stalled. */
+  #telnetStall: ReturnType<typeof setTimeout> | undefined;
   #buffer: Uint8Array = new Uint8Array(MIN_READ);
   /** A read is under way (there is never more than one). */
   #reading = false;
@@ -235,6 +242,9 @@ export class Connection implements OutboxOptions, Transport {
       return this.#readFailed(failed.error);
     }
     this.#reading = true;
+    if (this.#telnet?.midCharacter) {
+      this.#telnetStall = setTimeout(this.#telnetStalled, TELNET_STALL_MS);
+    }
     try {
       this.#conn.read(this.#buffer).then(this.#afterRead, this.#readFailed);
     } catch (error) {
@@ -244,6 +254,7 @@ export class Connection implements OutboxOptions, Transport {
 
   #afterRead = (count: number | null): void => {
     this.#reading = false;
+    clearTimeout(this.#telnetStall);
     if (!this.#running) return this.#collect(count);
     // Ended from outside while reading: what arrived is not carried out.
     if (this.#ending) return this.#over();
@@ -258,6 +269,7 @@ export class Connection implements OutboxOptions, Transport {
 
   #readFailed = (error: unknown): void => {
     this.#reading = false;
+    clearTimeout(this.#telnetStall);
     if (!this.#running) {
       // Before the read loop runs, a failed read ends a peek, and the loop meets the failure at
       // its first read: a reset is a reset, not a close that would carry out the unfinished line.
@@ -391,15 +403,32 @@ export class Connection implements OutboxOptions, Transport {
   }
 
   #filterTelnet(bytes: Uint8Array): Uint8Array {
-    if (this.#telnet === null) {
-      if (!bytes.includes(0xff)) return bytes;
-      this.#telnet = new TelnetFilter();
-    }
-    const data = this.#telnet.filter(bytes);
-    const replies = this.#telnet.takeReplies();
+    // From the first byte: a first line telnet cuts short comes before any telnet command.
+    const telnet = this.#telnet ??= new TelnetFilter();
+    const data = telnet.filter(bytes);
+    // A command ended the line begun in earlier reads: what the reader holds of it goes.
+    if (telnet.takeLineCancelled()) this.#reader.finish();
+    if (telnet.takeLineLost()) this.#handler?.telnetLineCut?.(telnet.binaryInput);
+    const replies = telnet.takeReplies();
     if (replies !== null) this.#outbox.send(replies);
     return data;
   }
+
+  /**
+   * A telnet line stopped inside a character and nothing has come since
+   * (TELNET_STALL_MS): telnet cut it short at its escape byte. Only while a
+   * read waits, so the reader holds nothing but that unfinished line.
+   */
+  #telnetStalled = (): void => {
+    const telnet = this.#telnet;
+    if (telnet === null || !this.#reading || this.#ending) return;
+    if (telnet.stalled() === "dropped") {
+      this.#reader.finish();
+      this.#handler?.telnetLineCut?.(telnet.binaryInput);
+    }
+    const replies = telnet.takeReplies();
+    if (replies !== null) this.#outbox.send(replies);
+  };
 
   /** Waits for `gate`, or for the connection to be ended. */
   async #pause(gate: Promise<void>): Promise<void> {
@@ -454,6 +483,7 @@ export class Connection implements OutboxOptions, Transport {
   #closeConn(): void {
     if (this.#connClosed) return;
     this.#connClosed = true;
+    clearTimeout(this.#telnetStall);
     closeQuietly(this.#conn);
   }
 }

@@ -30,6 +30,12 @@ export interface LineHandler {
   holding(holding: boolean): void;
   /** The read loop is over (the client left or the connection was ended); called once. */
   ended(): void;
+  /**
+   * Telnet cut the line being typed short (its escape byte, 0x9D, was in it)
+   * and what it sent of it was dropped: the user is to type it again.
+   * `binary`: telnet now sends every byte as it is (with it, 0x9D is no escape).
+   */
+  telnetLineCut?(binary: boolean): void;
 }
 
 /**

@@ -67,6 +67,16 @@ export function onlineText(online: number, room: string, inRoom: number): string
   return `${online} online, ${inRoom} in #${room}; /nick NAME to change your name, /help for commands`;
 }
 
+/**
+ * What a telnet user is told when telnet cut the line being typed short at
+ * its escape byte (0x9D, inside `Н`) and the start it sent was dropped.
+ * `binary`: telnet sends every byte as it is now, so typing it again works.
+ */
+export function telnetLineCutText(binary: boolean): string {
+  const what = "telnet sent only the start of your line (byte 0x9D, in Н, is its escape key)";
+  return binary ? `${what}: type it again` : `${what}; with telnet -E such lines go through`;
+}
+
 /** One line client, from greeting to goodbye. */
 export class LineSession implements Endpoint, LineHandler, LineContext {
   readonly renderer = lineRenderer;
@@ -282,6 +292,12 @@ export class LineSession implements Endpoint, LineHandler, LineContext {
     const text = cleanText(line);
     if (text.charCodeAt(0) !== SLASH) return this.say(text, false);
     return runLineCommand(this, parseLine(text));
+  }
+
+  /** Telnet cut the line being typed short (src/net/telnet.ts): the user types it again. */
+  telnetLineCut(binary: boolean): void {
+    this.rejected("telnet cut a line short at its escape byte; its start was dropped");
+    this.error(telnetLineCutText(binary));
   }
 
   /** The read's lines are done: its room messages go out together. */
