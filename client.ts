@@ -129,9 +129,11 @@ async function runLineClient(options: ClientOptions, io: ClientIO): Promise<numb
     // A failed send means the server is gone, which the screen pump reports.
     // The keyboard pump may still be waiting on stdin: the caller exits the process.
     pumpToServer(io.input, conn, leave).catch(() => {});
-    await screen;
+    const heard = await screen;
+    if (heard === "tls") throw new ClientError(`connection to ${target} closed: ${SPEAKS_TLS}`);
     if (quitting) return 0;
-    await say(io.status, `connection to ${target} closed by the server\n`);
+    const silent = heard === "nothing" && !options.tls ? SILENT_CLOSE : "";
+    await say(io.status, `connection to ${target} closed by the server${silent}\n`);
     return 1;
   } catch (error) {
     if (error instanceof ClientError) throw error;
@@ -237,8 +239,9 @@ async function runTerminalClient(options: ClientOptions): Promise<number> {
     readKeys(onKeys).catch(() => {}).then(() => leaving.signal.aborted || leave());
     for (;;) {
       let failure: unknown = null;
+      let heard: Heard = "nothing";
       try {
-        await pumpToView(conn, (lines) => terminal.write(view.received(lines)));
+        heard = await pumpToView(conn, (lines) => terminal.write(view.received(lines)));
       } catch (error) {
         failure = error;
       }
@@ -246,7 +249,14 @@ async function runTerminalClient(options: ClientOptions): Promise<number> {
       conn = null;
       view.online = false;
       if (leaving.signal.aborted) return 0;
-      const why = failure === null ? "closed by the server" : `lost: ${describe(failure)}`;
+      if (heard === "tls") {
+        // Trying again cannot help: the port speaks TLS.
+        terminal.write(view.status(`connection to ${target} closed: ${SPEAKS_TLS}`));
+        return 1;
+      }
+      const why = failure === null
+        ? `closed by the server${heard === "nothing" && !options.tls ? SILENT_CLOSE : ""}`
+        : `lost: ${describe(failure)}`;
       if (!options.reconnect) {
         // Said like every status line (time, `--`), above the input line, which then goes.
         terminal.write(view.status(`connection to ${target} ${why}`));
@@ -261,8 +271,9 @@ async function runTerminalClient(options: ClientOptions): Promise<number> {
       view.online = true;
       terminal.write(view.status(`connected to ${target} again`));
       // The nick it proved at the start is proved again (a registered nick refuses a bare /nick).
+      // The history replayed on the way back is read against what was shown before.
       send(
-        view.rejoinCommands().map((command) =>
+        view.rejoin().map((command) =>
           command === `/nick ${options.name}` && options.password
             ? firstLine(options).trimEnd()
             : command
@@ -302,11 +313,33 @@ async function readKeys(onKeys: (keys: Key[]) => void): Promise<void> {
   }
 }
 
+/**
+ * What the server said before it closed: nothing at all, lines, or a TLS
+ * record (a plain client on a TLS port gets a TLS alert, 0x15 0x03…, and is
+ * closed: it is told to use `--tls`).
+ */
+type Heard = "nothing" | "lines" | "tls";
+
+/** Said when the server answered with TLS. */
+const SPEAKS_TLS = "the server speaks TLS on this port; connect with --tls";
+/** Said when a server closed at once without a word (a parley server always greets first). */
+const SILENT_CLOSE = " before it said anything (if it speaks TLS on this port, connect with --tls)";
+
+/** Whether the first bytes from the server are a TLS record (alert or handshake, version 3.x). */
+export function looksLikeTls(bytes: Uint8Array): boolean {
+  return bytes.length >= 2 && (bytes[0] === 0x15 || bytes[0] === 0x16) && bytes[1] === 0x03;
+}
+
 /** Server → view, cleaned lines batched per read; resolves when the server closes. */
-async function pumpToView(conn: Deno.Conn, show: (lines: string[]) => void): Promise<void> {
+async function pumpToView(conn: Deno.Conn, show: (lines: string[]) => void): Promise<Heard> {
   const reader = new LineReader(MAX_INCOMING_LINE);
   const buffer = new Uint8Array(16 * 1024);
+  let heard: Heard = "nothing";
   for (let count = await conn.read(buffer); count !== null; count = await conn.read(buffer)) {
+    if (heard === "nothing") {
+      if (looksLikeTls(buffer.subarray(0, count))) return "tls";
+      heard = "lines";
+    }
     reader.push(buffer.subarray(0, count));
     const lines: string[] = [];
     for (let line = reader.next(); line !== null; line = reader.next()) {
@@ -314,6 +347,7 @@ async function pumpToView(conn: Deno.Conn, show: (lines: string[]) => void): Pro
     }
     if (lines.length) show(lines);
   }
+  return heard;
 }
 
 /**
@@ -374,10 +408,15 @@ async function pumpToScreen(
   conn: Deno.Conn,
   output: ByteWriter,
   onLine: (line: string) => void,
-): Promise<void> {
+): Promise<Heard> {
   const reader = new LineReader(MAX_INCOMING_LINE);
   const buffer = new Uint8Array(16 * 1024);
+  let heard: Heard = "nothing";
   for (let count = await conn.read(buffer); count !== null; count = await conn.read(buffer)) {
+    if (heard === "nothing") {
+      if (looksLikeTls(buffer.subarray(0, count))) return "tls";
+      heard = "lines";
+    }
     reader.push(buffer.subarray(0, count));
     let text = "";
     for (let line = reader.next(); line !== null; line = reader.next()) {
@@ -388,6 +427,7 @@ async function pumpToScreen(
     }
     if (text) await writeAll(output, encoder.encode(text));
   }
+  return heard;
 }
 
 /** How long a piped client with `--name` waits for the server to answer its `/nick`. */

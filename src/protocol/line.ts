@@ -93,6 +93,28 @@ export function welcomeText(nick: string): string {
   return `welcome to parley, you are ${nick}`;
 }
 
+/** The longest line a parley server takes, in bytes, unless `--max-line` says otherwise. */
+export const DEFAULT_MAX_LINE = 4096;
+
+/**
+ * The welcome notice of a server whose `--max-line` is not {@linkcode
+ * DEFAULT_MAX_LINE}: clients then know what they may send.
+ */
+export function lineLimitText(maxLine: number): string {
+  return `this server takes lines of up to ${maxLine} bytes`;
+}
+
+/**
+ * The longest line, in bytes, a server line tells of: its welcome's
+ * {@linkcode lineLimitText}, or its `!!! line too long (over N bytes) …`;
+ * null for any other line.
+ */
+export function lineLimitOf(line: string): number | null {
+  const match = /^\*\*\* this server takes lines of up to (\d+) bytes$/.exec(line) ??
+    /^!!! line too long \(over (\d+) bytes\)/.exec(line);
+  return match ? Number(match[1]) : null;
+}
+
 /** The notice after `/nick`. */
 export function renamedText(nick: string): string {
   return `you are now ${nick}`;

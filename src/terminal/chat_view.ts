@@ -8,6 +8,12 @@
  * top of what it has. Pure: no terminal, no socket, so every behaviour is
  * tested from its output.
  *
+ * After a reconnect the server replays the history of the rooms the client
+ * enters again; the lines the person saw before are not shown twice (see
+ * {@linkcode ChatView.rejoin} and {@linkcode unseenFrom}). A line longer than
+ * the server takes (`--max-line`: 4096 bytes unless its welcome says
+ * otherwise) is refused before it is sent or shown as said.
+ *
  * Live, lines are printed above the input line and the terminal scrolls
  * them. Scrolled back, the view owns the screen: rows 1 to height − 2 show
  * the kept lines, the row above the input line says what is below, and what
@@ -16,7 +22,7 @@
  * @module
  */
 
-import { parseServerLine } from "../protocol/line.ts";
+import { DEFAULT_MAX_LINE, lineLimitOf, parseServerLine } from "../protocol/line.ts";
 import { LOBBY } from "../protocol/names.ts";
 import { isSecret, masked } from "./secret.ts";
 import { hasContent } from "../text.ts";
@@ -85,6 +91,16 @@ const UNKNOWN_HISTORY = /^unknown command \/history\b/i;
 /** `/history` refused for now (`!!! the history cannot be read now; try again in a moment`). */
 const HISTORY_REFUSED = /\bhistory\b/i;
 
+/** Room lines remembered per room for not showing them twice after a reconnect, and rooms. */
+const SEEN_PER_ROOM = 2000;
+const SEEN_ROOMS = 50;
+
+/** After a reconnect: the room to be back in, and the history block on its way, if any. */
+interface CatchUp {
+  room: string;
+  block: { room: string; header: string; lines: string[] } | null;
+}
+
 /** A request for older lines, from being sent to its answer's end. */
 interface HistoryRequest {
   /** The room it is about. */
@@ -125,6 +141,12 @@ export class ChatView {
   #refused = false;
   /** Where the last answer's lines went, and how many. */
   #placed: { at: number; count: number } | null = null;
+  /** The longest line the server takes, in bytes (its welcome or its refusal says when not the default). */
+  #maxLine = DEFAULT_MAX_LINE;
+  /** The room lines shown, per room, oldest first (`<nick> text`, `* nick text`). */
+  readonly #seen = new Map<string, string[]>();
+  /** Set by {@linkcode rejoin} until the room's replayed history has been read. */
+  #catchUp: CatchUp | null = null;
 
   /** A view with an empty input line; nothing is drawn until {@linkcode draw}. */
   constructor(options: ChatViewOptions) {
@@ -170,6 +192,18 @@ export class ChatView {
     if (this.#wantedNick) commands.push(`/nick ${this.#wantedNick}`);
     if (this.#room !== LOBBY) commands.push(`/join ${this.#room}`);
     return commands;
+  }
+
+  /**
+   * After reconnecting: what to send to be where we were ({@linkcode
+   * rejoinCommands}), and from now on the history the server replays is
+   * read against what was shown before: the lobby's block, when we are going
+   * on to another room, is not shown; the room's block shows only the lines
+   * not seen yet (`-- nothing missed in #dev` when there are none).
+   */
+  rejoin(): string[] {
+    this.#catchUp = { room: this.#room, block: null };
+    return this.rejoinCommands();
   }
 
   /** Output that draws the input line (at start, and after anything else wrote to the terminal). */
@@ -223,7 +257,9 @@ export class ChatView {
         answered ||= done;
         if (taken) continue;
       }
+      if (this.#catchUp !== null && this.#caughtUp(line, shown)) continue;
       this.#learn(line);
+      this.#remember(line);
       shown.push(line);
     }
     let output = shown.length ? this.#show(shown) : "";
@@ -273,6 +309,8 @@ export class ChatView {
     const send: string[] = [];
     const shown: string[] = [];
     let leave: string | null = null;
+    // Typing after a reconnect: whatever history comes now was asked for.
+    this.#catchUp = null;
     for (const line of lines) {
       if (!hasContent(line)) continue;
       // `exit` leaves; ` exit` (a space first) says the word.
@@ -288,9 +326,21 @@ export class ChatView {
         );
         continue;
       }
+      const bytes = utf8Length(line);
+      if (bytes > this.#maxLine) {
+        // The server would drop it: not sent, not shown as said; ↑ brings it back to shorten.
+        shown.push(
+          `!!! line too long (${bytes} bytes; the server takes at most ${this.#maxLine}): ` +
+            "not sent (↑ brings it back)",
+        );
+        continue;
+      }
       send.push(line);
       const echo = this.#echo(line);
-      if (echo !== null) shown.push(echo);
+      if (echo !== null) {
+        shown.push(echo);
+        this.#remember(echo);
+      }
     }
     return { output: shown.length ? this.#show(shown) : this.draw(), send, leave };
   }
@@ -304,8 +354,10 @@ export class ChatView {
     return action ? `* ${me} ${action[1].trim()}` : null;
   }
 
-  /** Follows the server's notices about who and where we are. */
+  /** Follows the server's notices about who and where we are, and its line limit. */
   #learn(line: string): void {
+    const limit = lineLimitOf(line);
+    if (limit !== null) this.#maxLine = limit;
     if (!line.startsWith("*** ")) return;
     const parsed = parseServerLine(line);
     if (parsed.kind !== "notice" || parsed.meaning === null) return;
@@ -324,6 +376,71 @@ export class ChatView {
         this.#nick = this.#wantedNick = meaning.nick;
         return;
     }
+  }
+
+  /** Keeps a room line shown (live, replayed or our own), to know it after a reconnect. */
+  #remember(line: string): void {
+    const key = roomLineKey(line);
+    if (key === null) return;
+    let seen = this.#seen.get(this.#room);
+    if (seen === undefined) {
+      if (this.#seen.size >= SEEN_ROOMS) this.#seen.delete(this.#seen.keys().next().value!);
+      this.#seen.set(this.#room, seen = []);
+    }
+    seen.push(key);
+    if (seen.length > SEEN_PER_ROOM) seen.splice(0, seen.length - SEEN_PER_ROOM);
+  }
+
+  /**
+   * After a reconnect: takes the history blocks the server replays (true when
+   * `line` was taken), and when one is complete puts into `shown` what of it
+   * to show (see {@linkcode rejoin}).
+   */
+  #caughtUp(line: string, shown: string[]): boolean {
+    const catchUp = this.#catchUp!;
+    const parsed = parseServerLine(line);
+    const block = catchUp.block;
+    if (block === null) {
+      if (parsed.kind !== "notice" || parsed.meaning?.about !== "history-start") return false;
+      const room = /in #(\S+):$/.exec(parsed.text)?.[1] ?? this.#room;
+      catchUp.block = { room, header: line, lines: [] };
+      return true;
+    }
+    if (parsed.kind === "history") {
+      block.lines.push(line);
+      return true;
+    }
+    // The block is over: its closing notice (taken), or any other line (an odd server).
+    catchUp.block = null;
+    const closing = parsed.kind === "notice" && parsed.meaning?.about === "history-end";
+    const room = catchUp.room;
+    if (block.room !== room) {
+      // The lobby's, on the way back to another room: none of it is news.
+      if (block.room === LOBBY) return closing;
+      this.#showBlock(block, closing ? line : null, shown);
+      return closing;
+    }
+    this.#catchUp = null;
+    const keys = block.lines.map((replayed) => roomLineKey(replayed) ?? replayed);
+    const from = unseenFrom(keys, this.#seen.get(room) ?? []);
+    if (from === 0) {
+      // Nothing of it was seen: the block as the server sent it.
+      this.#showBlock(block, closing ? line : null, shown);
+    } else if (from === block.lines.length) {
+      shown.push(`-- nothing missed in #${room}`);
+    } else {
+      const missed = block.lines.slice(from);
+      shown.push(`-- missed in #${room} while away:`, ...missed);
+      for (const replayed of missed) this.#remember(replayed);
+    }
+    return closing;
+  }
+
+  /** A replayed block shown as the server sent it (`closing`: its closing notice). */
+  #showBlock(block: { header: string; lines: string[] }, closing: string | null, shown: string[]) {
+    shown.push(block.header, ...block.lines);
+    for (const replayed of block.lines) this.#remember(replayed);
+    if (closing !== null) shown.push(closing);
   }
 
   /** A welcome or a room change: older lines are asked for anew, about the new room. */
@@ -564,4 +681,48 @@ function kindOf(line: string): { said: boolean; opensHistory: boolean } {
     said: kind === "message" || kind === "action" || kind === "history",
     opensHistory: kind === "notice" && parsed.meaning?.about === "history-start",
   };
+}
+
+/**
+ * What identifies a room line for not showing it twice: the message or
+ * action as it was said (`<alice> hi`, `* bob waves`), without the time a
+ * replayed line carries; null for every other line.
+ */
+function roomLineKey(line: string): string | null {
+  const parsed = parseServerLine(line);
+  const said = parsed.kind === "history" ? parsed.line : parsed;
+  if (said.kind === "message") return `<${said.nick}> ${said.text}`;
+  if (said.kind === "action") return `* ${said.nick} ${said.text}`;
+  return null;
+}
+
+/**
+ * Where the lines not seen yet start in `replayed` (a room's history as the
+ * server replays it, oldest first), given the room's lines `seen` before,
+ * oldest first. The replay is the tail of what was seen followed by what was
+ * said since; what was seen may hold more (our own lines the server refused).
+ * From the first replayed line that was seen, the replayed lines are matched
+ * in order against what was seen after it; the first that cannot be is the
+ * first new one. 0 when none of the replay was seen (then it may all be new).
+ */
+export function unseenFrom(replayed: readonly string[], seen: readonly string[]): number {
+  const known = new Set(seen);
+  const first = replayed.findIndex((line) => known.has(line));
+  if (first === -1) return 0;
+  let at = seen.indexOf(replayed[first]);
+  let next = first;
+  while (next < replayed.length) {
+    while (at < seen.length && seen[at] !== replayed[next]) at++;
+    if (at === seen.length) break;
+    at++;
+    next++;
+  }
+  return next;
+}
+
+const utf8 = new TextEncoder();
+
+/** The bytes a line takes on the wire, without its line end. */
+function utf8Length(line: string): number {
+  return utf8.encode(line).length;
 }

@@ -25,11 +25,13 @@ import { LINE_TOO_LONG } from "../../net/line_reader.ts";
 import { formatPeer } from "../../net/peer.ts";
 import type { LineHandler, Transport } from "../../net/transport.ts";
 import {
+  DEFAULT_MAX_LINE,
   encodeLine,
   errorLine,
   HISTORY_END_TEXT,
   historyLine,
   historyStartText,
+  lineLimitText,
   noticeLine,
   welcomeText,
 } from "../../protocol/line.ts";
@@ -180,6 +182,7 @@ export class LineSession implements Endpoint, LineHandler, LineContext {
         this.#room = chat.findRoom(joined.room.name) ?? null;
         const census = await chat.census(joined.room);
         this.notice(onlineText(census.online, joined.room.name, census.inRoom));
+        if (this.#maxLine !== DEFAULT_MAX_LINE) this.notice(lineLimitText(this.#maxLine));
         this.#replay(joined);
       } else {
         // --require-account: no room until the member proves a registered nick.
