@@ -62,7 +62,7 @@ const PRUNE_EVERY_MS = 60_000;
 /** New messages wait at most this long for the search index, in ms. */
 const INDEX_DELAY_MS = 500;
 /** The fewest and the most rows a step of each kind may take. */
-const MIN_CHUNK = 8;
+const MIN_CHUNK = 16;
 const MAX_CHUNK: Record<Task, number> = {
   census: 20_000,
   dropped: 1000,
@@ -457,6 +457,7 @@ export class SqliteHistory implements History {
     this.#db.inTransaction("history", () => {
       done = this.#work(task, chunk);
     });
+    const worked = performance.now() - started;
     this.#db.commit("history");
     const took = performance.now() - started;
     this.stats.steps++;
@@ -477,11 +478,15 @@ export class SqliteHistory implements History {
         ? "50"
         : "more";
       this.stats.stepsUnderMs[bucket]++;
-      // Down at once when a step was long; up by a quarter at most when it was short
-      // (the cost of a step is not linear in its rows: page splits, merges).
-      if (took > targetMs) {
-        this.#chunks[task] = Math.max(MIN_CHUNK, Math.floor(chunk * targetMs / took));
-      } else if (done >= chunk && took < targetMs / 2) {
+      // Sized by the work itself, not the commit (a write the disk makes wait says nothing
+      // about the step's size): down by half at most when it was long, up by a quarter at
+      // most when it was short (its cost is not linear in its rows: page splits, merges).
+      if (worked > targetMs) {
+        this.#chunks[task] = Math.max(
+          MIN_CHUNK,
+          Math.floor(chunk * Math.max(0.5, targetMs / worked)),
+        );
+      } else if (done >= chunk && worked < targetMs / 2) {
         this.#chunks[task] = Math.min(MAX_CHUNK[task], Math.ceil(chunk * 1.25));
       }
     }
