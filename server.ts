@@ -12,8 +12,8 @@
  * await server.finished;
  * ```
  *
- * The parts, in the order a connection meets them: {@linkcode acceptLoop}
- * (accept with back-off), {@linkcode Admission} (limits), the TLS handshake, a
+ * The parts, in the order a connection meets them: `acceptLoop`
+ * (`src/net/accept.ts`: accept with back-off and descriptors in reserve), {@linkcode Admission} (limits), the TLS handshake, a
  * {@linkcode Connection}, the first bytes offered to the front ends (`src/front/
  * registry.ts`) and a session of the one that recognises them; and, at the
  * end, the shutdown in one fixed order: stop accepting → tell everyone → flush
@@ -23,9 +23,9 @@
  * @module
  */
 
-import { EqualWaits, settlesWithin, sleep } from "./src/async.ts";
+import { EqualWaits, settlesWithin } from "./src/async.ts";
 import { Chat, type ChatOptions } from "./src/core/chat.ts";
-import { connectionFailure, errorText } from "./src/errors.ts";
+import { errorText } from "./src/errors.ts";
 import type { FrontEnd, Session, TurnedAway } from "./src/front/front_end.ts";
 import type { WebPolicy } from "./src/front/http/web_policy.ts";
 import type { IrcOptions } from "./src/front/irc/front_end.ts";
@@ -34,6 +34,7 @@ import { classify } from "./src/front/sniff.ts";
 import { refusalText } from "./src/front/words.ts";
 import type { Logger } from "./src/log.ts";
 import type { FrontCounters, ServerMetrics } from "./src/metrics.ts";
+import { acceptLoop, DescriptorReserve } from "./src/net/accept.ts";
 import { Admission, type Refusal } from "./src/net/admission.ts";
 import { Connection, type ConnectionLimits, type ReadCounts } from "./src/net/connection.ts";
 import { closeQuietly, writeAll } from "./src/net/io.ts";
@@ -270,6 +271,16 @@ class ChatServer {
 
   /** Serves until the signal aborts, then shuts down; resolves when all is closed. */
   async run(): Promise<void> {
+    // Descriptors in reserve (src/net/accept.ts) from the start to the end.
+    const reserve = DescriptorReserve.acquire();
+    try {
+      await this.#serve();
+    } finally {
+      reserve.release();
+    }
+  }
+
+  async #serve(): Promise<void> {
     const log = this.#log;
     const listeners = this.#ports.map((port) => port.listener);
     try {
@@ -304,8 +315,9 @@ class ChatServer {
       await Promise.all(this.#ports.map((port) =>
         acceptLoop(port.listener, {
           signal: this.#stopAccepting.signal,
-          log,
           onConnection: (conn) => void this.#handle(conn, port),
+          onError: (message) => log.event({ event: "error", message }),
+          onDropped: () => this.#metrics?.refused("out_of_descriptors"),
         })
       ));
     } finally {
@@ -485,42 +497,6 @@ const TICK_MS = 1000;
 
 function isTurnedAway(served: Session | TurnedAway): served is TurnedAway {
   return "kind" in served && served.kind === "turned-away";
-}
-
-const ACCEPT_BACKOFF_MIN = 5;
-const ACCEPT_BACKOFF_MAX = 1000;
-
-/**
- * Accepts connections until `signal` aborts or the listener is closed,
- * handing each to `onConnection`. Accept errors (out of descriptors and the
- * like) are logged and retried with back-off from 5 ms to 1 s: the `for await`
- * form would end there, and the server must keep serving.
- */
-export async function acceptLoop(
-  listener: Deno.Listener,
-  options: { signal: AbortSignal; log: Logger; onConnection: (conn: Deno.Conn) => void },
-): Promise<void> {
-  const { signal, log } = options;
-  let backoff = 0;
-  while (!signal.aborted) {
-    let conn: Deno.Conn;
-    try {
-      conn = await listener.accept();
-      backoff = 0;
-    } catch (error) {
-      if (signal.aborted || error instanceof Deno.errors.BadResource) return;
-      // One connection that died while it waited to be accepted: nothing to wait for.
-      if (connectionFailure(error) === "reset") continue;
-      backoff = Math.min(Math.max(backoff * 2, ACCEPT_BACKOFF_MIN), ACCEPT_BACKOFF_MAX);
-      log.event({
-        event: "error",
-        message: `accept failed: ${errorText(error)}; retrying in ${backoff} ms`,
-      });
-      await sleep(backoff, signal);
-      continue;
-    }
-    options.onConnection(conn);
-  }
 }
 
 /** Whether the first bytes tell what a connection is (else wait for more, up to the deadline). */
