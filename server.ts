@@ -376,6 +376,7 @@ class ChatServer {
         if (sniffed === "tls") return await this.#tlsOnPlainPort(conn, peer);
         if (sniffed !== "undecided") front = sniffed;
       }
+      connection.farewell = front.refusal;
       const served = front.serve(connection, {
         chat: this.chat,
         log: this.#log,

@@ -281,6 +281,7 @@ export type DisconnectLabel =
   | "idle"
   | "send_queue_exceeded"
   | "send_queue_stalled"
+  | "input_flood"
   | "shutdown"
   | "error";
 
@@ -302,6 +303,7 @@ const DISCONNECT_LABELS: readonly DisconnectLabel[] = [
   "idle",
   "send_queue_exceeded",
   "send_queue_stalled",
+  "input_flood",
   "shutdown",
   "error",
 ];

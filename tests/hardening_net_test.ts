@@ -187,3 +187,125 @@ Deno.test({
     );
   },
 });
+
+// Item 7: bytes.
+
+/** A metric's value in an exposition text. */
+function metricValue(text: string, series: string): number {
+  const line = text.split("\n").find((l) => l.startsWith(series + " "));
+  return Number(line?.slice(series.length + 1));
+}
+
+/** Writes `chunk` until the connection fails; collects what comes back. */
+function flood(conn: Deno.Conn, chunk: Uint8Array): { received: Promise<string> } {
+  (async () => {
+    try {
+      for (;;) await conn.write(chunk);
+    } catch {
+      // closed by the server
+    }
+  })();
+  const received = (async () => {
+    let text = "";
+    const buffer = new Uint8Array(4096);
+    try {
+      for (let n = await conn.read(buffer); n !== null; n = await conn.read(buffer)) {
+        text += decoder.decode(buffer.subarray(0, n));
+      }
+    } catch {
+      // reset: what came before is what counts
+    }
+    return text;
+  })();
+  return { received };
+}
+
+Deno.test("input flood: endless bytes without a line end are cut off with a reason, line and IRC; the others keep chatting", async () => {
+  const server = await startServerProcess(["--max-per-ip", "0"]);
+  const alice = await TestClient.join(server.port, "alice");
+  const bob = await TestClient.join(server.port, "bob");
+  const zeros = new Uint8Array(16 * 1024).fill(0x61); // "aaaa…": a line client's text, never an LF
+  const flooders: Deno.Conn[] = [];
+  try {
+    const floods = [];
+    for (let i = 0; i < 8; i++) {
+      const conn = await Deno.connect({ hostname: "127.0.0.1", port: server.port });
+      flooders.push(conn);
+      floods.push(flood(conn, zeros));
+    }
+    // IRC on the chat port (sniffed), as irssi -c host -p 12000 does.
+    const irc = await TestClient.registerIrc(server.port, "flooder");
+    // The test client reads the IRC connection itself: here only the writing.
+    (async () => {
+      try {
+        for (;;) await irc.conn.write(zeros);
+      } catch {
+        // closed by the server
+      }
+    })();
+    for (let i = 0; i < 10; i++) {
+      alice.send(`line ${i}`);
+      await bob.expect(`<alice> line ${i}`);
+      await delay(100);
+    }
+    for (const { received } of floods) {
+      const text = await withDeadline(received, 10_000, "a flooder to be cut off");
+      assert.match(text, /^!!! input flood: over 65536 bytes without a line end$/m);
+    }
+    await irc.expect("ERROR :Closing Link: input flood: over 65536 bytes without a line end");
+    await irc.expectClosed(10_000);
+    alice.send("after the flood");
+    await bob.expect("<alice> after the flood");
+  } finally {
+    alice.close();
+    bob.close();
+    closeAll(flooders);
+    await server.stop();
+  }
+  const cutOff = server.stdout.text.match(
+    /disconnect .*reason="input flood: over 65536 bytes without a line end"/g,
+  ) ?? [];
+  assert.equal(cutOff.length, 9, server.stdout.text.slice(-3000));
+  assert.doesNotMatch(server.stdout.text, /message .*aaaa/, "nothing of it became chat");
+});
+
+Deno.test("byte budget: long refused lines cost time (reading pauses); a 4 KiB paste and a 4,000-byte line go through at once", async () => {
+  const server = await startServerProcess(["--metrics", "127.0.0.1:0", "--max-per-ip", "0"]);
+  const alice = await TestClient.join(server.port, "alice");
+  const bob = await TestClient.join(server.port, "bob");
+  const talker = await Deno.connect({ hostname: "127.0.0.1", port: server.port });
+  try {
+    // Legitimate use first: a paste of 20 lines (4 KiB in all) and one long line, at once.
+    const paste = Array.from({ length: 20 }, (_, i) => `${i} `.padEnd(200, "p")).join("\n");
+    const longLine = "L".repeat(4000);
+    const began = performance.now();
+    await alice.write(encoder.encode(paste + "\n" + longLine + "\n"));
+    await bob.expect(`<alice> ${"19 ".padEnd(200, "p")}`, 2000);
+    await bob.expect(`<alice> ${longLine}`, 2000);
+    assert.ok(performance.now() - began < 1000, "no byte budget in the way of a paste");
+
+    // 60,000-byte lines (each refused as too long, each ending before the input-flood bound):
+    // the line budget alone lets 10 a second in, 600 KB/s; the byte budget, 40 KiB/s.
+    const line = new Uint8Array(60_001).fill(0x62);
+    line[60_000] = 0x0a;
+    const sent = flood(talker, line);
+    const readBytes = async () =>
+      metricValue(await scrape(server.metricsPort), "parley_bytes_received_total");
+    await delay(2500); // past the burst
+    const before = await readBytes();
+    await delay(2000);
+    const rate = (await readBytes() - before) / 2;
+    assert.ok(rate < 100_000, `read ${Math.round(rate)} bytes/s from the long-line sender`);
+    talker.close();
+    assert.match(await sent.received, /^!!! line too long/m, "told, and kept connected");
+  } finally {
+    alice.close();
+    bob.close();
+    try {
+      talker.close();
+    } catch {
+      // closed above
+    }
+    await server.stop();
+  }
+});

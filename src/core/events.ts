@@ -29,6 +29,8 @@ export type QuitReason =
   | "idle"
   | "send queue exceeded"
   | "send queue stalled"
+  /** It sent more than a bound of bytes without a line end (`detail`: the bound). */
+  | "input flood"
   | "shutdown"
   | "error"
   /** An operator removed it (`detail`: who, and why). */

@@ -18,6 +18,23 @@
  * `end` without a notice closes the socket at once (the pending read stops);
  * with one, the notice is queued and the connection closes after the grace.
  *
+ * Input has budgets in bytes as well as in lines (issue 18, item 7): flood
+ * control counts lines, and a client that sends no line end (`ncat HOST
+ * PORT </dev/zero`) was read at up to 1.1 GB/s and its bytes thrown away
+ * until the server had no time left for anyone. So:
+ *
+ * - a client with more than {@linkcode unterminatedLimit} bytes since its
+ *   last line end (64 KiB with the default `--max-line`) is disconnected
+ *   ("input flood", told in its protocol). No person or chat program sends
+ *   that: a longer line is already refused by `--max-line` with the
+ *   connection kept, up to this bound;
+ * - with flood control on, each read spends its bytes from a second bucket
+ *   of `rate × maxLine` bytes a second with a burst of `burst × maxLine`
+ *   (40 KiB/s and 80 KiB with the defaults): what the line budget allows at
+ *   full length, so no client that keeps to its lines waits for it, and a
+ *   client sending long lines that are then refused pays for their bytes in
+ *   time: reading it pauses (TCP pushes back) instead of burning CPU.
+ *
  * @module
  */
 
@@ -55,6 +72,14 @@ export interface ConnectionLimits {
 }
 
 const MIN_READ = 256;
+const LF = 0x0a;
+/** The least {@linkcode unterminatedLimit}, whatever `--max-line` says. */
+const UNTERMINATED_MIN = 64 * 1024;
+
+/** Bytes a client may send without a line end before it is disconnected ("input flood"). */
+export function unterminatedLimit(maxLine: number): number {
+  return Math.max(4 * maxLine, UNTERMINATED_MIN);
+}
 const MAX_READ = 64 * 1024;
 const EMPTY = new Uint8Array(0);
 /**
@@ -78,6 +103,16 @@ export class Connection implements OutboxOptions, Transport {
   /** Whether input is lines (not a caller's framer): bytes without a line end are bounded. */
   #lineFraming = true;
   readonly #bucket: TokenBucket | null;
+  /** Flood control in bytes: each read spends what it brought (null when flood control is off). */
+  readonly #byteBucket: TokenBucket | null;
+  /** Bytes since the last line end, and how many may come before it is an input flood. */
+  #unterminated = 0;
+  readonly #unterminatedLimit: number;
+  /**
+   * How this connection's protocol words a last word before it is closed
+   * (`!!! …` or an IRC ERROR): set by the server once it knows the protocol.
+   */
+  farewell: ((text: string) => Uint8Array) | null = null;
   #telnet: TelnetFilter | null = null;
   /** Whether the read loop takes telnet commands out of the stream. */
   #telnetOn = false;
@@ -118,9 +153,10 @@ export class Connection implements OutboxOptions, Transport {
     this.#limits = options.limits;
     this.sendQueueLimit = options.limits.sendQueue;
     this.#reader = new LineReader(options.limits.maxLine);
-    this.#bucket = options.limits.rate > 0
-      ? new TokenBucket(options.limits.rate, options.limits.burst)
-      : null;
+    const { rate, burst, maxLine } = options.limits;
+    this.#bucket = rate > 0 ? new TokenBucket(rate, burst) : null;
+    this.#byteBucket = rate > 0 ? new TokenBucket(rate * maxLine, burst * maxLine) : null;
+    this.#unterminatedLimit = unterminatedLimit(maxLine);
     this.#outbox = new Outbox(conn, this, options.scheduler);
   }
 
@@ -331,6 +367,7 @@ export class Connection implements OutboxOptions, Transport {
         await this.#finish(handler);
         return this.#over();
       }
+      if (!(await this.#payForBytes(handler, count))) return this.#over();
     } catch (error) {
       if (!this.#ending) [this.#reason, this.#detail] = endOfFailure(error);
       return this.#over();
@@ -340,6 +377,12 @@ export class Connection implements OutboxOptions, Transport {
 
   /** Hands the lines in `bytes` to the handler; false when the connection ended meanwhile. */
   async #lines(handler: LineHandler, bytes: Uint8Array, count: number): Promise<boolean> {
+    if (this.#lineFraming) {
+      const lastLf = bytes.lastIndexOf(LF);
+      this.#unterminated = lastLf === -1
+        ? this.#unterminated + bytes.length
+        : bytes.length - lastLf - 1;
+    }
     if (this.#telnetOn) bytes = this.#filterTelnet(bytes);
     const reader = this.#reader;
     reader.push(bytes);
@@ -353,8 +396,46 @@ export class Connection implements OutboxOptions, Transport {
       }
     }
     handler.endOfRead();
+    if (this.#unterminated > this.#unterminatedLimit) {
+      const detail = `over ${this.#unterminatedLimit} bytes without a line end`;
+      this.end("input flood", {
+        detail,
+        notice: this.farewell?.(`input flood: ${detail}`) ?? undefined,
+      });
+      return false;
+    }
     if (count > 0) this.#buffer = resized(this.#buffer, count);
     return true;
+  }
+
+  /**
+   * Flood control in bytes: the `count` bytes just read are spent, and while
+   * the bucket is in debt the client is not read (TCP pushes back). False
+   * when the connection ended meanwhile.
+   */
+  async #payForBytes(handler: LineHandler, count: number): Promise<boolean> {
+    const bucket = this.#byteBucket;
+    if (bucket === null || count === 0) return true;
+    bucket.spend(count);
+    let wait = bucket.debtWait();
+    if (wait === 0) return true;
+    this.#counts.throttledReads++;
+    handler.endOfRead();
+    for (; wait > 0 && !this.#ending; wait = bucket.debtWait()) await this.#sleep(wait);
+    return !this.#ending;
+  }
+
+  /** Waits `ms`, or until the connection is ended (a low budget must not delay shutdown or idle). */
+  async #sleep(ms: number): Promise<void> {
+    await new Promise<void>((resolve) => {
+      const timer = setTimeout(wake, ms);
+      this.#wakeThrottled = wake;
+      function wake() {
+        clearTimeout(timer);
+        resolve();
+      }
+    });
+    this.#wakeThrottled = null;
   }
 
   /** The read loop is over, whatever ended it: lines already read still go out. */
@@ -453,16 +534,7 @@ export class Connection implements OutboxOptions, Transport {
     this.#counts.throttledReads++;
     handler.endOfRead();
     for (let wait = bucket.wait(); wait > 0 && !this.#ending; wait = bucket.wait()) {
-      await new Promise<void>((resolve) => {
-        const timer = setTimeout(wake, wait);
-        // end() wakes the loop at once: a low --rate must not delay shutdown or idle.
-        this.#wakeThrottled = wake;
-        function wake() {
-          clearTimeout(timer);
-          resolve();
-        }
-      });
-      this.#wakeThrottled = null;
+      await this.#sleep(wait);
     }
     return !this.#ending && bucket.take();
   }

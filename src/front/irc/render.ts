@@ -232,6 +232,7 @@ export function quitText(reason: QuitReason, detail: string): string {
       return detail ? `Idle: ${detail}` : "Idle";
     case "send queue exceeded":
     case "send queue stalled":
+    case "input flood":
       return `Excess flood: ${reason}`;
     case "shutdown":
       return "Server shutting down";
