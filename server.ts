@@ -41,6 +41,7 @@ import { closeQuietly, writeAll } from "./src/net/io.ts";
 import { WriteScheduler } from "./src/net/outbox.ts";
 import { formatPeer, type Peer, peerOf } from "./src/net/peer.ts";
 import { SNIFF_TIMEOUT_MS } from "./src/net/sniff.ts";
+import { SocketShutdown } from "./src/net/socket_shutdown.ts";
 
 export type { IrcOptions } from "./src/front/irc/front_end.ts";
 export type { WebPolicy } from "./src/front/http/web_policy.ts";
@@ -69,6 +70,8 @@ export interface ServeOptions {
   idleTimeout?: number;
   /** Messages per room replayed to newcomers (0 = none). */
   history?: number;
+  /** Milliseconds a TLS client has to finish its handshake before it is dropped. */
+  handshakeTimeout?: number;
   /** Most rooms at once. */
   maxRooms?: number;
   /** Milliseconds given to final output (shutdown notice, bye) before closing. */
@@ -109,6 +112,7 @@ export type ServerLimits = Required<
     | "sendQueue"
     | "idleTimeout"
     | "history"
+    | "handshakeTimeout"
     | "maxRooms"
     | "closeGrace"
   >
@@ -125,6 +129,7 @@ export const SERVER_DEFAULTS: Readonly<ServerLimits> = {
   sendQueue: 1024 * 1024,
   idleTimeout: 0,
   history: 50,
+  handshakeTimeout: 10_000,
   maxRooms: 1000,
   closeGrace: 2000,
 };
@@ -184,6 +189,9 @@ class ChatServer {
   /** How long a new client of a shared port may take to show its protocol: one timer for all. */
   readonly #sniffWaits = new EqualWaits(SNIFF_TIMEOUT_MS);
   readonly #admission: Admission;
+  /** A TLS client's time to finish its handshake: one timer for all. */
+  readonly #handshakeWaits: EqualWaits;
+  #warnedNoShutdown = false;
   /** Sessions running now, with their front end: told at shutdown, ticked every second. */
   readonly #sessions = new Map<Session, FrontEnd>();
   /** Connections not yet in a session (TLS handshake, being refused): closed at shutdown. */
@@ -220,6 +228,7 @@ class ChatServer {
       history: settings.history,
       maxRooms: settings.maxRooms,
     });
+    this.#handshakeWaits = new EqualWaits(settings.handshakeTimeout);
     this.#admission = new Admission({
       ...settings,
       bannedBy: (address) => this.chat.bans.match(address),
@@ -338,6 +347,7 @@ class ChatServer {
     });
     for (const conn of this.#joining) closeQuietly(conn);
     this.#sniffWaits.endAll();
+    this.#handshakeWaits.endAll();
     for (const session of this.#sessions.keys()) session.stop("shutdown");
     if (this.#handlers > 0) await new Promise<void>((resolve) => this.#onLastHandler = resolve);
     log.event({ event: "stopped" });
@@ -460,30 +470,51 @@ class ChatServer {
 
   /**
    * A TLS connection joins once its handshake is done; a plaintext client on a
-   * TLS port fails it and is dropped. There is no handshake timeout: Deno 2.9
-   * cannot cancel a handshake in progress (closing the connection then would
-   * leave its socket open until the peer closes it), so a connection that never
-   * finishes keeps counting against --max-per-ip and --max-clients until its
-   * peer goes away, which bounds what one address can hold.
+   * TLS port fails it and is dropped, and so is one that has not finished it
+   * within the handshake timeout. Closing the connection does not end a
+   * handshake under way in Deno 2.9 (its socket stays open until the peer
+   * closes), so the socket is shut down underneath (src/net/socket_shutdown.ts);
+   * where that cannot be done (no FFI, not Linux) a stalled handshake keeps
+   * its slot until its peer goes away, as before, and that is said once.
    */
   async #handshake(conn: Deno.Conn, peer: Peer): Promise<boolean> {
     if (!("handshake" in conn)) return true;
-    try {
-      await (conn as Deno.TlsConn).handshake();
-      return true;
-    } catch (error) {
-      if (!this.#stopAccepting.signal.aborted) {
-        this.#metrics?.refused("tls_handshake");
+    const finished = (conn as Deno.TlsConn).handshake().then(
+      () => null,
+      (error: unknown) => ({ error }),
+    );
+    let outcome: { error: unknown } | null | typeof TIMED_OUT = await Promise.race([
+      finished,
+      this.#handshakeWaits.wait().then((): typeof TIMED_OUT => TIMED_OUT),
+    ]);
+    let why = "";
+    if (outcome === TIMED_OUT && !this.#stopAccepting.signal.aborted) {
+      const sockets = SocketShutdown.shared();
+      if (await sockets.shutDown(conn)) {
+        why = `TLS handshake timed out after ${this.#settings.handshakeTimeout / 1000} s`;
+      } else if (!sockets.available && !this.#warnedNoShutdown) {
+        this.#warnedNoShutdown = true;
         this.#log.event({
-          event: "refused",
-          peer,
-          reason: `TLS handshake failed: ${errorText(error)}`,
-          online: this.chat.online,
+          event: "error",
+          message: `a TLS handshake took over ${this.#settings.handshakeTimeout / 1000} s and ` +
+            `cannot be cut off: ${sockets.unavailableBecause}; such connections keep their ` +
+            `slots until their peers leave`,
         });
       }
-      closeQuietly(conn);
-      return false;
     }
+    if (outcome === TIMED_OUT) outcome = await finished;
+    if (outcome === null) return true;
+    if (!this.#stopAccepting.signal.aborted) {
+      this.#metrics?.refused("tls_handshake");
+      this.#log.event({
+        event: "refused",
+        peer,
+        reason: why || `TLS handshake failed: ${errorText(outcome.error)}`,
+        online: this.chat.online,
+      });
+    }
+    closeQuietly(conn);
+    return false;
   }
 
   /** The clock every session keeps time by (idle timeouts, IRC's PING). */
@@ -495,6 +526,9 @@ class ChatServer {
 
 /** How often sessions are ticked (ms). */
 const TICK_MS = 1000;
+
+/** What a handshake deadline resolves to. */
+const TIMED_OUT: unique symbol = Symbol("timed out");
 
 function isTurnedAway(served: Session | TurnedAway): served is TurnedAway {
   return "kind" in served && served.kind === "turned-away";

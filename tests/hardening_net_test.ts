@@ -13,7 +13,9 @@ import {
   delay,
   type ServerProcess,
   startServerProcess,
+  TEST_TLS,
   TestClient,
+  waitUntil,
   withDeadline,
 } from "./helpers.ts";
 
@@ -308,4 +310,71 @@ Deno.test("byte budget: long refused lines cost time (reading pauses); a 4 KiB p
     }
     await server.stop();
   }
+});
+
+// Item 10: TLS handshakes.
+
+Deno.test({
+  name:
+    "TLS handshakes that never finish are dropped after 10 s and free their slot and descriptor (--max-clients 5)",
+  ignore: Deno.build.os !== "linux",
+  async fn() {
+    const server = await startServerProcess([
+      "--tls-cert",
+      TEST_TLS.certFile,
+      "--tls-key",
+      TEST_TLS.keyFile,
+      "--max-clients",
+      "5",
+      "--max-per-ip",
+      "0",
+    ]);
+    const sockets = () =>
+      [...Deno.readDirSync(`/proc/${server.child.pid}/fd`)].filter((entry) => {
+        try {
+          return Deno.readLinkSync(`/proc/${server.child.pid}/fd/${entry.name}`).startsWith(
+            "socket:",
+          );
+        } catch {
+          return false;
+        }
+      }).length;
+    const before = sockets();
+    const stalled: Deno.Conn[] = [];
+    try {
+      for (let i = 0; i < 5; i++) {
+        const conn = await Deno.connect({ hostname: "127.0.0.1", port: server.port });
+        // Some say nothing; some send half a ClientHello (a record of 512 bytes, 11 of them).
+        if (i % 2 === 1) {
+          await conn.write(new Uint8Array([22, 3, 1, 2, 0, 1, 0, 1, 252, 3, 3]));
+        }
+        stalled.push(conn);
+      }
+      const began = performance.now();
+      const turnedAway = await TestClient.connectTls(server.port);
+      turnedAway.send("");
+      await turnedAway.expect(/^!!! server full/);
+      turnedAway.close();
+      assert.equal(sockets(), before + 5, "the stalled handshakes hold their sockets meanwhile");
+      // After the deadline the server closes them: each stalled client reads the end.
+      for (const conn of stalled) {
+        const read = await withDeadline(
+          conn.read(new Uint8Array(64)).catch(() => null),
+          15_000,
+          "a stalled handshake to be dropped",
+        );
+        assert.equal(read, null);
+      }
+      const waited = performance.now() - began;
+      assert.ok(waited > 8000, `dropped after ${Math.round(waited)} ms, not before the deadline`);
+      const alice = await TestClient.join(server.port, "alice", { tls: true });
+      alice.close();
+      await waitUntil(() => sockets() <= before, () => `sockets back to ${before}: ${sockets()}`);
+    } finally {
+      closeAll(stalled);
+      await server.stop();
+    }
+    const dropped = server.stdout.text.match(/reason="TLS handshake timed out after 10 s"/g) ?? [];
+    assert.equal(dropped.length, 5, server.stdout.text);
+  },
 });
