@@ -23,7 +23,7 @@
  * @module
  */
 
-import { EqualWaits, settlesWithin } from "./src/async.ts";
+import { CatchUp, EqualWaits, settlesWithin } from "./src/async.ts";
 import { Chat, type ChatOptions } from "./src/core/chat.ts";
 import { errorText } from "./src/errors.ts";
 import type { FrontEnd, Session, TurnedAway } from "./src/front/front_end.ts";
@@ -150,6 +150,9 @@ export interface Server {
 
 const LOG_FLUSH_LIMIT_MS = 1000;
 
+/** The last part of the sniffing wait: two quiet steps of this that show the server has caught up. */
+const SNIFF_SETTLE_MS = 10;
+
 /**
  * Serves chat on a bound listener until `options.signal` aborts. The caller
  * owns binding (so tests can use port 0); the server owns the listener after.
@@ -186,8 +189,19 @@ class ChatServer {
   readonly #settings: ServerLimits;
   readonly #limits: ConnectionLimits;
   readonly #scheduler = new WriteScheduler();
-  /** How long a new client of a shared port may take to show its protocol: one timer for all. */
-  readonly #sniffWaits = new EqualWaits(SNIFF_TIMEOUT_MS);
+  /** Whether the server is behind with the first bytes of new clients (see #sniffWaits). */
+  readonly #firstBytes = new CatchUp({
+    stepMs: SNIFF_SETTLE_MS,
+    activity: () => this.#readCounts.reads + this.#scheduler.writesDone,
+  });
+  /**
+   * How long a new client of a shared port may take to show its protocol: one timer for all
+   * (SNIFF_TIMEOUT_MS in all on a quiet server), and a wait ends only once the server has
+   * caught up with the first bytes that are already there (src/async.ts, CatchUp).
+   */
+  readonly #sniffWaits = new EqualWaits(SNIFF_TIMEOUT_MS - 2 * SNIFF_SETTLE_MS, {
+    settle: () => this.#firstBytes.settle(),
+  });
   readonly #admission: Admission;
   /** A TLS client's time to finish its handshake: one timer for all. */
   readonly #handshakeWaits: EqualWaits;
@@ -203,7 +217,7 @@ class ChatServer {
   readonly #stopAccepting = new AbortController();
   readonly #ready = Promise.withResolvers<void>();
   readonly #metrics: ServerMetrics | null;
-  readonly #readCounts: ReadCounts = { bytesRead: 0, throttledReads: 0 };
+  readonly #readCounts: ReadCounts = { bytesRead: 0, reads: 0, throttledReads: 0 };
   /** What each front end counts (with --metrics). */
   readonly #counters = new Map<FrontEnd, FrontCounters>();
 
@@ -347,6 +361,7 @@ class ChatServer {
     });
     for (const conn of this.#joining) closeQuietly(conn);
     this.#sniffWaits.endAll();
+    this.#firstBytes.stop();
     this.#handshakeWaits.endAll();
     for (const session of this.#sessions.keys()) session.stop("shutdown");
     if (this.#handlers > 0) await new Promise<void>((resolve) => this.#onLastHandler = resolve);
@@ -363,6 +378,8 @@ class ChatServer {
    */
   async #handle(conn: Deno.Conn, port: Port): Promise<void> {
     const peer = peerOf(conn.remoteAddr);
+    // A new connection: while they keep coming, the server is not done with a burst.
+    this.#firstBytes.progress++;
     this.#handlers++;
     this.#joining.add(conn);
     if (this.#metrics) this.#metrics.connectionsAccepted.value++;
@@ -381,7 +398,11 @@ class ChatServer {
       let front = fallback;
       let first: Uint8Array = new Uint8Array(0);
       if (port.fronts.length > 1) {
-        first = await connection.peek(this.#sniffWaits.wait(), (bytes) => decided(bytes, port));
+        first = await connection.peek(this.#sniffWaits.wait(), (bytes) => {
+          // First bytes delivered: while they keep coming, the server is not done with them.
+          this.#firstBytes.progress++;
+          return decided(bytes, port);
+        });
         const sniffed = classify(first, port.fronts);
         if (sniffed === "tls") return await this.#tlsOnPlainPort(conn, peer);
         if (sniffed !== "undecided") front = sniffed;

@@ -1,16 +1,77 @@
 /**
  * The parts of issue 18's transport work, without server processes: the
- * byte budget, the descriptor reserve, address parsing and the socket
- * shutdown that ends a TLS handshake. (The process tests:
- * hardening_net_test.ts.)
+ * sniffing wait on a quiet server, CatchUp and EqualWaits' settle, the byte
+ * budget, the descriptor reserve, address parsing and the socket shutdown
+ * that ends a TLS handshake. (The process tests: hardening_net_test.ts.)
  */
 
 import assert from "node:assert/strict";
+import { CATCH_UP_IDLE_MS, CatchUp, EqualWaits } from "../src/async.ts";
 import { DescriptorReserve, outOfDescriptors, RESERVE_SIZE } from "../src/net/accept.ts";
 import { unterminatedLimit } from "../src/net/connection.ts";
 import { TokenBucket } from "../src/net/rate_limit.ts";
 import { ipBytes, SocketShutdown } from "../src/net/socket_shutdown.ts";
-import { TEST_TLS, withDeadline } from "./helpers.ts";
+import { SNIFF_TIMEOUT_MS } from "../src/net/sniff.ts";
+import { delay, startServer, TEST_TLS, TestClient, withDeadline } from "./helpers.ts";
+
+Deno.test("a quiet server still waits SNIFF_TIMEOUT_MS for a silent client's first bytes, no more", async () => {
+  const server = startServer();
+  try {
+    const silent = await TestClient.connect(server.port);
+    const began = performance.now();
+    await silent.expect(/^\*\*\* welcome to parley/);
+    const waited = performance.now() - began;
+    silent.close();
+    assert.ok(
+      waited >= SNIFF_TIMEOUT_MS - 10 && waited < SNIFF_TIMEOUT_MS + 150,
+      `greeted after ${Math.round(waited)} ms`,
+    );
+  } finally {
+    await server.close();
+  }
+});
+
+Deno.test("CatchUp: two steps on a quiet loop; on while arrivals or work keep coming; gives up when nothing arrives", async () => {
+  const quiet = new CatchUp({ stepMs: 10 });
+  let began = performance.now();
+  await quiet.settle();
+  assert.ok(performance.now() - began < 60, "two steps of 10 ms");
+
+  const arriving = new CatchUp({ stepMs: 10 });
+  const feeder = setInterval(() => arriving.progress++, 3);
+  began = performance.now();
+  const settled = arriving.settle();
+  await delay(150);
+  clearInterval(feeder);
+  await settled;
+  assert.ok(performance.now() - began >= 150, "not while arrivals keep coming");
+
+  let work = 0;
+  const busy = new CatchUp({ stepMs: 10, activity: () => work, busyActivity: 64 });
+  const worker = setInterval(() => work += 100, 2);
+  began = performance.now();
+  await busy.settle();
+  clearInterval(worker);
+  const gaveUp = performance.now() - began;
+  assert.ok(
+    gaveUp >= CATCH_UP_IDLE_MS - 100 && gaveUp < CATCH_UP_IDLE_MS + 1000,
+    `busy without arrivals: gave up after ${gaveUp} ms`,
+  );
+});
+
+Deno.test("EqualWaits with settle: due waits end only after the settle, in order", async () => {
+  let release = () => {};
+  const waits = new EqualWaits(20, {
+    settle: () => new Promise<void>((resolve) => release = resolve),
+  });
+  const ended: number[] = [];
+  const all = [0, 1, 2].map((i) => waits.wait().then(() => ended.push(i)));
+  await delay(60);
+  assert.deepEqual(ended, [], "due, but not settled");
+  release();
+  await Promise.all(all);
+  assert.deepEqual(ended, [0, 1, 2]);
+});
 
 Deno.test("the byte budget: spend goes into debt; the wait is the debt at the rate", () => {
   const bucket = new TokenBucket(1000, 500, 0); // 1,000 a second, 500 at once
@@ -85,5 +146,19 @@ Deno.test({
       client.close();
       listener.close();
     }
+  },
+});
+
+Deno.test({
+  name: "CatchUp.stop ends a settle under way and leaves no timer behind",
+  sanitizeOps: true,
+  async fn() {
+    const catchUp = new CatchUp({ stepMs: 10_000 });
+    const began = performance.now();
+    const settled = catchUp.settle();
+    catchUp.stop();
+    await settled;
+    await catchUp.settle();
+    assert.ok(performance.now() - began < 1000);
   },
 });

@@ -11,6 +11,7 @@
 import assert from "node:assert/strict";
 import {
   delay,
+  missingTools,
   type ServerProcess,
   startServerProcess,
   TEST_TLS,
@@ -376,5 +377,45 @@ Deno.test({
     }
     const dropped = server.stdout.text.match(/reason="TLS handshake timed out after 10 s"/g) ?? [];
     assert.equal(dropped.length, 5, server.stdout.text);
+  },
+});
+
+// Item 11: a burst of IRC clients.
+
+const TOOLS = new URL("../tools/", import.meta.url).pathname;
+
+Deno.test({
+  name:
+    "a burst of 3,000 IRC clients from 10 addresses, each sending its registration with its connect: every one served as IRC, none of it chat",
+  ignore: await missingTools("IRC burst", "python3") ||
+    tooFewDescriptors("IRC burst", 10_000),
+  async fn() {
+    const server = await startServerProcess(
+      ["--max-clients", "5000", "--max-per-ip", "0", "--connect-rate", "0"],
+      { shellPrefix: "ulimit -n 10000" },
+    );
+    let result: Record<string, number>;
+    try {
+      const burst = await new Deno.Command("sh", {
+        args: [
+          "-c",
+          `ulimit -n 10000 && exec python3 ${TOOLS}irc_burst.py ${server.port} ` +
+          `--clients 3000 --sources 10 --timeout 30`,
+        ],
+        stdout: "piped",
+        stderr: "piped",
+      }).output();
+      assert.ok(burst.success, decoder.decode(burst.stderr));
+      result = JSON.parse(decoder.decode(burst.stdout));
+    } finally {
+      await server.stop();
+    }
+    assert.deepEqual(
+      { served: result.served, line: result.line, closed: result.closed },
+      { served: 3000, line: 0, closed: 0 },
+      JSON.stringify(result),
+    );
+    const posted = server.stdout.text.split("\n").filter((line) => /^\S+ \S+ +message /.test(line));
+    assert.deepEqual(posted, [], "nothing of theirs posted as chat");
   },
 });

@@ -53,6 +53,8 @@ import { TelnetFilter } from "./telnet.ts";
 export interface ReadCounts {
   /** Bytes read from clients. */
   bytesRead: number;
+  /** Reads that brought bytes. */
+  reads: number;
   /** Times reading a client paused until its flood-control budget refilled. */
   throttledReads: number;
 }
@@ -148,7 +150,7 @@ export class Connection implements OutboxOptions, Transport {
     options: { limits: ConnectionLimits; scheduler: WriteScheduler; counts?: ReadCounts },
   ) {
     this.#conn = conn;
-    this.#counts = options.counts ?? { bytesRead: 0, throttledReads: 0 };
+    this.#counts = options.counts ?? { bytesRead: 0, reads: 0, throttledReads: 0 };
     this.peer = peer;
     this.#limits = options.limits;
     this.sendQueueLimit = options.limits.sendQueue;
@@ -300,6 +302,7 @@ export class Connection implements OutboxOptions, Transport {
     }
     this.lastActive = Date.now();
     this.#counts.bytesRead += count;
+    this.#counts.reads++;
     void this.#step(this.#takePeeked(this.#buffer.subarray(0, count)), count);
   };
 
@@ -323,6 +326,7 @@ export class Connection implements OutboxOptions, Transport {
     } else {
       this.#peeked = joined(this.#peeked, this.#buffer.subarray(0, count));
       this.#counts.bytesRead += count;
+      this.#counts.reads++;
       this.lastActive = Date.now();
     }
     const done = this.#peekDone;

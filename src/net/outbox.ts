@@ -131,6 +131,8 @@ const STALLED_WRITE_MS = 1000;
 export class WriteScheduler {
   /** Bytes written by every outbox of this scheduler (for `--metrics`). */
   bytesWritten = 0;
+  /** Writes done by every outbox of this scheduler (how busy the server is: server.ts). */
+  writesDone = 0;
   /** Outboxes with bytes waiting for the next flush round. */
   #toFlush: Outbox[] = [];
   /** When the last flush round ran (`performance.now()`). */
@@ -422,6 +424,7 @@ export class Outbox {
   #written(count: number): void {
     this.#lastProgress = performance.now();
     this.#scheduler.bytesWritten += count;
+    this.#scheduler.writesDone++;
     const inFlight = this.#inFlight!;
     if (count < inFlight.length && !this.#closedByFailure) {
       // Deno.Conn.write may take only part of the bytes: send the rest before anything newer.
