@@ -145,6 +145,8 @@ async function runLineClient(options: ClientOptions, io: ClientIO): Promise<numb
   }
 }
 
+/** How often the terminal client sets the read marker of what it has shown (`/read`), at most. */
+const READ_MARK_MS = 2000;
 /** How long `/quit` waits for the server to close before the client closes itself. */
 const QUIT_GRACE_MS = 2000;
 /** A lone ESC is the Escape key (unbound) if nothing follows it this quickly; Alt+key is ESC and the key. */
@@ -211,6 +213,8 @@ async function runTerminalClient(options: ClientOptions): Promise<number> {
     }
   };
   const onResize = () => terminal.write(view.resize(terminal.columns, terminal.rows));
+  // What was shown is read: the account's other devices count unread from there.
+  const marking = setInterval(() => send(view.markRead()), READ_MARK_MS);
   const onSignal = () => leave();
   const signals: [Deno.Signal, () => void][] = [
     ["SIGINT", onSignal],
@@ -282,6 +286,7 @@ async function runTerminalClient(options: ClientOptions): Promise<number> {
     }
   } finally {
     clearTimeout(graceTimer);
+    clearInterval(marking);
     for (const [signal, handler] of signals) {
       try {
         Deno.removeSignalListener(signal, handler);

@@ -37,7 +37,17 @@ export type DisconnectReason = QuitReason;
 export type LogEvent =
   /** The server accepts connections at `address` (for IRC clients: `protocol`). */
   | { event: "listening"; address: Peer; tls: boolean; protocol?: string }
-  | { event: "connect"; peer: Peer; nick: string; online: number; protocol?: "irc" | "web" }
+  | {
+    event: "connect";
+    peer: Peer;
+    nick: string;
+    online: number;
+    protocol?: "irc" | "web";
+    /** The account it proved, when it came in as one (a device of that account: issue 23). */
+    account?: string;
+    /** The account's devices on this server now, this one included (when more than one). */
+    devices?: number;
+  }
   /** A room message (`action` for `/me`). */
   | { event: "message"; peer: Peer; nick: string; room: string; text: string; action?: boolean }
   | { event: "private"; peer: Peer; nick: string; to: string; text: string }
@@ -75,6 +85,10 @@ export type LogEvent =
     messages: number;
     online: number;
     protocol?: "irc" | "web";
+    /** The account the device belonged to, if any. */
+    account?: string;
+    /** The account's devices left on this server (when it was one of several). */
+    devices?: number;
   }
   /**
    * An account matter (registered, identified, a wrong password, …), never
@@ -131,7 +145,9 @@ export class Logger {
         return this.#line(
           "connect",
           c.green,
-          `${peer(event.peer)}  ${event.nick}  online=${event.online}${marked(event.protocol)}`,
+          `${peer(event.peer)}  ${event.nick}  online=${event.online}${marked(event.protocol)}${
+            ofAccount(event)
+          }`,
         );
       case "message":
         return this.#line(
@@ -189,7 +205,9 @@ export class Logger {
           c.yellow,
           `${peer(event.peer)}  ${event.nick}  reason=${quoted(why)}  session=${
             round(event.seconds)
-          }s  messages=${event.messages}  online=${event.online}${marked(event.protocol)}`,
+          }s  messages=${event.messages}  online=${event.online}${marked(event.protocol)}${
+            ofAccount(event)
+          }`,
         );
       }
       case "account":
@@ -262,6 +280,14 @@ function quoted(value: string): string {
 const PEER_WIDTH = 21;
 
 /** `  irc` after a line about an IRC client; nothing for line clients. */
+/** `  account=alice devices=2`: whose device a connection is (issue 23), when it is one. */
+function ofAccount(event: { account?: string; devices?: number }): string {
+  if (event.account === undefined) return "";
+  return `  account=${event.account}${
+    event.devices === undefined ? "" : `  devices=${event.devices}`
+  }`;
+}
+
 function marked(protocol: string | undefined): string {
   return protocol ? `  ${protocol}` : "";
 }

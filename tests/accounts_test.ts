@@ -21,16 +21,17 @@ Deno.test("accounts: a registered nick needs its password; its owner takes it ba
     alice.send("/identfy alice " + PASSWORD); // a typo: only the command's name may be logged
     await alice.expect(/^!!! unknown command \/identfy/);
 
-    // The owner, on a second connection, proves the nick: whoever holds it (its own old
-    // connection here) is renamed and told.
+    // The owner, on a second connection, proves the nick: one more device of alice (issue
+    // 23; before, whoever held the nick was renamed): its guest nick goes, alice stays alice.
     const again = await TestClient.join(server.port);
     clients.push(again);
     again.send(`/identify alice ${PASSWORD}`);
     await again.expect("*** you are now alice");
     await again.expect("*** you are identified as alice");
-    await alice.expect(
-      /^\*\*\* the nick alice was proved with its password on another connection; you are now guest-\d+$/,
-    );
+    await again.expect("*** you are on 2 devices; your rooms: #lobby");
+    await again.expect("*** you are now in #lobby (1 here)");
+    alice.send("/who");
+    await alice.expect(/^\*\*\* .*alice \(2 devices\)/);
 
     // Nobody else can take it, online or not.
     const mallory = await TestClient.join(server.port);
@@ -39,6 +40,8 @@ Deno.test("accounts: a registered nick needs its password; its owner takes it ba
     await mallory.expect("!!! nickname alice is taken");
     again.send("/quit");
     await again.expectClosed();
+    alice.send("/quit");
+    await alice.expectClosed();
     mallory.send("/nick ALICE");
     await mallory.expect(
       "!!! the nick ALICE is registered; /identify ALICE PASSWORD if it is yours",

@@ -97,7 +97,8 @@ Deno.test("irc accounts: SASL PLAIN before registering: 900 and 903, the nick as
     cc.sendIrc("NICK carol");
     await dave.expect(/^@(?=\S*\baccount=carol\b)\S+ :cc!cc@test\.parley NICK :?carol$/);
 
-    // Someone else: the registered nick is refused without the account, given with it.
+    // The same account from another client: one more device of carol (issue 23), whatever
+    // nick it asked for, told the channels carol is in; dave sees nobody arrive.
     const other = await negotiating(server.ircPort, ["sasl"]);
     clients.push(other);
     other.sendIrc("NICK Carol2");
@@ -105,7 +106,12 @@ Deno.test("irc accounts: SASL PLAIN before registering: 900 and 903, the nick as
     await authenticate(other, "CAROL", "correct horse");
     await other.expect(`:${S} 900 Carol2 Carol2!*@${S} carol :You are now logged in as carol`);
     other.sendIrc("CAP END");
-    await other.expect(/ 001 Carol2 /);
+    await other.expect(/ 001 carol /);
+    await other.expect(/^:carol!cc@test\.parley JOIN #den$/);
+    await other.expect(/ 366 carol #den /);
+    dave.sendIrc("PING :after");
+    await dave.expect(/PONG \S+ :?after$/);
+    assert.ok(!dave.lines.some((line) => / JOIN #den .*Carol2|Carol2.* JOIN /.test(line)));
   } finally {
     for (const client of clients) client.close();
     await server.close();

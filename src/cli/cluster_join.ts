@@ -96,7 +96,7 @@ export async function joinCluster(
               how === "lost" ? "stopped answering" : "left"
             }: ${members.length} of its users leave the lists`,
           );
-          if (members.length > 0) cluster?.bus.deliverHere(quitsOf(members, how));
+          if (members.length > 0) void goneQuits(cluster, members, how);
         },
       },
     });
@@ -184,6 +184,29 @@ function tellUnsent(
   // Lines said while the link was down were delivered here at once; a refused one went nowhere.
   const seenHere = reason !== "refused";
   for (const sender of senders) chat.notify({ code: "not-delivered", why, seenHere }, sender);
+}
+
+/**
+ * Delivers here the quits of a gone server's members, but for the members whose account
+ * is connected on a server still alive (one person's devices on several servers, issue 23):
+ * they are still in the chat.
+ */
+async function goneQuits(
+  cluster: Cluster | undefined,
+  members: readonly ClusterMember[],
+  how: GoneHow,
+): Promise<void> {
+  if (cluster === undefined) return;
+  const alive = new Set<string>();
+  if (members.some((member) => member.account !== undefined)) {
+    for (const member of await cluster.presence.members()) {
+      if (member.account !== undefined) alive.add(member.account);
+    }
+  }
+  const gone = members.filter((member) =>
+    member.account === undefined || !alive.has(member.account)
+  );
+  if (gone.length > 0) cluster.bus.deliverHere(quitsOf(gone, how));
 }
 
 /** The quits of another server's members, as if each had said goodbye. */

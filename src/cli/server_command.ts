@@ -147,6 +147,7 @@ async function openChat(
     registerBeforeEntering: config.registerBeforeConnect,
     operPassword: config.operPassword,
     maxRoomsPerMember: config.maxRoomsPerClient,
+    maxSessions: config.maxSessions,
   };
   if (config.data !== undefined) {
     const store = await openStore(config.data, config.retention);

@@ -9,6 +9,7 @@
 import { SERVER_DEFAULTS, type ServerLimits } from "../../server.ts";
 import { UsageError } from "../errors.ts";
 import { DEFAULT_RETENTION, MEMORY_HISTORY, type Retention } from "../core/history.ts";
+import { DEFAULT_MAX_SESSIONS } from "../core/devices.ts";
 import { type CidrBlock, parseCidr } from "../core/cidr.ts";
 import { normalOrigin, type WebPolicy } from "../front/http/web_policy.ts";
 import { cleanString } from "../text.ts";
@@ -78,6 +79,8 @@ Options:
   --cluster URL          be one chat with every server using this Redis
                          (redis://[:PASSWORD@]HOST:PORT[/DB]; not with --data)
   --require-account      only identified owners of registered nicks may join rooms and talk
+  --max-sessions N       most devices one account may have connected at once, on every
+                         server (default ${DEFAULT_MAX_SESSIONS}); one more is refused
   --min-password-length N
                          shortest password an account may get (default ${MIN_PASSWORD_LENGTH})
   --no-register-before-connect
@@ -128,6 +131,8 @@ export interface ServerConfig {
   retention: Retention;
   /** Most rooms one client may be in (`--max-rooms-per-client`). */
   maxRoomsPerClient: number | undefined;
+  /** Most devices one account may have connected at once (`--max-sessions`). */
+  maxSessions: number | undefined;
 }
 
 /** Reads `parley server ARGS`: the config, or `"help"` for `--help`. */
@@ -148,6 +153,7 @@ export function readServerFlags(args: string[]): ServerConfig | "help" {
     "history-max": { type: "string" },
     "max-rooms": { type: "string" },
     "max-rooms-per-client": { type: "string" },
+    "max-sessions": { type: "string" },
     log: { type: "string" },
     "no-log-text": { type: "boolean" },
     "tls-cert": { type: "string" },
@@ -275,6 +281,7 @@ export function readServerFlags(args: string[]): ServerConfig | "help" {
       values["max-rooms-per-client"],
       (v) => parseInteger("max-rooms-per-client", v, 1),
     ),
+    maxSessions: optional(values["max-sessions"], (v) => parseInteger("max-sessions", v, 1)),
   };
 }
 

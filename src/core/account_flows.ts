@@ -28,6 +28,9 @@ export class AccountFlows {
   readonly #membership: Membership;
   readonly #operPassword: OperPassword;
   readonly #notify: (notice: ServerNotice, to: Member) => void;
+  readonly #join:
+    | ((m: Member, account: ProvedAccount) => Promise<Member | Refused | null>)
+    | undefined;
 
   constructor(options: {
     registry: Registry;
@@ -40,6 +43,11 @@ export class AccountFlows {
     clock: Clock;
     /** The budgets of `/oper` attempts (the defaults: `DEFAULT_BUDGETS`). */
     budgets?: Partial<Budgets>;
+    /**
+     * `m` proved `account`, whose member is in the chat on other devices: `m`'s devices
+     * become that member's (`devices.ts`); returns it, a refusal, or null (nobody to join).
+     */
+    join?: (m: Member, account: ProvedAccount) => Promise<Member | Refused | null>;
   }) {
     this.#registry = options.registry;
     this.#accounts = options.accounts;
@@ -49,6 +57,7 @@ export class AccountFlows {
       budgets: options.budgets,
     });
     this.#notify = options.notify;
+    this.#join = options.join;
   }
 
   async register(m: Member, password: string): Promise<Replies["register"]> {
@@ -92,7 +101,19 @@ export class AccountFlows {
   }
 
   /** The member has proved `account` (SASL once registered): it is the member's, its nick unchanged. */
-  login(m: Member, account: ProvedAccount): Replies["login"] {
+  async login(m: Member, account: ProvedAccount): Promise<Replies["login"]> {
+    const from = m.nick;
+    const joined = await this.#join?.(m, account);
+    if (joined) {
+      if ("kind" in joined) return joined;
+      const reply: Replies["login"] = {
+        kind: "logged-in",
+        account: account.name,
+        attached: joined.devices.length,
+      };
+      if (joined.nick !== from) reply.renamedFrom = from;
+      return reply;
+    }
     this.#membership.setAccount(m, account);
     return { kind: "logged-in", account: account.name };
   }
@@ -105,6 +126,19 @@ export class AccountFlows {
     const key = nameKey(nick);
     const proved = await this.#accounts.authenticate(m.endpoint.address, key, nick, password);
     if ("code" in proved) return refused(proved);
+    // The account's member is here on other devices: this client becomes one of them.
+    const from = m.nick;
+    const joined = await this.#join?.(m, proved);
+    if (joined) {
+      if ("kind" in joined) return joined;
+      return {
+        kind: "identified",
+        nick: joined.nick,
+        renamedFrom: joined.nick === from ? null : from,
+        displaced: null,
+        attached: joined.devices.length,
+      };
+    }
     this.#membership.setAccount(m, proved);
     if (m.key === key) {
       return { kind: "identified", nick: m.nick, renamedFrom: null, displaced: null };
@@ -116,10 +150,10 @@ export class AccountFlows {
       await this.#membership.renameToGuest(holder);
       this.#notify({ code: "nick-displaced", from: displaced, to: holder.nick }, holder);
     }
-    const from = m.nick;
+    const before = m.nick;
     const renamed = await this.#membership.changeNick(m, nick, key);
     if (renamed.kind === "refused") return renamed;
-    return { kind: "identified", nick, renamedFrom: from, displaced };
+    return { kind: "identified", nick, renamedFrom: before, displaced };
   }
 
   /** Gives up the member's own account, or (operators; `by` null is the console) `nick`'s. */

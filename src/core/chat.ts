@@ -9,7 +9,12 @@
  *   the bus, synchronous, batched per read; private messages; back-pressure;
  * - {@linkcode Delivery}: events from the bus to this server's members,
  *   rendered once per renderer;
- * - {@linkcode AccountFlows}, {@linkcode Moderation}, {@linkcode Queries}.
+ * - {@linkcode AccountFlows}, {@linkcode Moderation}, {@linkcode Queries};
+ * - {@linkcode Devices}: an account's member on several devices at once, its
+ *   rooms between sessions, its read markers.
+ *
+ * What a front end holds as its member is its own device of the member
+ * (`Device`): it reads as the member, and the chat knows which device acted.
  *
  * {@linkcode Chat.apply} carries out every command but room messages and
  * answers with a typed {@linkcode Reply}; problems are codes with data, and
@@ -40,6 +45,7 @@ import type {
 import { ChannelOps } from "./channel_ops.ts";
 import { modesFromStore } from "./channel_modes.ts";
 import { Delivery } from "./delivery.ts";
+import { DEFAULT_MAX_SESSIONS, Devices, type Resumed } from "./devices.ts";
 import { type Directory, MemoryDirectory } from "./directory.ts";
 import type { ChatEvent, Clock, MessageEvent, QuitReason, ServerNotice } from "./events.ts";
 import { EventIds } from "./ids.ts";
@@ -49,7 +55,14 @@ import { MessagePath } from "./message_path.ts";
 import { Bans, Moderation } from "./moderation.ts";
 import { LocalPresence, type Presence, type RemoteMember } from "./presence.ts";
 import { Queries } from "./queries.ts";
-import type { ChatMember, ChatRoom, Endpoint, Member, Renderer } from "./records.ts";
+import {
+  type ChatMember,
+  type ChatRoom,
+  type Device,
+  type Endpoint,
+  Member,
+  type Renderer,
+} from "./records.ts";
 import { Registry } from "./registry.ts";
 import { MemoryStore, type Store } from "./store.ts";
 import { MEMORY_HISTORY } from "./history.ts";
@@ -59,7 +72,8 @@ import { Whowas } from "./whowas.ts";
 import { errorText } from "../errors.ts";
 import { nameKey } from "../protocol/names.ts";
 
-export type { ChatMember, ChatRoom, Endpoint, Removal, Renderer } from "./records.ts";
+export type { ChatMember, ChatRoom, DeviceNotice, Endpoint, Removal, Renderer } from "./records.ts";
+export type { Resumed } from "./devices.ts";
 export type { NickListener } from "./membership.ts";
 export type { ProvedAccount } from "./commands.ts";
 
@@ -98,6 +112,8 @@ export interface ChatOptions {
    * connecting; true by default). Front ends ask {@linkcode Chat.registersBeforeEntering}.
    */
   registerBeforeEntering?: boolean;
+  /** Most devices one account may have connected at once (`--max-sessions`; 5 by default). */
+  maxSessions?: number;
 }
 
 /** The chat core, as front ends see it. */
@@ -119,6 +135,7 @@ export class Chat {
   readonly #queries: Queries;
   readonly #moderation: Moderation;
   readonly #channels: ChannelOps;
+  readonly #devices: Devices;
   /** The other servers' members as last asked for by {@linkcode findOnline}. */
   #elsewhereView: { at: number; members: Promise<RemoteMember[]> } | null = null;
   readonly #scrollback: Scrollback;
@@ -172,6 +189,22 @@ export class Chat {
       flush: () => path.flush(),
       onError,
       elsewhereIn: (room) => queries.census(room).then((count) => count.inRoom - room.size),
+      attach: (endpoint, account) => this.#devices.attach(endpoint, account),
+    });
+    let mirrored = 0;
+    const node = options.node ?? "local";
+    const devices = this.#devices = new Devices({
+      registry,
+      membership,
+      store,
+      history: store.history,
+      bus,
+      clock,
+      historySize,
+      maxSessions: options.maxSessions ?? DEFAULT_MAX_SESSIONS,
+      elsewhere: options.presence === undefined ? undefined : () => queries.elsewhereAll(),
+      newId: () => `${node}/d${++mirrored}`,
+      onError,
     });
     const channels = this.#channels = new ChannelOps({
       registry,
@@ -192,6 +225,7 @@ export class Chat {
       notify: (notice, to) => this.#notifyMember(notice, to),
       clock,
       budgets: options.budgets,
+      join: (m, account) => devices.join(m, account),
     });
     this.bans = new Bans(store, clock);
     this.#moderation = new Moderation({
@@ -211,6 +245,7 @@ export class Chat {
       keeper.delivered(events); // kept before anyone sees it, as room messages are
       this.#delivery.deliver(events);
       this.#membership.seen(events);
+      devices.delivered(events);
     });
   }
 
@@ -277,7 +312,7 @@ export class Chat {
   async enterAsGuest(endpoint: Endpoint, user?: string): Promise<ChatMember> {
     const member = await this.#membership.enterAsGuest(endpoint, user);
     this.#queries.entered();
-    return member;
+    return (member as Member).devices[0];
   }
 
   /**
@@ -293,8 +328,49 @@ export class Chat {
     password?: string | ProvedAccount,
   ): Promise<ChatMember | Refused> {
     const entered = await this.#membership.enter(endpoint, nick, user, password);
-    if (!("kind" in entered)) this.#queries.entered();
-    return entered;
+    if ("kind" in entered) return entered;
+    this.#queries.entered();
+    return entered instanceof Member ? entered.devices[0] : entered;
+  }
+
+  /**
+   * What a device that just entered is told about its member's rooms: those of
+   * the member it attached to (another device of its account was here), or
+   * those its account was in when its last device left, which it is put back
+   * in now (`--data`, `--cluster`); none otherwise. See `devices.ts`.
+   */
+  resume(member: ChatMember): Promise<Resumed> {
+    return this.#devices.resume(member as Device);
+  }
+
+  /** How many devices the member of `member` (a device or a member) has connected here. */
+  devices(member: ChatMember): number {
+    return this.#devices.count(member);
+  }
+
+  /**
+   * Moves the member's read marker of `target` (`#room` or a nick) to `time` (`now`: the
+   * chat's clock) when it is later, telling its other devices; without `time`, only reads
+   * it. Resolves with the marker now (ms since the epoch), or null when there is none.
+   */
+  markRead(member: ChatMember, target: string, time?: number | "now"): Promise<number | null> {
+    return this.#devices.markRead(
+      member as Device,
+      target,
+      time === "now" ? this.#clock() : time,
+    );
+  }
+
+  /** Whether account `key`'s member takes several devices at once (`multiclient`). */
+  multiclient(key: string): Promise<boolean> {
+    return this.#devices.multiclient(key);
+  }
+
+  /** Sets whether the member's account takes several devices at once; false: not identified. */
+  async setMulticlient(member: ChatMember, on: boolean): Promise<boolean> {
+    if (member.account === null) return false;
+    await this.#devices.setMulticlient(member.account, on);
+    return true;
   }
 
   /**
@@ -305,7 +381,7 @@ export class Chat {
     member: ChatMember,
     why: { reason: QuitReason; detail?: string; announce?: boolean },
   ): void {
-    this.#membership.leave(member, why);
+    this.#devices.leave(member as Device, why);
   }
 
   /**
@@ -373,8 +449,20 @@ export class Chat {
   /** Carries out `command` for `member`. */
   apply<C extends Command>(member: ChatMember, command: C): Promise<Reply<C>>;
   async apply(member: ChatMember, command: Command): Promise<Reply> {
-    const m = member as Member;
+    const d = member as Device;
+    const m = d.member;
     this.flush();
+    if (m.devices.length < 2 && command.kind !== "identify" && command.kind !== "login") {
+      return await this.#apply(d, m, command);
+    }
+    const had = command.kind === "join" &&
+      m.rooms.some((room) => room.key === nameKey(command.room.normalize("NFC")));
+    const reply = await this.#apply(d, m, command);
+    this.#devices.echo(d, command, reply, had);
+    return reply;
+  }
+
+  async #apply(d: Device, m: Member, command: Command): Promise<Reply> {
     switch (command.kind) {
       case "nick":
         return await this.#membership.rename(m, command.nick);
@@ -382,7 +470,7 @@ export class Chat {
         if (this.#requireAccount && m.account === null) {
           return { kind: "refused", problem: { code: "account-required" } };
         }
-        return await this.#membership.join(m, command.room, command.move, command.key);
+        return await this.#membership.join(m, command.room, command.move, command.key, d);
       case "part":
         return this.#membership.part(m, command.room, command.text);
       case "modes":
@@ -396,7 +484,7 @@ export class Chat {
       case "invites":
         return this.#channels.invites(m);
       case "private":
-        return await this.#path.private(m, command);
+        return await this.#path.private(m, command, d);
       case "who":
         return await this.#queries.who(command.room, m);
       case "rooms":
@@ -420,7 +508,7 @@ export class Chat {
       case "register":
         return await this.#accounts.register(m, command.password);
       case "login":
-        return this.#accounts.login(m, command.account);
+        return await this.#accounts.login(m, command.account);
       case "identify":
         return await this.#accounts.identify(m, command.nick ?? m.nick, command.password);
       case "drop":
@@ -447,7 +535,8 @@ export class Chat {
    */
   moderate(by: ChatMember | null, command: OperatorCommand): Promise<Moderated | Refused> {
     this.flush();
-    return this.#moderation.moderate(by as Member | null, command);
+    const member = by === null ? null : (by as Device).member ?? (by as Member);
+    return this.#moderation.moderate(member, command);
   }
 
   /**

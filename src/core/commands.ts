@@ -161,7 +161,11 @@ export type Problem =
   /** The server keeps nothing a backup could copy (no `--data`), or copying failed (`why`). */
   | { code: "no-backup"; why: "nothing-to-copy" | "path-from-console" | "failed"; detail?: string }
   /** An operator's ban would cover the operator's own address. */
-  | { code: "ban-covers-you"; mask: string };
+  | { code: "ban-covers-you"; mask: string }
+  /** The account's member is connected and takes no other device (`multiclient off`). */
+  | { code: "account-in-use"; nick: string }
+  /** The account's member has `max` devices connected already (`--max-sessions`). */
+  | { code: "too-many-sessions"; nick: string; max: number };
 
 /** What an IRC client may add to a message: client-only tags, or tags alone (TAGMSG). */
 export interface SayExtra {
@@ -205,6 +209,11 @@ export interface MemberInfo {
   account?: string | null;
   /** Seconds since it last said something (0 when not known). */
   idleSeconds?: number;
+  /**
+   * How many devices it is connected from here, when more than one: shown to the member
+   * itself and to server operators only (issue 23).
+   */
+  devices?: number;
 }
 
 /** A nick someone gave up, as WHOWAS shows it. */
@@ -305,6 +314,8 @@ export interface Replies {
       account: string | null;
       /** Invisible (`+i`): its rooms are shown only to those who share one. */
       invisible: boolean;
+      /** Its devices connected here, when more than one: to itself and server operators only. */
+      devices?: number;
     }
     | Refused;
   whowas: { kind: "whowas"; nick: string; entries: GoneNick[] };
@@ -337,13 +348,27 @@ export interface Replies {
       renamedFrom: string | null;
       /** Whoever had the nick and was renamed (told so). */
       displaced: string | null;
+      /**
+       * The account's member was in the chat on other devices: this client is one more of
+       * them now (its own nick left the chat); how many it has, this one included.
+       */
+      attached?: number;
     }
     | Refused;
   drop: { kind: "dropped"; nick: string } | Refused;
   password: { kind: "password-changed"; nick: string } | Refused;
   oper: { kind: "oper" } | Refused;
   /** `account`: its name as registered. */
-  login: { kind: "logged-in"; account: string };
+  login:
+    | {
+      kind: "logged-in";
+      account: string;
+      /** The account's member was in the chat: this client is one more of its devices (how many). */
+      attached?: number;
+      /** Its nick before, when joining the account's member changed it. */
+      renamedFrom?: string;
+    }
+    | Refused;
   moderate: Moderated | Refused;
   history:
     | { kind: "history"; events: KeptEvent[] }

@@ -10,6 +10,15 @@
  * - a private event to its one receiver;
  * - a server notice to one member or everyone.
  *
+ * Events reach members' devices (a member may be connected from several, each
+ * rendered its own way): never the device an event came from; its origin's
+ * other devices only when the event says which device it came from
+ * (`device`: what was said), else they are told by `devices.ts`. A private
+ * message reaches its sender's other devices too, as sent. What another
+ * server says about a member that is here too (the same account on another
+ * device) is not shown to that member's devices (`devices.ts` follows it), and
+ * its quit is not shown at all while the member is still here.
+ *
  * @module
  */
 
@@ -22,9 +31,10 @@ import type {
   PrivateEvent,
   RoomEvent,
 } from "./events.ts";
-import type { Renderer, Room } from "./records.ts";
+import type { Device, Member, Renderer, Room } from "./records.ts";
 import type { Registry } from "./registry.ts";
 import { nameKey } from "../protocol/names.ts";
+import { sameAccount } from "./devices.ts";
 
 /** Hands events to this server's members and counts what it handed out. */
 export class Delivery {
@@ -72,6 +82,8 @@ export class Delivery {
       case "private":
         return this.#toReceiver(first);
       case "notice":
+        // A read marker is for the member's devices (`devices.ts`), never shown as a notice.
+        if (first.notice.code === "read-marker") return;
         return this.notice(first);
     }
   }
@@ -80,18 +92,19 @@ export class Delivery {
   notice(event: NoticeEvent): void {
     if (event.to !== undefined) {
       const target = this.#registry.byKey(nameKey(event.to));
-      const bytes = target?.renderer.render([event], 1);
-      if (target && bytes) target.endpoint.send(bytes);
+      if (target !== undefined) sendEach(target.devices, [event]);
       return;
     }
     const rendered = new Map<Renderer, Uint8Array | null>();
     for (const member of this.#registry.members()) {
-      let bytes = rendered.get(member.renderer);
-      if (bytes === undefined) {
-        bytes = member.renderer.render([event], 0);
-        rendered.set(member.renderer, bytes);
+      for (const device of member.devices) {
+        let bytes = rendered.get(device.renderer);
+        if (bytes === undefined) {
+          bytes = device.renderer.render([event], 0);
+          rendered.set(device.renderer, bytes);
+        }
+        if (bytes !== null) device.endpoint.send(bytes);
       }
-      if (bytes !== null) member.endpoint.send(bytes);
     }
   }
 
@@ -112,6 +125,11 @@ export class Delivery {
         : { text: first.text, nick: first.nick, time: first.time };
     }
     const origin = first.origin;
+    const from = first.device;
+    // Another server's join or part of a member here too: its devices are told apart.
+    const self = remote && (first.kind === "joined" || first.kind === "left")
+      ? this.sameAccount(first)
+      : undefined;
     // Joined: the subject is in the room; left: it is gone; a message: its sender is there.
     const audience = first.kind === "left" ? room.members.size : room.members.size - 1;
     if (first.kind === "message") {
@@ -121,8 +139,11 @@ export class Delivery {
     for (const [renderer, group] of room.groups) {
       const bytes = renderer.render(events, audience);
       if (bytes === null) continue;
-      for (const member of group) {
-        if (member.id !== origin) member.endpoint.send(bytes);
+      for (const device of group) {
+        const member = device.member;
+        if (member.id === origin ? from !== undefined && device.number !== from : member !== self) {
+          device.endpoint.send(bytes);
+        }
       }
     }
     if (first.kind === "kicked") this.#kicked(first, room);
@@ -133,8 +154,7 @@ export class Delivery {
   #kicked(event: KickedEvent, room: Room): void {
     const target = this.#registry.byId(event.targetId);
     if (target === undefined || room.members.has(target) || target.id === event.origin) return;
-    const bytes = target.renderer.render([event], 1);
-    if (bytes !== null) target.endpoint.send(bytes);
+    sendEach(target.devices, [event]);
   }
 
   /**
@@ -143,21 +163,25 @@ export class Delivery {
    */
   #invited(event: InvitedEvent, room: Room): void {
     const target = this.#registry.byKey(nameKey(event.to));
-    const bytes = target?.renderer.render([event], 1);
-    if (target && bytes) target.endpoint.send(bytes);
+    if (target !== undefined) sendEach(target.devices, [event]);
     const notify = [{ ...event, notify: true }];
     for (const [renderer, group] of room.groups) {
       const shown = renderer.render(notify, room.members.size);
       if (shown === null) continue;
-      for (const member of group) {
+      for (const device of group) {
+        const member = device.member;
         if (member.id === event.origin || member === target) continue;
-        if (member.operator || room.operators.has(member.id)) member.endpoint.send(shown);
+        if (member.operator || room.operators.has(member.id)) device.endpoint.send(shown);
       }
     }
   }
 
   /** A member event reaches everyone who shares a room with its subject, once. */
   #toNeighbours(event: MemberEvent): void {
+    const remote = event.origin !== "" && !this.#registry.byId(event.origin);
+    const self = remote ? this.sameAccount(event) : undefined;
+    // The member's other server is gone or its last device there left: it is still here.
+    if (self !== undefined && event.kind === "quit") return;
     const delivery = ++this.#lastDelivery;
     const events = [event];
     for (const name of event.rooms) {
@@ -166,24 +190,55 @@ export class Delivery {
       for (const [renderer, group] of room.groups) {
         const bytes = renderer.render(events, room.members.size);
         if (bytes === null) continue;
-        for (const member of group) {
-          if (member.delivery === delivery || member.id === event.origin) continue;
-          member.delivery = delivery;
-          member.endpoint.send(bytes);
+        for (const device of group) {
+          const member = device.member;
+          if (device.delivery === delivery || member.id === event.origin || member === self) {
+            continue;
+          }
+          device.delivery = delivery;
+          device.endpoint.send(bytes);
         }
       }
     }
-    if (event.kind === "quit" && !this.#registry.byId(event.origin)) {
+    if (event.kind === "quit" && remote) {
       this.#follow?.(event, undefined);
     }
   }
 
   #toReceiver(event: PrivateEvent): void {
     const target = this.#registry.byKey(nameKey(event.to));
-    if (target === undefined) return;
-    const bytes = target.renderer.render([event], 1);
-    if (bytes === null) return;
-    target.endpoint.send(bytes);
-    this.#deliveries++;
+    if (target !== undefined) {
+      const from = target.id === event.origin ? event.device : undefined;
+      for (const device of target.devices) {
+        if (from !== undefined && device.number === from) continue;
+        const bytes = device.renderer.render([event], 1);
+        if (bytes !== null) device.endpoint.send(bytes);
+      }
+      this.#deliveries++;
+    }
+    // The sender's copy for its other devices, here (and on the other servers it is on).
+    const sender = this.#registry.byId(event.origin) ?? this.sameAccount(event);
+    if (sender === undefined || sender === target) return;
+    const from = sender.id === event.origin ? event.device ?? 0 : undefined;
+    if (from === 0) return; // said on its only device
+    const sent = [{ ...event, sent: true }];
+    for (const device of sender.devices) {
+      if (device.number === from) continue;
+      const bytes = device.renderer.render(sent, 1);
+      if (bytes !== null) device.endpoint.send(bytes);
+    }
+  }
+
+  /** The member here that `event` is about when it came from its account's member elsewhere. */
+  sameAccount(event: { origin: string; nick: string; account?: string }): Member | undefined {
+    return sameAccount(this.#registry, event);
+  }
+}
+
+/** Renders `events` for each device and sends what it shows. */
+function sendEach(devices: readonly Device[], events: ChatEvent[]): void {
+  for (const device of devices) {
+    const bytes = device.renderer.render(events, 1);
+    if (bytes !== null) device.endpoint.send(bytes);
   }
 }

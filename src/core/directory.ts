@@ -17,6 +17,11 @@ export interface Directory {
   claim(key: string, owner: string): Promise<boolean>;
   /** Gives up `owner`'s claim of `key` (nothing when someone else holds it). */
   release(key: string, owner: string): void;
+  /**
+   * Stops holding `owner`'s claim of `key` here without giving it up: another server holds
+   * it for the same owner (one account's devices on several servers). Absent: released.
+   */
+  forget?(key: string, owner: string): void;
   /** A guest number not handed out before while the chat runs: 1, 2, 3, … */
   nextGuest(): Promise<number>;
   /** Who holds nick `key` anywhere (a member id), or null. */

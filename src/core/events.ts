@@ -53,6 +53,11 @@ interface Happening {
   account?: string;
   /** The member it came from (a member id); nobody's for the server's own. */
   origin: string;
+  /**
+   * Which of the origin's devices it came from, when the origin has several
+   * (`Device.number`): its other devices get the event too (issue 23).
+   */
+  device?: number;
 }
 
 interface InRoom extends Happening {
@@ -213,6 +218,11 @@ export interface PrivateEvent extends Happening {
   tagmsg?: boolean;
   /** Client-only tags, relayed to clients that have message-tags. */
   tags?: Record<string, string>;
+  /**
+   * The sender's copy, for its own other devices (issue 23): shown as sent
+   * (`-> *bob* hi`), not as received.
+   */
+  sent?: boolean;
 }
 
 /**
@@ -236,7 +246,12 @@ export type ServerNotice =
   | { code: "nick-displaced"; from: string; to: string }
   /** An operator (`by`) muted the member: until then (ms since the epoch), or until unmuted (null). */
   | { code: "muted"; by: string; until: number | null }
-  | { code: "unmuted"; by: string };
+  | { code: "unmuted"; by: string }
+  /**
+   * The member read `target` (a room's key after `#`, or a nick's key) up to `time`, on one
+   * of its devices: for its devices on the other servers (IRCv3 read-marker), never shown.
+   */
+  | { code: "read-marker"; target: string; time: number };
 
 /** A notice from the server or an operator: to one nick, or to everyone (`to` absent). */
 export interface NoticeEvent extends Happening {

@@ -17,7 +17,7 @@ import { claimKeys, isReservedName, NickClaims } from "./nick_claims.ts";
 import type { ChatEvent, Clock, JoinedEvent, QuitReason } from "./events.ts";
 import type { History } from "./history.ts";
 import type { Presence } from "./presence.ts";
-import { type ChatMember, type Endpoint, Member, type Room } from "./records.ts";
+import { type ChatMember, type Device, type Endpoint, Member, type Room } from "./records.ts";
 import type { Registry } from "./registry.ts";
 import type { Store } from "./store.ts";
 import type { AccountEvent } from "./events.ts";
@@ -56,6 +56,13 @@ export interface MembershipOptions {
    * server): a room is empty, and its limit reached, counting them too.
    */
   elsewhereIn?: (room: Room) => Promise<number>;
+  /**
+   * A newcomer proved `account`: when that account's member is in the chat
+   * already (on a device, here or on another server), the newcomer becomes
+   * one more of its devices, or is refused (too many); null: it enters anew
+   * (see `devices.ts`).
+   */
+  attach?: (endpoint: Endpoint, account: ProvedAccount) => Promise<ChatMember | Refused | null>;
 }
 
 /**
@@ -84,6 +91,7 @@ export class Membership {
   readonly #flush: () => void;
   readonly #onError: (message: string) => void;
   readonly #elsewhereIn: (room: Room) => Promise<number>;
+  readonly #attach: MembershipOptions["attach"];
   #lastMember = 0;
 
   constructor(options: MembershipOptions) {
@@ -104,6 +112,7 @@ export class Membership {
     this.#flush = options.flush;
     this.#onError = options.onError;
     this.#elsewhereIn = options.elsewhereIn ?? (() => Promise.resolve(0));
+    this.#attach = options.attach;
   }
 
   /** A newcomer under a free `guest-N` nick, in no room yet. */
@@ -135,18 +144,23 @@ export class Membership {
     password?: string | ProvedAccount,
   ): Promise<ChatMember | Refused> {
     nick = nick.normalize("NFC");
+    let account = typeof password === "object" ? password : null;
+    // An account proved already (SASL) whose member is here: one more of its devices.
+    const attached = account === null ? null : await this.#attach?.(endpoint, account);
+    if (attached) return attached;
     const why = nickProblem(nick);
     if (why) return refused({ code: "nick-invalid", nick, why });
     const key = nameKey(nick);
     if (isReservedName(nick, key)) return refused({ code: "nick-reserved", nick });
     const registered = await this.isRegistered(key);
     if (registered === null) return refused({ code: "accounts-unavailable" });
-    let account = typeof password === "object" ? password : null;
     if (registered && account?.key !== key) {
       if (typeof password !== "string") return refused({ code: "nick-registered", nick });
       const proved = await this.#accounts.authenticate(endpoint.address, key, nick, password);
       if ("code" in proved) return refused(proved);
       account = proved;
+      const attached = await this.#attach?.(endpoint, account);
+      if (attached) return attached;
     }
     const id = this.#newId();
     if (this.#registry.byKey(key)) {
@@ -159,11 +173,12 @@ export class Membership {
       this.#claims.release(nick, key, id);
       return refused({ code: "nick-taken", nick: this.#registry.byKey(key)!.nick });
     }
-    const member = this.#registry.add(new Member(id, user, endpoint, this.#clock()), nick, key);
+    const member = new Member(id, user, endpoint, this.#clock());
     if (account !== null) {
       member.account = account.key;
       member.accountName = account.name;
     }
+    this.#registry.add(member, nick, key);
     this.#nickChanged(nick, true);
     return member;
   }
@@ -172,16 +187,25 @@ export class Membership {
    * Takes a member out of the chat and out of its rooms. Those who shared a
    * room with it are told why, unless `announce` is false (at shutdown
    * everyone leaves at once: telling each about all the others is wasted work).
+   * `elsewhere`: the member stays in the chat on another server (its account's
+   * devices there): nobody is told, and its nick claims stay with that server.
    */
-  leave(member: ChatMember, why: { reason: QuitReason; detail?: string; announce?: boolean }) {
+  leave(
+    member: ChatMember,
+    why: { reason: QuitReason; detail?: string; announce?: boolean; elsewhere?: boolean },
+  ) {
     const m = member as Member;
     if (!m.present) return;
     this.#flush();
     m.present = false;
     this.#registry.remove(m);
-    this.#nickChanged(m.nick, false);
-    this.#claims.release(m.nick, m.key, m.id);
-    this.#rememberNick(m);
+    if (why.elsewhere) {
+      this.#claims.forget(m.nick, m.key, m.owner);
+    } else {
+      this.#nickChanged(m.nick, false);
+      this.#claims.release(m.nick, m.key, m.owner);
+      this.#rememberNick(m);
+    }
     // Everyone leaving at once (shutdown): the server's goodbye tells the others who was here.
     if (why.announce !== false) this.#presence.remove(m.id);
     const rooms = [...m.rooms];
@@ -190,11 +214,9 @@ export class Membership {
       room.delete(m);
       room.lastUsed = now;
       this.#dropStatus(room, m.id);
-      if (m.holding) room.countHolder(-1);
     }
-    m.holding = false;
     m.rooms.length = 0;
-    if (why.announce !== false && rooms.length > 0) {
+    if (why.announce !== false && !why.elsewhere && rooms.length > 0) {
       this.#publish({
         kind: "quit",
         rooms: rooms.map((room) => room.name),
@@ -238,18 +260,18 @@ export class Membership {
   async changeNick(m: Member, nick: string, key: string, guest = false): Promise<Replies["nick"]> {
     const registry = this.#registry;
     const claimed = guest
-      ? (await this.#directory.claim(key, m.id) ? null : "taken")
-      : await this.#claims.claim(nick, key, m.id);
+      ? (await this.#directory.claim(key, m.owner) ? null : "taken")
+      : await this.#claims.claim(nick, key, m.owner);
     if (claimed !== null) return refused(claimProblem(claimed, nick));
     const kept = guest ? [key] : claimKeys(nick, key);
     const holder = registry.byKey(key);
     if (!m.present || (holder !== undefined && holder !== m)) {
       // Left, or the nick was taken locally while the claim was in flight.
-      this.#claims.release(nick, key, m.id, claimKeys(m.nick, m.key));
+      this.#claims.release(nick, key, m.owner, claimKeys(m.nick, m.key));
       return refused({ code: "nick-taken", nick: holder?.nick ?? nick });
     }
     if (key !== m.key) registry.rekey(m, key);
-    this.#claims.release(m.nick, m.key, m.id, kept);
+    this.#claims.release(m.nick, m.key, m.owner, kept);
     if (key !== m.key) this.#rememberNick(m);
     const from = m.nick;
     const fromKey = m.key;
@@ -276,6 +298,44 @@ export class Membership {
     return { kind: "renamed", from, to: nick };
   }
 
+  /**
+   * A member mirrored from another server (`devices.ts`) enters under `nick`, which its
+   * account's member holds there: the claims are made for the same owner, so they hold.
+   * Nobody is told. False when the nick cannot be had here.
+   */
+  async enterMirror(m: Member, nick: string): Promise<boolean> {
+    const key = nameKey(nick);
+    if (this.#registry.byKey(key)) return false;
+    if ((await this.#claims.claim(nick, key, m.owner)) !== null) return false;
+    if (this.#registry.byKey(key)) return false;
+    this.#registry.add(m, nick, key);
+    return true;
+  }
+
+  /**
+   * A mirrored member follows its account's member on another server, which took nick
+   * `to` (claimed there for the same owner): renamed here, nobody told (the others saw
+   * the rename). False when it cannot be had here.
+   */
+  async followRename(m: Member, to: string): Promise<boolean> {
+    const key = nameKey(to);
+    const holder = this.#registry.byKey(key);
+    if (holder !== undefined && holder !== m) return false;
+    if (to === m.nick) return false;
+    if ((await this.#claims.claim(to, key, m.owner)) !== null || !m.present) return false;
+    if (key !== m.key) this.#registry.rekey(m, key);
+    this.#claims.release(m.nick, m.key, m.owner, claimKeys(to, key));
+    const from = m.nick;
+    m.nick = to;
+    m.key = key;
+    if (nameKey(from) !== key) {
+      this.#nickChanged(from, false);
+      this.#nickChanged(to, true);
+    }
+    this.#registry.tellPresence(m);
+    return true;
+  }
+
   /** A fresh `guest-N` nick for a member who must give its nick up. */
   async renameToGuest(m: Member): Promise<void> {
     for (;;) {
@@ -290,12 +350,18 @@ export class Membership {
    * other rooms first. A room's bans, invite list, key (`password`) and limit
    * are checked (server operators and the invited pass); whoever enters a
    * room nobody is in, on any server, becomes its operator.
+   *
+   * From a one-room `device` (a line client), the room is what the device
+   * shows from now on; its member may be in it already (its other devices
+   * put it there), and `move` leaves only the room the device showed, when
+   * no other device of the member shows it.
    */
   async join(
     m: Member,
     wanted: string,
     move: boolean,
     password?: string,
+    device?: Device,
   ): Promise<Replies["join"]> {
     const registry = this.#registry;
     const name = wanted.normalize("NFC");
@@ -303,7 +369,13 @@ export class Membership {
     if (why) return refused({ code: "room-invalid", room: name, why });
     const key = nameKey(name);
     let room = registry.room(key);
-    if (room && room.members.has(m)) return refused({ code: "already-in-room", room: room.name });
+    const oneRoom = device?.endpoint.oneRoom === true ? device : undefined;
+    if (room && room.members.has(m)) {
+      if (oneRoom === undefined || oneRoom.view === room) {
+        return refused({ code: "already-in-room", room: room.name });
+      }
+      return await this.#show(oneRoom, room, move);
+    }
     if (!move && m.rooms.length >= this.#maxRoomsPerMember) {
       return refused({ code: "too-many-joined", max: this.#maxRoomsPerMember });
     }
@@ -338,15 +410,15 @@ export class Membership {
     const history = this.#history.recent(key, this.#historySize);
     const left: string[] = [];
     if (move) {
-      for (const other of [...m.rooms]) {
+      for (const other of oneRoom ? this.#onlyShownBy(oneRoom) : [...m.rooms]) {
         left.push(other.name);
         this.#leaveRoom(m, other, { how: "moved", to: room.name });
       }
     }
+    if (oneRoom !== undefined) this.#view(oneRoom, room);
     room.add(m);
     m.rooms.push(room);
     m.invited.delete(key);
-    if (m.holding) room.countHolder(1);
     if (op) {
       room.operators.add(m.id);
       this.#store.setStatus?.(key, m.id, "o");
@@ -484,8 +556,10 @@ export class Membership {
     const key = account?.key ?? null;
     const name = account?.name ?? null;
     if (m.account === key && m.accountName === name) return;
+    const before = m.account;
     m.account = key;
     m.accountName = name;
+    this.#registry.accountChanged(m, before);
     if (!m.present || m.rooms.length === 0) return;
     this.#flush();
     const event: AccountEvent = {
@@ -542,10 +616,10 @@ export class Membership {
     how: { how: "moved"; to: string } | { how: "part"; text: string },
   ): void {
     room.delete(m);
+    for (const device of m.devices) if (device.view === room) device.view = null;
     const at = m.rooms.indexOf(room);
     if (at !== -1) m.rooms.splice(at, 1);
     this.#dropStatus(room, m.id);
-    if (m.holding) room.countHolder(-1);
     this.#publish({
       kind: "left",
       room: room.name,
@@ -572,11 +646,53 @@ export class Membership {
     const at = m.rooms.indexOf(room);
     if (at !== -1) m.rooms.splice(at, 1);
     this.#dropStatus(room, m.id);
-    if (m.holding) room.countHolder(-1);
     this.#registry.used(room);
     this.#registry.tellPresence(m);
     this.#registry.forgetIfEmpty(room);
-    m.endpoint.removedFromRoom?.(room);
+    for (const device of [...m.devices]) {
+      if (device.view === room) device.view = null;
+      device.endpoint.removedFromRoom?.(room);
+    }
+  }
+
+  /**
+   * A one-room device shows `room`, which its member is in already (entered
+   * from another device): nobody else is told; the device gets what a member
+   * entering it would (its topic and recent history).
+   */
+  async #show(device: Device, room: Room, move: boolean): Promise<Replies["join"]> {
+    const history = this.#history.recent(room.key, this.#historySize);
+    const left: string[] = [];
+    if (move) {
+      for (const other of this.#onlyShownBy(device)) {
+        left.push(other.name);
+        this.#leaveRoom(device.member, other, { how: "moved", to: room.name });
+      }
+    }
+    this.#view(device, room);
+    return {
+      kind: "joined",
+      room: { name: room.name, size: room.members.size, topic: room.topic },
+      history: await history,
+      left,
+    };
+  }
+
+  /** A one-room device shows `room` (of its member's rooms) from now on, and no other. */
+  #view(device: Device, room: Room | null): void {
+    const shown = device.view;
+    if (shown === room) return;
+    shown?.deleteDevice(device);
+    device.view = room;
+    if (room !== null && room.members.has(device.member)) room.addDevice(device);
+  }
+
+  /** The room a one-room device shows, when no other device of its member shows it. */
+  #onlyShownBy(device: Device): Room[] {
+    const shown = device.view;
+    if (shown === null || !shown.members.has(device.member)) return [];
+    const others = device.member.devices.some((d) => d !== device && d.attached && d.sees(shown));
+    return others ? [] : [shown];
   }
 
   /** Why `m` may not enter `room` (its bans, invite list, key, limit), or null. */

@@ -19,7 +19,7 @@ import type { Clock, MessageEvent, PrivateEvent } from "./events.ts";
 import type { EventIds } from "./ids.ts";
 import type { History } from "./history.ts";
 import type { RemoteMember } from "./presence.ts";
-import type { ChatMember, ChatRoom, Member, Renderer, Room } from "./records.ts";
+import type { ChatMember, ChatRoom, Device, Member, Renderer, Room } from "./records.ts";
 import type { Registry } from "./registry.ts";
 import { nameKey } from "../protocol/names.ts";
 
@@ -51,7 +51,7 @@ export class MessagePath {
   /** Room messages said since the last flush: one room, one origin. */
   #pending: MessageEvent[] = [];
   #pendingRoom: Room | null = null;
-  #pendingFrom: Member | null = null;
+  #pendingFrom: Device | null = null;
 
   constructor(options: MessagePathOptions) {
     this.#registry = options.registry;
@@ -79,7 +79,8 @@ export class MessagePath {
     notice: boolean,
     extra?: SayExtra,
   ): Problem | MessageEvent {
-    const m = member as Member;
+    const d = member as Device;
+    const m = d.member;
     const r = room as Room;
     if (!r.members.has(m) && (r.modes.noExternal || r.modes.moderated)) {
       return { code: "not-in-room", room: r.name } satisfies Problem;
@@ -89,7 +90,7 @@ export class MessagePath {
     }
     const silenced = this.silenced(m);
     if (silenced) return silenced;
-    if (this.#pendingRoom !== r || this.#pendingFrom !== m) this.flush();
+    if (this.#pendingRoom !== r || this.#pendingFrom !== d) this.flush();
     const time = m.lastSaid = this.#clock();
     const event: MessageEvent = {
       kind: "message",
@@ -104,6 +105,8 @@ export class MessagePath {
       action,
     };
     if (m.accountName !== null) event.account = m.accountName;
+    // Said on one of several devices: the others get it too (see `Delivery`).
+    if (m.devices.length > 1) event.device = d.number;
     if (extra?.tags) event.tags = extra.tags;
     if (extra?.tagmsg) event.tagmsg = true;
     if (notice) event.notice = true;
@@ -113,7 +116,7 @@ export class MessagePath {
     }
     this.#pending.push(event);
     this.#pendingRoom = r;
-    this.#pendingFrom = m;
+    this.#pendingFrom = d;
     return event;
   }
 
@@ -131,6 +134,7 @@ export class MessagePath {
   async private(
     m: Member,
     command: Extract<Command, { kind: "private" }>,
+    device?: Device,
   ): Promise<Replies["private"]> {
     const { nick, text, action } = command;
     const silenced = this.silenced(m);
@@ -162,6 +166,7 @@ export class MessagePath {
     };
     if (command.notice) event.notice = true;
     if (m.accountName !== null) event.account = m.accountName;
+    if (device !== undefined && m.devices.length > 1) event.device = device.number;
     if (command.extra?.tags) event.tags = command.extra.tags;
     if (command.extra?.tagmsg) event.tagmsg = true;
     this.#bus.publish([event]);
@@ -183,10 +188,12 @@ export class MessagePath {
    * {@linkcode gate} before their next read.
    */
   hold(member: ChatMember, holding: boolean): void {
-    const m = member as Member;
-    if (m.holding === holding || !m.present) return;
-    m.holding = holding;
-    for (const room of m.rooms) room.countHolder(holding ? 1 : -1);
+    const d = member as Device;
+    if (d.holding === holding || !d.present) return;
+    d.holding = holding;
+    for (const room of d.member.rooms) {
+      if (room.shows(d)) room.countHolder(holding ? 1 : -1);
+    }
   }
 
   /**
@@ -194,7 +201,7 @@ export class MessagePath {
    * is held back by a reader that is behind. Null when it may read at once.
    */
   gate(member: ChatMember): Promise<void> | null {
-    for (const room of (member as Member).rooms) {
+    for (const room of (member as Device).member.rooms) {
       if (room.holders > 0) return room.caughtUp();
     }
     return null;
@@ -202,11 +209,12 @@ export class MessagePath {
 
   /** A member's events are rendered differently from now on (an IRC client asked for tags). */
   setRenderer(member: ChatMember, renderer: Renderer): void {
-    const m = member as Member;
-    if (m.renderer === renderer) return;
-    for (const room of m.rooms) room.delete(m);
-    m.renderer = renderer;
-    for (const room of m.rooms) room.add(m);
+    const d = member as Device;
+    if (d.renderer === renderer) return;
+    const shown = d.member.rooms.filter((room) => room.shows(d));
+    for (const room of shown) room.deleteDevice(d);
+    d.renderer = renderer;
+    for (const room of shown) room.addDevice(d);
   }
 
   /** Whether a muted member is still muted (a mute that ran out is lifted). */

@@ -151,7 +151,10 @@ export class Moderation {
       case "kick": {
         const target = registry.byKey(nameKey(command.nick));
         if (!target) return refused({ code: "no-such-nick", nick: command.nick });
-        target.endpoint.remove({ how: "kicked", by: actor, reason: command.reason ?? "" });
+        // Every device of the member goes (an account may be connected from several).
+        for (const device of [...target.devices]) {
+          device.endpoint.remove({ how: "kicked", by: actor, reason: command.reason ?? "" });
+        }
         return { kind: "kicked", nick: target.nick };
       }
       case "ban":
@@ -251,16 +254,19 @@ export class Moderation {
     });
     const kicked: string[] = [];
     for (const member of [...this.#registry.members()]) {
-      const address = parseAddress(member.endpoint.address);
-      if (address !== null && cidrContains(block, address)) {
-        kicked.push(member.nick);
-        member.endpoint.remove({
+      let hit = false;
+      for (const device of [...member.devices]) {
+        const address = parseAddress(device.endpoint.address);
+        if (address === null || !cidrContains(block, address)) continue;
+        hit = true;
+        device.endpoint.remove({
           how: "banned",
           by: actor,
           reason: ban.reason,
           until: ban.expires,
         });
       }
+      if (hit) kicked.push(member.nick);
     }
     return { kind: "banned", ban, kicked };
   }

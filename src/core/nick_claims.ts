@@ -63,6 +63,14 @@ export class NickClaims {
     return null;
   }
 
+  /** Stops holding `owner`'s claims of `nick` here; another server holds them (see `Directory.forget`). */
+  forget(nick: string, key: string, owner: string): void {
+    for (const held of claimKeys(nick, key)) {
+      if (this.#directory.forget) this.#directory.forget(held, owner);
+      else this.#directory.release(held, owner);
+    }
+  }
+
   /** Gives up `owner`'s claims of `nick`, except the keys in `keep` (held by its next nick). */
   release(nick: string, key: string, owner: string, keep: readonly string[] = []): void {
     for (const held of claimKeys(nick, key)) {

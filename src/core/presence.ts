@@ -15,6 +15,12 @@ export interface PresenceInfo {
   /** The rooms it is in (display names). */
   rooms: string[];
   away: string | null;
+  /** The key of the account it proved, if any (a device of the same account attaches to it). */
+  account?: string;
+  /** Who its nick claims are made for, when not its id (`Member.owner`). */
+  owner?: string;
+  /** How many devices it has connected there (when more than one). */
+  devices?: number;
 }
 
 /** A member of another server. */

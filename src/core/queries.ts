@@ -81,7 +81,7 @@ export class Queries {
     }
     const members: MemberInfo[] = [
       ...[...(room?.members ?? [])].map((member) =>
-        this.#info(member, room!.operators.has(member.id) || member.operator, room!)
+        this.#info(member, room!.operators.has(member.id) || member.operator, room!, asker)
       ),
       ...remote.map((member) => inRoom(remoteInfo(member), member.id, room)),
     ].sort(byNick);
@@ -177,8 +177,11 @@ export class Queries {
     return { at, invisible, operators, rooms: rooms.size, servers: 1 + servers.size };
   }
 
-  /** A member of this server as lists show it; `operator` as the list means it; voiced in `room`. */
-  #info(member: Member, operator: boolean, room?: Room): MemberInfo {
+  /**
+   * A member of this server as lists show it; `operator` as the list means it; voiced in
+   * `room`; its devices when more than one, to itself and server operators (`asker`).
+   */
+  #info(member: Member, operator: boolean, room?: Room, asker?: Member): MemberInfo {
     const info: MemberInfo = {
       nick: member.nick,
       user: member.user,
@@ -190,6 +193,8 @@ export class Queries {
       idleSeconds: Math.max(0, Math.floor((this.#clock() - member.lastSaid) / 1000)),
     };
     if (room !== undefined && room.voiced.has(member.id)) info.voiced = true;
+    const devices = devicesShown(member, asker);
+    if (devices !== undefined) info.devices = devices;
     return info;
   }
 
@@ -270,6 +275,9 @@ export class Queries {
       serverOperator: target.operator,
       account: target.accountName ?? target.account,
       invisible: target.invisible,
+      ...(devicesShown(target, asker) === undefined
+        ? {}
+        : { devices: devicesShown(target, asker) }),
     };
   }
 
@@ -305,6 +313,20 @@ export class Queries {
    * first failure of a run of them is reported.
    */
   async elsewhere(): Promise<RemoteMember[]> {
+    const members = await this.elsewhereAll();
+    // One person on devices of several servers is one member (issue 23): listed once, as here.
+    if (members.length === 0) return members;
+    const seen = new Set<string>();
+    return members.filter((member) => {
+      const key = nameKey(member.nick);
+      if (seen.has(key) || this.#registry.byKey(key) !== undefined) return false;
+      seen.add(key);
+      return true;
+    });
+  }
+
+  /** Every member record of the other servers, one person's on several servers each. */
+  async elsewhereAll(): Promise<RemoteMember[]> {
     try {
       const members = await this.#presence.elsewhere();
       this.#failing = false;
@@ -336,6 +358,12 @@ function inRoom(info: MemberInfo, id: string, room: Room | undefined): MemberInf
   if (room?.operators.has(id)) info.operator = true;
   if (room?.voiced.has(id)) info.voiced = true;
   return info;
+}
+
+/** A member's device count as `asker` is shown it: to itself and server operators, when over one. */
+function devicesShown(member: Member, asker: Member | undefined): number | undefined {
+  if (member.devices.length < 2 || asker === undefined) return undefined;
+  return asker === member || asker.operator ? member.devices.length : undefined;
 }
 
 function remoteInfo(member: RemoteMember): MemberInfo {

@@ -9,7 +9,7 @@
 
 import { defaultModes, type RoomModes } from "./channel_modes.ts";
 import type { Topic } from "./commands.ts";
-import type { ChatEvent } from "./events.ts";
+import type { ChatEvent, MessageEvent } from "./events.ts";
 
 /**
  * How one front end shows events. Members with the same renderer get the same
@@ -50,7 +50,32 @@ export interface Endpoint {
    * chat. A front end whose clients are always in a room moves it on.
    */
   removedFromRoom?(room: ChatRoom): void;
+  /**
+   * Its clients show one room at a time (line clients): the device sees the
+   * events of the room it shows only, though its member may be in several
+   * (joined from another device, or put back in them: see `devices.ts`).
+   */
+  readonly oneRoom?: boolean;
+  /**
+   * Another device of the same member (here, or on another server) changed the
+   * member: this device is told, in its protocol's way (issue 23).
+   */
+  sibling?(notice: DeviceNotice): void;
 }
+
+/**
+ * What one device of a member is told when another of its devices (or the
+ * member on another server) changed the member: it entered or left a room, it
+ * has a new nick, it went away or came back, it read a conversation.
+ */
+export type DeviceNotice =
+  | { kind: "joined"; room: ChatRoom; history: readonly MessageEvent[] }
+  /** It left room `room` (its display name), saying `text`. */
+  | { kind: "parted"; room: string; text: string }
+  | { kind: "renamed"; from: string; to: string }
+  | { kind: "away"; away: string | null }
+  /** The read marker of `target` (`#room` or a nick) is `time` (ms since the epoch). */
+  | { kind: "marker"; target: string; time: number };
 
 /** A member as others see it: read-only; the chat changes it. */
 export interface ChatMember {
@@ -91,13 +116,93 @@ export interface ChatRoom {
   readonly modes: Readonly<RoomModes>;
 }
 
+/**
+ * One connection of a member: a terminal, an IRC client, a browser tab. A
+ * member has one device or several (one account on several devices, issue 23);
+ * events reach each device in its own rendering. Front ends hold their device
+ * as the member they act as: it shows its member's nick, rooms and account.
+ */
+export class Device implements ChatMember {
+  /** Whose device it is (a guest that proves an account moves to the account's member). */
+  member: Member;
+  readonly endpoint: Endpoint;
+  /** How events are rendered for it (its endpoint's renderer, until changed with setRenderer). */
+  renderer: Renderer;
+  /** A one-room device (line clients): the room it shows, or null; unused for the others. */
+  view: Room | null = null;
+  /** Its output is behind and holds the talkers of the rooms it sees back (`MessagePath.hold`). */
+  holding = false;
+  /** The delivery that last reached this device (so a member event reaches it once). */
+  delivery = 0;
+  /** Its number among its member's devices: events it caused carry it (`device`). */
+  number = 1;
+  /** False once it has left (its connection is over). */
+  attached = true;
+  /** When it connected (ms since the epoch). */
+  readonly since: number;
+
+  constructor(member: Member, endpoint: Endpoint, now: number) {
+    this.member = member;
+    this.endpoint = endpoint;
+    this.renderer = endpoint.renderer;
+    this.since = now;
+  }
+
+  /** Whether this device shows `room`'s events (its member being in it). */
+  sees(room: Room): boolean {
+    return this.endpoint.oneRoom !== true || this.view === room;
+  }
+
+  get id(): string {
+    return this.member.id;
+  }
+  get nick(): string {
+    return this.member.nick;
+  }
+  get user(): string {
+    return this.member.user;
+  }
+  get rooms(): readonly ChatRoom[] {
+    return this.member.rooms;
+  }
+  get present(): boolean {
+    return this.attached && this.member.present;
+  }
+  get away(): string | null {
+    return this.member.away;
+  }
+  get account(): string | null {
+    return this.member.account;
+  }
+  get accountName(): string | null {
+    return this.member.accountName;
+  }
+  get operator(): boolean {
+    return this.member.operator;
+  }
+  get realname(): string {
+    return this.member.realname;
+  }
+  get invisible(): boolean {
+    return this.member.invisible;
+  }
+}
+
 /** The chat's own record of a member. */
 export class Member implements ChatMember {
   readonly id: string;
   readonly user: string;
-  readonly endpoint: Endpoint;
-  /** How its events are rendered (its endpoint's renderer, until changed with setRenderer). */
-  renderer: Renderer;
+  /**
+   * Its connections, the first that came first; one for most members. An
+   * account's member may have several (`--max-sessions`), each its own renderer.
+   */
+  readonly devices: Device[] = [];
+  /**
+   * Who its nick claims are made for (`Directory`): its id, or, for a member
+   * that joined an account already present on another server, that member's
+   * owner, so that the servers holding one person's devices hold one claim.
+   */
+  owner: string;
   nick = "";
   key = "";
   /** An array, not a Set: a member is in one room or a few, and a Set costs more memory. */
@@ -114,21 +219,54 @@ export class Member implements ChatMember {
   /** When it entered the chat, and when it last said something (ms since the epoch). */
   readonly since: number;
   lastSaid: number;
-  /** The delivery that last reached this member (so a member event reaches it once). */
-  delivery = 0;
-  /** Its output is behind and holds the talkers of its rooms back (see `MessagePath.hold`). */
-  holding = false;
   /** Rooms it was invited to and has not entered since: key → display name. */
   readonly invited = new Map<string, string>();
+  #lastDevice = 0;
 
+  /** A member with its first device, on `endpoint`. */
   constructor(id: string, user: string, endpoint: Endpoint, now: number) {
-    this.id = id;
+    this.id = this.owner = id;
     this.user = user;
-    this.endpoint = endpoint;
-    this.renderer = endpoint.renderer;
     this.since = this.lastSaid = now;
+    this.attach(new Device(this, endpoint, now));
+  }
+
+  /**
+   * Its first device's endpoint (what address checks and budgets count by); between its
+   * last device leaving and the member leaving (a moment, in a cluster) one that goes nowhere.
+   */
+  get endpoint(): Endpoint {
+    return this.devices[0]?.endpoint ?? NOWHERE;
+  }
+
+  /** Its first device's renderer. */
+  get renderer(): Renderer {
+    return this.devices[0]?.renderer ?? NOWHERE.renderer;
+  }
+
+  /** Takes `device` as one of its own (not into its rooms: see `Room.add`). */
+  attach(device: Device): Device {
+    device.member = this;
+    device.number = ++this.#lastDevice;
+    device.attached = true;
+    this.devices.push(device);
+    return device;
+  }
+
+  /** Lets go of `device` (out of its rooms first: see `Room.deleteDevice`). */
+  detach(device: Device): void {
+    const at = this.devices.indexOf(device);
+    if (at !== -1) this.devices.splice(at, 1);
   }
 }
+
+/** Where a member with no device left sends: nowhere. */
+const NOWHERE: Endpoint = {
+  renderer: { render: () => null },
+  address: "",
+  send() {},
+  remove() {},
+};
 
 /** The chat's own record of a room. */
 export class Room implements ChatRoom {
@@ -136,11 +274,11 @@ export class Room implements ChatRoom {
   readonly key: string;
   readonly members = new Set<Member>();
   /**
-   * The same members by renderer: a batch is rendered once per group, and a
-   * group its renderer shows nothing to (line clients in a huge room, for a
-   * join) is not walked at all.
+   * The devices of the same members that show the room, by renderer: a batch
+   * is rendered once per group, and a group its renderer shows nothing to
+   * (line clients in a huge room, for a join) is not walked at all.
    */
-  readonly groups = new Map<Renderer, Set<Member>>();
+  readonly groups = new Map<Renderer, Set<Device>>();
   /** The sequence number of the room's last event. */
   seq = 0;
   /**
@@ -187,18 +325,37 @@ export class Room implements ChatRoom {
     return this.members.size;
   }
 
+  /** A member enters: each of its devices that shows the room is in its renderer's group. */
   add(m: Member): void {
     this.members.add(m);
-    let group = this.groups.get(m.renderer);
-    if (group === undefined) this.groups.set(m.renderer, group = new Set());
-    group.add(m);
+    for (const device of m.devices) if (device.sees(this)) this.addDevice(device);
   }
 
+  /** A member leaves: none of its devices shows the room any more. */
   delete(m: Member): void {
     this.members.delete(m);
-    const group = this.groups.get(m.renderer);
-    if (group === undefined) return;
-    group.delete(m);
-    if (group.size === 0) this.groups.delete(m.renderer);
+    for (const device of m.devices) this.deleteDevice(device);
+  }
+
+  /** One device of a member in the room shows it (its output, if behind, holds the room). */
+  addDevice(device: Device): void {
+    let group = this.groups.get(device.renderer);
+    if (group === undefined) this.groups.set(device.renderer, group = new Set());
+    if (group.has(device)) return;
+    group.add(device);
+    if (device.holding) this.countHolder(1);
+  }
+
+  /** One device no longer shows the room. */
+  deleteDevice(device: Device): void {
+    const group = this.groups.get(device.renderer);
+    if (group === undefined || !group.delete(device)) return;
+    if (group.size === 0) this.groups.delete(device.renderer);
+    if (device.holding) this.countHolder(-1);
+  }
+
+  /** Whether `device` is in the room's groups (it shows the room). */
+  shows(device: Device): boolean {
+    return this.groups.get(device.renderer)?.has(device) ?? false;
   }
 }

@@ -11,7 +11,7 @@
 
 import type { Clock } from "./events.ts";
 import type { History } from "./history.ts";
-import type { Presence } from "./presence.ts";
+import type { Presence, PresenceInfo } from "./presence.ts";
 import { Member, Room } from "./records.ts";
 import type { Store } from "./store.ts";
 import { LOBBY, nameKey, roomProblem } from "../protocol/names.ts";
@@ -24,6 +24,8 @@ export class Registry {
   readonly #clock: Clock;
   readonly #byNick = new Map<string, Member>();
   readonly #byId = new Map<string, Member>();
+  /** Members that proved an account, by the account's key (one member per account here). */
+  readonly #byAccount = new Map<string, Member>();
   readonly #rooms = new Map<string, Room>();
   /** Rooms by display name, for events (which name their room). */
   readonly #roomsByName = new Map<string, Room>();
@@ -51,6 +53,18 @@ export class Registry {
     return this.#byId.get(id);
   }
 
+  /** The member that proved account `key` (a `nameKey`) on this server, if any. */
+  byAccount(key: string): Member | undefined {
+    return this.#byAccount.get(key);
+  }
+
+  /** A member's account changed (it was `before`): the account index follows. */
+  accountChanged(m: Member, before: string | null): void {
+    if (!this.#byId.has(m.id)) return;
+    if (before !== null && this.#byAccount.get(before) === m) this.#byAccount.delete(before);
+    if (m.account !== null) this.#byAccount.set(m.account, m);
+  }
+
   /** Every member on this server. */
   members(): IterableIterator<Member> {
     return this.#byNick.values();
@@ -62,6 +76,7 @@ export class Registry {
     m.key = key === nick ? nick : key;
     this.#byNick.set(m.key, m);
     this.#byId.set(m.id, m);
+    if (m.account !== null) this.#byAccount.set(m.account, m);
     this.tellPresence(m);
     return m;
   }
@@ -70,6 +85,9 @@ export class Registry {
   remove(m: Member): void {
     this.#byNick.delete(m.key);
     this.#byId.delete(m.id);
+    if (m.account !== null && this.#byAccount.get(m.account) === m) {
+      this.#byAccount.delete(m.account);
+    }
   }
 
   /** A member's nick key changes (the nick is claimed already). */
@@ -80,12 +98,17 @@ export class Registry {
 
   /** What the other servers see of a member: its nick, rooms and away text. */
   tellPresence(m: Member): void {
-    this.#presence.set(m.id, {
+    const info: PresenceInfo = {
       nick: m.nick,
       user: m.user,
       rooms: m.rooms.map((room) => room.name),
       away: m.away,
-    });
+    };
+    // Where a device of the same account would attach (issue 23): the account and its claims.
+    if (m.account !== null) info.account = m.account;
+    if (m.owner !== m.id) info.owner = m.owner;
+    if (m.devices.length > 1) info.devices = m.devices.length;
+    this.#presence.set(m.id, info);
   }
 
   /** The room of `key`, if it exists. */

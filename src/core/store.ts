@@ -69,6 +69,22 @@ export interface StoredRoom {
   statuses?: Record<string, string>;
 }
 
+/**
+ * What an account keeps between its sessions (issue 23): the rooms it was in
+ * when its last device left, the one its line client showed, when it left,
+ * and whether it takes several devices at once.
+ */
+export interface AccountState {
+  /** Display names, in the order it entered them. */
+  rooms: string[];
+  /** The room its line client showed last (display name), or null. */
+  current: string | null;
+  /** When its last device left (ms since the epoch); 0: not known. */
+  left: number;
+  /** False: one device at a time (NickServ `SET MULTICLIENT OFF`); absent: several. */
+  multiclient?: boolean;
+}
+
 /** Everything that outlives a connection. */
 export interface Store {
   /** Room messages (see {@linkcode History}). */
@@ -105,6 +121,14 @@ export interface Store {
   updateAccount(account: Account): Promise<void>;
   /** Drops an account, and the private messages kept for it (`History.forgetOwner`). */
   dropAccount(key: string): Promise<void>;
+  /** What account `key` left for its next session (see {@linkcode AccountState}), or null. */
+  accountState?(key: string): Promise<AccountState | null>;
+  /** Keeps what account `key` leaves for its next session. */
+  setAccountState?(key: string, state: AccountState): void;
+  /** Account `key`'s read markers: target (`#` and a room key, or a nick key) → time (ms). */
+  readMarkers?(key: string): Promise<Record<string, number>>;
+  /** Keeps one read marker of account `key` (the caller keeps them moving forward only). */
+  setReadMarker?(key: string, target: string, time: number): void;
 
   bans(): Promise<Ban[]>;
   addBan(ban: Ban): void;
@@ -131,6 +155,8 @@ export class MemoryStore implements Store {
   readonly #rooms = new Map<string, StoredRoom>();
   readonly #accounts = new Map<string, Account>();
   readonly #bans = new Map<string, Ban>();
+  readonly #states = new Map<string, AccountState>();
+  readonly #markers = new Map<string, Record<string, number>>();
 
   /** Keeps `historySize` messages per room and per private conversation. */
   constructor(historySize: number) {
@@ -179,8 +205,29 @@ export class MemoryStore implements Store {
 
   dropAccount(key: string): Promise<void> {
     this.#accounts.delete(key);
+    this.#states.delete(key);
+    this.#markers.delete(key);
     this.history.forgetOwner(key); // a new owner of the nick never reads the old one's messages
     return Promise.resolve();
+  }
+
+  accountState(key: string): Promise<AccountState | null> {
+    const state = this.#states.get(key);
+    return Promise.resolve(state === undefined ? null : structuredClone(state));
+  }
+
+  setAccountState(key: string, state: AccountState): void {
+    this.#states.set(key, structuredClone(state));
+  }
+
+  readMarkers(key: string): Promise<Record<string, number>> {
+    return Promise.resolve({ ...this.#markers.get(key) });
+  }
+
+  setReadMarker(key: string, target: string, time: number): void {
+    let markers = this.#markers.get(key);
+    if (markers === undefined) this.#markers.set(key, markers = {});
+    markers[target] = time;
   }
 
   bans(): Promise<Ban[]> {

@@ -109,6 +109,10 @@ export function problemText(problem: Problem): string {
       break;
     case "ban-covers-you":
       return `a ban on ${problem.mask} would cover your own address; ban from the server console`;
+    case "account-in-use":
+      return `${problem.nick} is connected on another device and takes no other (multiclient is off)`;
+    case "too-many-sessions":
+      return `${problem.nick} has ${problem.max} devices connected already (at most ${problem.max})`;
   }
 }
 
@@ -277,6 +281,8 @@ export function serverNoticeText(notice: ServerNotice): string {
       return `${notice.by} unmuted you: you are heard again`;
     case "nick-displaced":
       return `the nick ${notice.from} was proved with its password on another connection; you are now ${notice.to}`;
+    case "read-marker":
+      return ""; // for the member's devices, never shown (devices.ts)
   }
 }
 
@@ -289,7 +295,10 @@ export const MAX_LISTED = 100;
  */
 export function whoText(room: string, members: readonly MemberInfo[], online: number): string {
   const shown = members.slice(0, MAX_LISTED)
-    .map((member) => (member.operator ? "@" : member.voiced ? "+" : "") + member.nick)
+    .map((member) =>
+      (member.operator ? "@" : member.voiced ? "+" : "") + member.nick +
+      (member.devices === undefined ? "" : ` (${member.devices} devices)`)
+    )
     .join(", ");
   const more = members.length > MAX_LISTED ? ` and ${members.length - MAX_LISTED} more` : "";
   return `in #${room}: ${shown}${more} (${members.length} here, ${online} online)`;

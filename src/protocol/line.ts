@@ -152,6 +152,14 @@ export function privateLine(nick: string, text: string, action: boolean): string
   return `*${nick}* ${action ? `* ${text}` : text}`;
 }
 
+/**
+ * The answer to `/read`: the room's read marker is at `time` (what the member's other
+ * devices count as read), in the server's local time as history shows it.
+ */
+export function readText(room: string, time: number, now: number): string {
+  return `read #${room} up to ${historyTime(time, now)}`;
+}
+
 /** The notice that opens the block `/history` answers with (older lines, oldest first). */
 export function earlierStartText(count: number, room: string): string {
   return `${count === 1 ? "1 earlier message" : `${count} earlier messages`} in #${room}:`;
@@ -183,7 +191,9 @@ export type NoticeMeaning =
   /** `/history`'s block: older lines, oldest first; or nothing older is kept. */
   | { about: "earlier-start"; count: number }
   | { about: "earlier-end" }
-  | { about: "earlier-none" };
+  | { about: "earlier-none" }
+  /** The answer to `/read`: the room's read marker moved (a client that sent it quietly hides it). */
+  | { about: "read"; room: string };
 
 /** One line from the server, as a client reads it. */
 export type ServerLine =
@@ -207,6 +217,7 @@ const WELCOME = /^welcome to parley, you are (\S+)$/;
 const RENAMED = /^you are (?:now|already) (\S+)$/;
 const MOVED = /^you are now in #(\S+) \(\d+ here\)$/;
 const HISTORY_START = /^last (?:message|\d+ messages) in #\S+:$/;
+const READ = /^read #(\S+) up to /;
 const EARLIER_START = /^(\d+) earlier messages? in #\S+:$/;
 const EARLIER_NONE = /^no earlier messages in #\S+$/;
 
@@ -242,6 +253,7 @@ function noticeMeaning(text: string): NoticeMeaning | null {
   if ((match = MOVED.exec(text))) return { about: "moved", room: match[1] };
   if ((match = RENAMED.exec(text))) return { about: "renamed", nick: match[1] };
   if (HISTORY_START.test(text)) return { about: "history-start" };
+  if ((match = READ.exec(text))) return { about: "read", room: match[1] };
   if (text === HISTORY_END_TEXT) return { about: "history-end" };
   if ((match = EARLIER_START.exec(text))) {
     return { about: "earlier-start", count: Number(match[1]) };

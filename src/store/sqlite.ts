@@ -46,7 +46,7 @@ import type { Topic } from "../core/commands.ts";
 import { systemClock } from "../core/events.ts";
 import { DEFAULT_RETENTION } from "../core/history.ts";
 import type { StoredModes } from "../core/channel_modes.ts";
-import type { Account, Ban, Store, StoredRoom } from "../core/store.ts";
+import type { Account, AccountState, Ban, Store, StoredRoom } from "../core/store.ts";
 import { Database } from "./sqlite/database.ts";
 import type { Row } from "./sqlite/schema.ts";
 import { checkPath, startupLine, StoreError } from "./sqlite/errors.ts";
@@ -222,9 +222,42 @@ export class SqliteStore implements Store {
     return settle(() => {
       this.#db.writeOrThrow("drop the account", () => {
         this.#db.statements.dropAccount.run(key);
+        this.#db.statements.dropAccountState.run(key);
+        this.#db.statements.dropReadMarkers.run(key);
       });
       this.history.forgetOwner(key);
     });
+  }
+
+  /** What account `key` left for its next session, or null; rejects (StoreError) when it cannot be read. */
+  accountState(key: string): Promise<AccountState | null> {
+    return settle(() =>
+      this.#db.readOrThrow("read what the account left", () => {
+        const row = this.#db.statements.accountState.get(key) as Row | undefined;
+        return row === undefined ? null : JSON.parse(row.state as string) as AccountState;
+      })
+    );
+  }
+
+  setAccountState(key: string, state: AccountState): void {
+    this.#db.write(
+      "account state",
+      () => this.#db.statements.putAccountState.run(key, JSON.stringify(state)),
+    );
+  }
+
+  /** Account `key`'s read markers; rejects (StoreError) when they cannot be read. */
+  readMarkers(key: string): Promise<Record<string, number>> {
+    return settle(() =>
+      this.#db.readOrThrow("read the read markers", () => {
+        const rows = this.#db.statements.readMarkers.all(key) as Row[];
+        return Object.fromEntries(rows.map((row) => [row.target as string, row.time as number]));
+      })
+    );
+  }
+
+  setReadMarker(key: string, target: string, time: number): void {
+    this.#db.write("read markers", () => this.#db.statements.putReadMarker.run(key, target, time));
   }
 
   bans(): Promise<Ban[]> {

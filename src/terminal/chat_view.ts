@@ -14,6 +14,11 @@
  * the server takes (`--max-line`: 4096 bytes unless its welcome says
  * otherwise) is refused before it is sent or shown as said.
  *
+ * What the person has seen is the server's read marker of the room (`/read`,
+ * sent quietly by {@linkcode ChatView.markRead} a moment after room lines were
+ * shown live; its answer is not shown): the account's other devices count
+ * unread from there.
+ *
  * Live, lines are printed above the input line and the terminal scrolls
  * them. Scrolled back, the view owns the screen: rows 1 to height − 2 show
  * the kept lines, the row above the input line says what is below, and what
@@ -147,6 +152,12 @@ export class ChatView {
   readonly #seen = new Map<string, string[]>();
   /** Set by {@linkcode rejoin} until the room's replayed history has been read. */
   #catchUp: CatchUp | null = null;
+  /** Room lines were shown live since the last `/read` went out. */
+  #unread = false;
+  /** Quiet `/read`s sent whose answers are not in yet (not shown when they come). */
+  #readsPending = 0;
+  /** The server has no `/read`: never sent again. */
+  #noRead = false;
 
   /** A view with an empty input line; nothing is drawn until {@linkcode draw}. */
   constructor(options: ChatViewOptions) {
@@ -257,6 +268,7 @@ export class ChatView {
         answered ||= done;
         if (taken) continue;
       }
+      if (this.#readsPending > 0 && this.#readAnswer(line)) continue;
       if (this.#catchUp !== null && this.#caughtUp(line, shown)) continue;
       this.#learn(line);
       this.#remember(line);
@@ -264,7 +276,37 @@ export class ChatView {
     }
     let output = shown.length ? this.#show(shown) : "";
     if (answered) output += this.#afterAnswer();
+    if (!this.#scrollback.scrolled && shown.some((line) => roomLineKey(line) !== null)) {
+      this.#unread = true;
+    }
     return output;
+  }
+
+  /**
+   * What to send to set the room's read marker to what was shown (`/read`),
+   * when room lines were shown live since the last time: the client calls it
+   * now and then. Scrolled back, nothing new was seen.
+   */
+  markRead(): string[] {
+    if (!this.#unread || this.#noRead || !this.#online || this.#scrollback.scrolled) return [];
+    this.#unread = false;
+    this.#readsPending++;
+    return ["/read"];
+  }
+
+  /** Takes the answer to a quiet `/read` (true when `line` was it); a server without one is asked no more. */
+  #readAnswer(line: string): boolean {
+    const parsed = parseServerLine(line);
+    if (parsed.kind === "notice" && parsed.meaning?.about === "read") {
+      this.#readsPending--;
+      return true;
+    }
+    if (parsed.kind === "error" && /^unknown command \/read\b/i.test(parsed.text)) {
+      this.#readsPending = 0;
+      this.#noRead = true;
+      return true;
+    }
+    return false;
   }
 
   /** A line from the client itself (`-- connected to …`), shown like a received one. */
@@ -509,6 +551,8 @@ export class ChatView {
 
   #toLive(): KeyOutcome {
     this.#waiting = null;
+    // What arrived while scrolled back is on the screen now: seen.
+    this.#unread = true;
     this.#scrollback.live();
     return this.#outcome(this.#paintLive());
   }

@@ -46,6 +46,8 @@ const CAPABILITIES: readonly Capability[] = [
   { name: "cap-notify" },
   // History (chathistory.ts): CHATHISTORY; no draft/event-playback (messages only).
   { name: "draft/chathistory" },
+  // Read markers (devices.ts): MARKREAD, kept per account, told to all its devices.
+  { name: "draft/read-marker" },
   // Channels (channels.ts, modes.ts): every prefix in NAMES and WHO, nick!user@host in NAMES,
   // INVITE shown to a room's operators.
   { name: "multi-prefix" },

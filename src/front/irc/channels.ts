@@ -8,7 +8,7 @@
  */
 
 import type { MessageEvent } from "../../core/events.ts";
-import type { IrcMessage } from "../../protocol/irc/message.ts";
+import { formatMessage, type IrcMessage } from "../../protocol/irc/message.ts";
 import { formatListLines, stripFormatting } from "../../protocol/irc/text.ts";
 import { historyTime } from "../../protocol/line.ts";
 import { cleanString as clean } from "../../text.ts";
@@ -75,21 +75,45 @@ async function joinOne(context: IrcContext, channel: string, key?: string): Prom
       }
       return context.numeric(N.ERR_NOSUCHCHANNEL, clean(channel), "Illegal channel name");
     }
-    const room = reply.room;
-    const name = `#${room.name}`;
-    context.sendLine(context.own("JOIN", [name]));
-    if (room.topic) topicReplies(context, name, room.topic);
-    await names(context, name);
-    replay(context, reply.history);
+    await joinedReplies(context, reply.room, reply.history);
     context.log.event({
       event: "join",
       peer: context.transport.peer,
       nick: member.nick,
-      room: room.name,
+      room: reply.room.name,
     });
   } finally {
     context.release();
   }
+}
+
+/**
+ * What a client entering a channel is told: its own JOIN, the topic, its read marker
+ * (draft/read-marker, before 366 as the spec asks), NAMES, the recent history. Also what
+ * a device is told of a channel its member entered on another device (issue 23).
+ */
+export async function joinedReplies(
+  context: IrcContext,
+  room: { name: string; topic: { text: string; nick: string; time: number } | null },
+  history: readonly MessageEvent[],
+): Promise<void> {
+  const name = `#${room.name}`;
+  context.sendLine(context.own("JOIN", [name]));
+  if (room.topic) topicReplies(context, name, room.topic);
+  if (context.caps.has("draft/read-marker")) {
+    context.sendLine(markerLine(context, name, await context.chat.markRead(context.member, name)));
+  }
+  await names(context, name);
+  replay(context, history);
+}
+
+/** `MARKREAD <target> timestamp=…` (or `*`: none), as the server tells a client its read marker. */
+export function markerLine(context: IrcContext, target: string, time: number | null): string {
+  return formatMessage({
+    source: context.irc.name,
+    command: "MARKREAD",
+    params: [target, time === null ? "*" : `timestamp=${new Date(time).toISOString()}`],
+  });
 }
 
 /** A channel's history: with its times as tags for `server-time` clients, else in the text. */

@@ -13,6 +13,8 @@ import { cleanString as clean } from "../../text.ts";
 import * as accountRegistration from "./account_registration.ts";
 import * as channels from "./channels.ts";
 import { chathistory } from "./chathistory.ts";
+import { markread } from "./devices.ts";
+import { nickServ } from "./nickserv.ts";
 import type { IrcContext } from "./context.ts";
 import * as messaging from "./messaging.ts";
 import * as modes from "./modes.ts";
@@ -91,6 +93,12 @@ const COMMANDS: Readonly<Record<string, IrcCommandRow>> = {
   ISON: { registered: { run: queries.ison, minParams: 1 } },
   AWAY: { registered: { run: queries.away } },
   CHATHISTORY: { registered: { run: chathistory } },
+  MARKREAD: { registered: { run: markread } },
+  // `NS IDENTIFY …`, `NICKSERV SET MULTICLIENT OFF`: NickServ without PRIVMSG (as ergo takes it).
+  NS: { registered: { run: (context, message) => nickServ(context, message.params.join(" ")) } },
+  NICKSERV: {
+    registered: { run: (context, message) => nickServ(context, message.params.join(" ")) },
+  },
   MONITOR: { registered: { run: monitor, minParams: 1 } },
   SETNAME: { registered: { run: queries.setname, minParams: 1 } },
   LUSERS: { registered: { run: serverInfo.lusers } },

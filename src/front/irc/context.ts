@@ -49,6 +49,8 @@ export interface IrcContext {
   readonly nick: string;
   /** The capabilities the client asked for and has. */
   readonly caps: ReadonlySet<string>;
+  /** The client negotiated capabilities (CAP LS or REQ), whichever it took. */
+  readonly negotiated: boolean;
   /** How events look to this client (its capabilities' renderer). */
   readonly renderer: IrcRenderer;
 

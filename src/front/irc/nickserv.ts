@@ -10,6 +10,7 @@ import { formatMessage } from "../../protocol/irc/message.ts";
 import { cleanString as clean } from "../../text.ts";
 import { accountNamed, problemText } from "../words.ts";
 import type { IrcContext } from "./context.ts";
+import { joinedAccount } from "./devices.ts";
 
 /** One line to NickServ. */
 export async function nickServ(context: IrcContext, text: string): Promise<void> {
@@ -28,6 +29,7 @@ export async function nickServ(context: IrcContext, text: string): Promise<void>
       const [nick, password] = words.length === 2 ? words : [undefined, words[0]];
       const from = member.nick;
       const user = member.user;
+      const rooms = member.rooms.map((room) => room.name);
       const reply = await chat.apply(member, { kind: "identify", nick, password });
       if (reply.kind === "refused") {
         context.account(
@@ -37,6 +39,13 @@ export async function nickServ(context: IrcContext, text: string): Promise<void>
         return say(problemText(reply.problem));
       }
       context.account("identified", reply.nick);
+      if (reply.attached !== undefined) {
+        // The account was connected on other devices: this client is one of them now.
+        await joinedAccount(context, { nick: from, user, rooms });
+        return say(
+          `You are now identified for ${reply.nick}, on ${reply.attached} devices.`,
+        );
+      }
       if (reply.renamedFrom !== null) {
         context.sendLine(formatMessage({
           source: context.irc.renderers.plain.source(from, user),
@@ -53,6 +62,22 @@ export async function nickServ(context: IrcContext, text: string): Promise<void>
       context.account("registered");
       return say(`The nick ${reply.nick} is registered to you.`);
     }
+    case "SET": {
+      // SET MULTICLIENT ON|OFF: whether the account takes more than one device at once.
+      const [what = "", value = ""] = words.map((word) => word.toUpperCase());
+      if (what !== "MULTICLIENT" || (value !== "ON" && value !== "OFF")) {
+        return say("usage: SET MULTICLIENT ON|OFF");
+      }
+      if (!(await chat.setMulticlient(member, value === "ON"))) {
+        return say("You are not identified: IDENTIFY first.");
+      }
+      context.account(`multiclient ${value.toLowerCase()}`);
+      return say(
+        value === "ON"
+          ? "Your account may be connected from several devices at once."
+          : "Your account takes one device at a time from now on.",
+      );
+    }
     case "DROP": {
       const reply = await chat.apply(member, { kind: "drop", nick: words[0] });
       if (reply.kind === "refused") return say(problemText(reply.problem));
@@ -60,6 +85,8 @@ export async function nickServ(context: IrcContext, text: string): Promise<void>
       return say(`The nick ${reply.nick} is not registered any more.`);
     }
     default:
-      return say("commands: IDENTIFY [NICK] PASSWORD, REGISTER PASSWORD, DROP");
+      return say(
+        "commands: IDENTIFY [NICK] PASSWORD, REGISTER PASSWORD, DROP, SET MULTICLIENT ON|OFF",
+      );
   }
 }

@@ -55,6 +55,8 @@ export class Registration {
   proved: ProvedAccount | null = null;
   /** CAP LS or REQ came and CAP END has not: registration waits. */
   negotiating = false;
+  /** CAP LS or REQ came at some point: the client speaks IRCv3 capabilities. */
+  negotiated = false;
   /** The capabilities the client asked for and has. */
   readonly caps = new Set<string>();
   readonly #enter: Enter;
@@ -103,6 +105,7 @@ export class Registration {
     switch (sub?.toUpperCase()) {
       case "LS": {
         if (!registered) this.negotiating = true;
+        this.negotiated = true;
         const version = Number(message.params[1] ?? 0);
         // 302 and later: values, and cap-notify is theirs without asking.
         if (version >= 302) this.caps.add("cap-notify");
@@ -118,6 +121,7 @@ export class Registration {
         return capLines(context, "LIST", [...this.caps]);
       case "REQ": {
         if (!registered) this.negotiating = true;
+        this.negotiated = true;
         const wanted = list.split(" ").filter(Boolean);
         const known = wanted.length > 0 && wanted.every((cap) => isOffered(cap.replace(/^-/, "")));
         if (!known) return context.sendLine(capLine(context, "NAK", list));

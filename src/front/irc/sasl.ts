@@ -29,6 +29,7 @@
 import type { IrcMessage } from "../../protocol/irc/message.ts";
 import { accountNamed, problemText } from "../words.ts";
 import type { IrcContext } from "./context.ts";
+import { joinedAccount } from "./devices.ts";
 import * as N from "./numerics.ts";
 
 /** The mechanisms offered, as RPL_SASLMECHS (908) and `CAP LS 302`'s `sasl=` list them. */
@@ -85,7 +86,9 @@ export function abortSasl(context: IrcContext): void {
 }
 
 function start(context: IrcContext, mechanism: string): void {
-  if (!context.caps.has("sasl")) {
+  // A client that negotiated capabilities may authenticate without asking for sasl (as ergo
+  // lets it: irctest's bouncer.py does so); one that never spoke CAP is told to ask.
+  if (!context.caps.has("sasl") && !context.negotiated) {
     return failed(context, "SASL authentication failed: ask for the sasl capability first");
   }
   if (mechanism.toUpperCase() !== "PLAIN") {
@@ -115,7 +118,19 @@ async function plain(context: IrcContext, response: string): Promise<void> {
     return failed(context, `SASL authentication failed: ${problemText(proved.problem)}`);
   }
   if (context.registered) {
-    await context.chat.apply(context.member, { kind: "login", account: proved });
+    const member = context.member;
+    const from = {
+      nick: member.nick,
+      user: member.user,
+      rooms: member.rooms.map((room) => room.name),
+    };
+    const reply = await context.chat.apply(member, { kind: "login", account: proved });
+    if (reply.kind === "refused") {
+      context.account(`sasl failed: ${reply.problem.code}`, proved.name);
+      return failed(context, `SASL authentication failed: ${problemText(reply.problem)}`);
+    }
+    // The account was connected on other devices: this client is one of them now.
+    if (reply.attached !== undefined) await joinedAccount(context, from);
   } else {
     context.provedAccount = proved;
   }

@@ -11,10 +11,14 @@
  * served; anything else gets 451 (irssi's `JOIN :` included, which is how
  * irssi learns there is no CAP to wait for).
  *
+ * A client that proves an account whose member is connected already is one
+ * more of its devices (issue 23): it is told the member's channels once
+ * registered, and what the member's other devices do (`devices.ts`).
+ *
  * @module
  */
 
-import type { Chat, ChatMember, Endpoint, Removal } from "../../core/chat.ts";
+import type { Chat, ChatMember, DeviceNotice, Endpoint, Removal } from "../../core/chat.ts";
 import type { ChatEvent } from "../../core/events.ts";
 import type { Problem, ProvedAccount } from "../../core/commands.ts";
 import { errorText } from "../../errors.ts";
@@ -42,6 +46,7 @@ import * as N from "./numerics.ts";
 import { Registration, welcome } from "./registration.ts";
 import { realnameOf } from "./queries.ts";
 import { arrived } from "./server_info.ts";
+import { resumedReplies, siblingNotice } from "./devices.ts";
 import { type IrcRenderer, realnameShown } from "./render.ts";
 
 export type { IrcServerInfo } from "./context.ts";
@@ -146,6 +151,10 @@ export class IrcSession implements Endpoint, LineHandler, IrcContext {
     return this.#registration.caps;
   }
 
+  get negotiated(): boolean {
+    return this.#registration.negotiated;
+  }
+
   /** The nick: registered, asked for, or `*`. */
   get nick(): string {
     return this.#member?.nick ?? echoParam(this.#registration.nick ?? "*");
@@ -170,6 +179,31 @@ export class IrcSession implements Endpoint, LineHandler, IrcContext {
     else this.connection.send(bytes);
   }
 
+  /** Another device of this member changed it: told as IRC tells a client its own doings. */
+  sibling(notice: DeviceNotice): void {
+    if (!this.registered) return;
+    const holding = this.#held !== null;
+    if (!holding) this.hold();
+    siblingNotice(this, notice).catch((error) => {
+      this.log.event({
+        event: "error",
+        message: `telling ${formatPeer(this.connection.peer)} of another device failed: ${
+          errorText(error)
+        }`,
+      });
+    }).finally(() => {
+      if (!holding) this.release();
+    });
+  }
+
+  /** The account and device count the log shows for this connection, when it proved one. */
+  #accountOf(): { account?: string; devices?: number } {
+    const member = this.#member;
+    if (member === null || member.accountName === null) return {};
+    const devices = this.chat.devices(member);
+    return devices > 1 ? { account: member.accountName, devices } : { account: member.accountName };
+  }
+
   /**
    * Starts serving the client (registration comes as its lines do). When it
    * leaves, the session takes it out of the chat and tells `onEnd`.
@@ -192,6 +226,7 @@ export class IrcSession implements Endpoint, LineHandler, IrcContext {
       this.#settle();
       const member = this.#member;
       const reason = connection.reason;
+      const account = member === null ? {} : this.#accountOf();
       if (member) {
         this.chat.leave(member, {
           reason,
@@ -212,6 +247,8 @@ export class IrcSession implements Endpoint, LineHandler, IrcContext {
           messages: this.#messages,
           online,
           protocol: this.#mark,
+          ...account,
+          ...(account.devices === undefined ? {} : { devices: account.devices - 1 }),
         });
       }
     } finally {
@@ -373,15 +410,28 @@ export class IrcSession implements Endpoint, LineHandler, IrcContext {
     if ("kind" in entered) return entered;
     this.#member = entered;
     this.#settle();
+    // One more device of a member already here keeps the member's real name.
     const realname = realnameOf(this.#registration.realname);
-    if (realname !== "") await this.chat.apply(entered, { kind: "realname", realname });
-    welcome(this, await this.chat.apply(entered, { kind: "lusers", recent: true }));
+    const attached = this.chat.devices(entered) > 1;
+    if (realname !== "" && !attached) {
+      await this.chat.apply(entered, { kind: "realname", realname });
+    }
+    this.hold();
+    try {
+      // Its member's channels: another device's, or those its account left (ergo's way).
+      const resumed = await this.chat.resume(entered);
+      welcome(this, await this.chat.apply(entered, { kind: "lusers", recent: true }));
+      await resumedReplies(this, resumed);
+    } finally {
+      this.release();
+    }
     this.log.event({
       event: "connect",
       peer: this.connection.peer,
       nick: entered.nick,
       online: this.chat.online,
       protocol: this.#mark,
+      ...this.#accountOf(),
     });
     return entered;
   }
@@ -502,6 +552,8 @@ export class IrcSession implements Endpoint, LineHandler, IrcContext {
 
   quit(reason: string): void {
     const text = [...clean(reason)].slice(0, 100).join("");
+    // Its own QUIT first (as ergo says it to the device that leaves), then the ERROR.
+    if (this.#member !== null) this.sendLine(this.own("QUIT", [text ? `Quit: ${text}` : "Quit"]));
     this.connection.end("quit", {
       detail: text,
       notice: this.#errorLine(text ? `Quit: ${text}` : "Quit"),
@@ -512,6 +564,13 @@ export class IrcSession implements Endpoint, LineHandler, IrcContext {
     switch (problem.code) {
       case "nick-taken":
         return this.numeric(N.ERR_NICKNAMEINUSE, problem.nick, "Nickname is already in use");
+      case "too-many-sessions": {
+        // Another nick would not help (the account is proved): said once, then closed.
+        const text = problemText(problem);
+        this.numeric(N.ERR_NICKNAMEINUSE, wanted || "*", text);
+        return this.connection.end("quit", { detail: text, notice: this.#errorLine(text) });
+      }
+      case "account-in-use":
       case "nick-registered":
       case "nick-lookalike":
       case "nick-reserved":

@@ -15,10 +15,16 @@
  * @module
  */
 
-import type { Chat, ChatMember, ChatRoom } from "../../core/chat.ts";
+import type { Chat, ChatMember, ChatRoom, Resumed } from "../../core/chat.ts";
 import type { Replies } from "../../core/commands.ts";
 import { LOBBY, MAX_NICK, nameKey } from "../../protocol/names.ts";
-import { alreadyText, movedText, privateSentLine, renamedText } from "../../protocol/line.ts";
+import {
+  alreadyText,
+  movedText,
+  privateSentLine,
+  readText,
+  renamedText,
+} from "../../protocol/line.ts";
 import {
   EARLIER_END_TEXT,
   earlierStartText,
@@ -80,6 +86,8 @@ export type LineCommand =
   | { kind: "history"; count: number }
   /** Kept messages with every word of `text`: the current room's and one's own private ones. */
   | { kind: "search"; text: string }
+  /** The current room is read up to now (the read marker its other devices count by). */
+  | { kind: "read" }
   | { kind: "quit"; reason: string }
   | { kind: "help" }
   /** A command without what it needs: `form` shows how it is used. */
@@ -119,6 +127,18 @@ export interface LineContext {
   earliest: HistoryMark | null;
   /** Ends the session with a goodbye. */
   quit(reason: string): void;
+}
+
+/**
+ * What a client that came in as an account is told of its member's rooms:
+ * `you are on 2 devices; your rooms: #dev, #lobby` when it joined the account's
+ * other devices, `back in your rooms: #dev, #lobby` when it was put back in them.
+ */
+export function resumedText(resumed: Resumed): string {
+  const rooms = resumed.rooms.map(({ room }) => `#${room.name}`).join(", ") || "none";
+  return resumed.how === "attached"
+    ? `you are on ${resumed.devices} devices; your rooms: ${rooms}`
+    : `back in your rooms: ${rooms}`;
 }
 
 /** What a line client is told when it talks while in no room. */
@@ -308,6 +328,13 @@ const COMMANDS: Rows = {
         context.notice(renamedText(reply.nick));
       }
       context.notice(`you are identified as ${reply.nick}`);
+      if (reply.attached !== undefined) {
+        // One more device of the account: its rooms are this client's now; it shows one.
+        const resumed = await context.chat.resume(context.member);
+        context.notice(resumedText(resumed));
+        const room = resumed.current?.name ?? LOBBY;
+        return await COMMANDS.join.run(context, { kind: "join", room });
+      }
       // Waiting outside because the server wants an account: in you go.
       if (context.room === null) await COMMANDS.join.run(context, { kind: "join", room: LOBBY });
     },
@@ -516,6 +543,18 @@ const COMMANDS: Rows = {
       context.notice(searchStartText(reply.events.length, words, where));
       sendKept(context, reply.events);
       context.notice(SEARCH_END_TEXT);
+    },
+  },
+  read: {
+    names: ["read"],
+    usage: "/read",
+    about: "mark your room read up to now (your other devices count unread from there)",
+    parse: () => ({ kind: "read" }),
+    async run(context) {
+      const room = context.room;
+      if (room === null) return context.error(NO_ROOM_TEXT);
+      const time = await context.chat.markRead(context.member, `#${room.name}`, "now");
+      if (time !== null) context.notice(readText(room.name, time, Date.now()));
     },
   },
   quit: {

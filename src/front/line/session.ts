@@ -7,6 +7,13 @@
  * is always in exactly one room, its current one: it starts in the lobby and
  * `/join` moves it.
  *
+ * An account may be connected from several devices at once (issue 23): a
+ * line client is then one of them, and still shows one room (its member may
+ * be in more, entered from its other devices: the client is told, and
+ * `/join` shows another). A first line `/identify NICK PASSWORD` (what
+ * `parley client --password-file` sends) enters as that account at once,
+ * attached to its other devices or put back in the rooms it left.
+ *
  * Room messages go through the chat's fast path (`say`), batched until the
  * end of the read. While the session enters a room, events for it are held
  * back until the room's history has been sent, so nobody takes a live line
@@ -15,8 +22,15 @@
  * @module
  */
 
-import type { Chat, ChatMember, ChatRoom, Endpoint, Removal } from "../../core/chat.ts";
-import type { Replies } from "../../core/commands.ts";
+import type {
+  Chat,
+  ChatMember,
+  ChatRoom,
+  DeviceNotice,
+  Endpoint,
+  Removal,
+} from "../../core/chat.ts";
+import type { Problem, Replies } from "../../core/commands.ts";
 import type { HistoryMark } from "../../core/history.ts";
 import { errorText } from "../../errors.ts";
 import type { Logger } from "../../log.ts";
@@ -33,17 +47,28 @@ import {
   historyStartText,
   lineLimitText,
   noticeLine,
+  renamedText,
   welcomeText,
 } from "../../protocol/line.ts";
 import { LOBBY } from "../../protocol/names.ts";
 import { cleanString, cleanText, hasContent } from "../../text.ts";
 import { problemText, removalDetail, removalText, topicText } from "../words.ts";
-import { type LineContext, NO_ROOM_TEXT, parseLine, runLineCommand } from "./commands.ts";
+import {
+  type LineContext,
+  NO_ROOM_TEXT,
+  parseLine,
+  resumedText,
+  runLineCommand,
+} from "./commands.ts";
 import { lineRenderer } from "./render.ts";
 
 const SLASH = 0x2f;
 /** A first line that asks for a nick: `/nick NAME` and its line end. */
 const FIRST_NICK = /^\/nick +([^\s]+) *\r?\n/i;
+/** A first line that proves an account: `/identify NICK PASSWORD` and its line end. */
+const FIRST_IDENTIFY = /^\/identify +([^\s]+) +([^\s]+) *\r?\n/i;
+/** Most lines a client coming back is shown of what was said in its room since it left. */
+export const MISSED_LINES = 200;
 /** The user name of line clients (the `user` of `nick!user@host` as IRC users see them). */
 const LINE_USER = "line";
 const encoder = new TextEncoder();
@@ -82,6 +107,8 @@ export function telnetLineCutText(binary: boolean): string {
 /** One line client, from greeting to goodbye. */
 export class LineSession implements Endpoint, LineHandler, LineContext {
   readonly renderer = lineRenderer;
+  /** A line client shows one room at a time (its other devices may be in more). */
+  readonly oneRoom = true;
   readonly connection: Transport;
   readonly chat: Chat;
   readonly #log: Logger;
@@ -99,6 +126,8 @@ export class LineSession implements Endpoint, LineHandler, LineContext {
   readonly #first: Uint8Array;
   /** Its first line was a `/nick NAME` the member entered with: not carried out again. */
   #skipFirstLine = false;
+  /** Why its first line's `/identify` did not prove the account (told after the welcome). */
+  #firstProblem: Problem | null = null;
   readonly #decoder = new TextDecoder();
   /** Events held back while a room's history is on its way; null when none are. */
   #held: Uint8Array[] | null = null;
@@ -176,14 +205,27 @@ export class LineSession implements Endpoint, LineHandler, LineContext {
     try {
       this.#held = [];
       const member = this.#member = await this.#enter();
-      const joined = await chat.apply(member, { kind: "join", room: LOBBY, move: false });
+      // Another device of its account is here, or its account left rooms: back in them.
+      const resumed = await chat.resume(member);
+      const room = resumed.current?.name ?? LOBBY;
+      const joined = await chat.apply(member, { kind: "join", room, move: false });
       this.notice(welcomeText(member.nick));
+      if (this.#firstProblem !== null) this.error(problemText(this.#firstProblem));
+      // Its first line's /identify was carried out on entering: answered as it would be.
+      if (this.#skipFirstLine && member.account !== null && this.#firstProblem === null) {
+        this.notice(`you are identified as ${member.nick}`);
+      }
+      if (resumed.how !== "new") this.notice(resumedText(resumed));
       if (joined.kind === "joined") {
         this.#room = chat.findRoom(joined.room.name) ?? null;
         const census = await chat.census(joined.room);
         this.notice(onlineText(census.online, joined.room.name, census.inRoom));
         if (this.#maxLine !== DEFAULT_MAX_LINE) this.notice(lineLimitText(this.#maxLine));
-        this.#replay(joined);
+        if (resumed.how === "restored" && resumed.left !== null) {
+          await this.#missed(joined, resumed.left);
+        } else {
+          this.#replay(joined);
+        }
       } else {
         // --require-account: no room until the member proves a registered nick.
         this.error(problemText(joined.problem));
@@ -194,6 +236,7 @@ export class LineSession implements Endpoint, LineHandler, LineContext {
         peer: connection.peer,
         nick: member.nick,
         online: chat.online,
+        ...this.#accountOf(),
       });
     } catch (error) {
       // A bug, not the client: it costs this connection only.
@@ -213,7 +256,32 @@ export class LineSession implements Endpoint, LineHandler, LineContext {
    * (and the `/nick` line then runs as any command, saying why).
    */
   async #enter(): Promise<ChatMember> {
-    const wanted = FIRST_NICK.exec(this.#decoder.decode(this.#first))?.[1];
+    const first = this.#decoder.decode(this.#first);
+    const identify = FIRST_IDENTIFY.exec(first);
+    if (identify !== null) {
+      const nick = cleanString(identify[1]);
+      const entered = await this.chat.enter(this, nick, LINE_USER, identify[2]);
+      if (!("kind" in entered)) {
+        if (entered.account !== null) {
+          this.#skipFirstLine = true;
+          this.account("identified", entered.nick);
+        }
+        return entered;
+      }
+      const problem = entered.problem;
+      if (
+        problem.code === "wrong-password" || problem.code === "too-many-attempts" ||
+        problem.code === "busy" || problem.code === "too-many-sessions" ||
+        problem.code === "account-in-use"
+      ) {
+        // Told after the welcome; the line is not carried out again (one guess, counted once).
+        this.#skipFirstLine = true;
+        this.#firstProblem = problem;
+        this.account(`identify failed: ${problem.code}`, nick);
+      }
+      return await this.chat.enterAsGuest(this, LINE_USER);
+    }
+    const wanted = FIRST_NICK.exec(first)?.[1];
     if (wanted !== undefined) {
       const entered = await this.chat.enter(this, cleanString(wanted), LINE_USER);
       if (!("kind" in entered)) {
@@ -235,8 +303,10 @@ export class LineSession implements Endpoint, LineHandler, LineContext {
     try {
       this.release();
       const reason = connection.reason;
-      if (this.#member) {
-        chat.leave(this.#member, {
+      const member = this.#member;
+      const account = member === null ? {} : this.#accountOf();
+      if (member) {
+        chat.leave(member, {
           reason,
           detail: connection.detail,
           announce: reason !== "shutdown",
@@ -244,16 +314,18 @@ export class LineSession implements Endpoint, LineHandler, LineContext {
       }
       const online = chat.online;
       await connection.close();
-      if (this.#member) {
+      if (member) {
         this.#log.event({
           event: "disconnect",
           peer: connection.peer,
-          nick: this.#member.nick,
+          nick: member.nick,
           reason,
           detail: connection.detail || undefined,
           seconds: (performance.now() - this.#startedAt) / 1000,
           messages: this.#messages,
           online,
+          ...account,
+          ...(account.devices === undefined ? {} : { devices: account.devices - 1 }),
         });
       }
     } finally {
@@ -368,6 +440,48 @@ export class LineSession implements Endpoint, LineHandler, LineContext {
     this.#held = [];
   }
 
+  /**
+   * Another device of this member changed it (issue 23): told in the line
+   * protocol's words. A room left elsewhere that this client showed: it shows
+   * another of the member's rooms, or goes to the lobby.
+   */
+  sibling(notice: DeviceNotice): void {
+    switch (notice.kind) {
+      case "joined":
+        return this.notice(
+          `you joined #${notice.room.name} on another device (/join ${notice.room.name} shows it here)`,
+        );
+      case "parted":
+        this.notice(`you left #${notice.room} on another device`);
+        if (this.#room?.name !== notice.room) return;
+        this.#room = null;
+        void runLineCommand(this, {
+          kind: "join",
+          room: this.present?.rooms.at(-1)?.name ?? LOBBY,
+        });
+        return;
+      case "renamed":
+        this.notice(renamedText(notice.to));
+        return this.renamed(notice.from, notice.to);
+      case "away":
+        return this.notice(
+          notice.away === null
+            ? "you are back (from another device)"
+            : `you are away: ${notice.away}`,
+        );
+      case "marker":
+        return; // line clients count nothing unread
+    }
+  }
+
+  /** The account and device count the log shows for this connection, when it proved one. */
+  #accountOf(): { account?: string; devices?: number } {
+    const member = this.#member;
+    if (member === null || member.accountName === null) return {};
+    const devices = this.chat.devices(member);
+    return devices > 1 ? { account: member.accountName, devices } : { account: member.accountName };
+  }
+
   /** Sends what was held back while entering a room. */
   release(): void {
     const held = this.#held;
@@ -427,6 +541,33 @@ export class LineSession implements Endpoint, LineHandler, LineContext {
 
   quit(reason: string): void {
     this.connection.end("quit", { detail: reason, notice: encodeLine(noticeLine("bye")) });
+  }
+
+  /**
+   * A client coming back to the room it showed last is shown what was said
+   * there since its account's last device left (at most {@linkcode MISSED_LINES},
+   * the newest), as a history block; the notice before says how many.
+   */
+  async #missed(joined: Extract<Replies["join"], { kind: "joined" }>, left: number): Promise<void> {
+    const room = joined.room.name;
+    const reply = await this.chat.apply(this.member, {
+      kind: "history",
+      target: { room },
+      request: { kind: "latest", after: { time: left }, limit: MISSED_LINES },
+    });
+    const missed = reply.kind === "history"
+      ? reply.events.filter((event) => event.kind === "message")
+      : [];
+    this.notice(
+      missed.length === 0
+        ? `nothing was said in #${room} since you left`
+        : `${
+          missed.length === 1 ? "1 message" : `${missed.length} messages`
+        } in #${room} since you left${
+          missed.length === MISSED_LINES ? " (the newest; /history shows more)" : ""
+        }`,
+    );
+    this.#replay({ ...joined, history: missed });
   }
 
   /**

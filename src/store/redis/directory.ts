@@ -155,6 +155,11 @@ export class RedisDirectory implements Directory {
     this.#sendRelease(key, owner);
   }
 
+  /** Stops renewing `owner`'s claim of `key` here; Redis keeps it (another server renews it). */
+  forget(key: string, owner: string): void {
+    if (this.#held.get(key)?.owner === owner) this.#held.delete(key);
+  }
+
   async nextGuest(): Promise<number> {
     if (this.#link.ready) {
       try {

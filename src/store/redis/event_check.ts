@@ -50,6 +50,13 @@ function rebuild(raw: unknown): ChatEvent {
     event.id = id;
   }
   if (value.account !== undefined) event.account = nick(value, "account");
+  // Which of its origin's devices it came from (issue 23): a small whole number.
+  if (value.device !== undefined) {
+    if (!Number.isSafeInteger(value.device) || (value.device as number) < 1) {
+      throw new NotAnEvent("device");
+    }
+    event.device = value.device as number;
+  }
   if (event.kind === "message" || event.kind === "private") {
     if (value.tagmsg === true) event.tagmsg = true;
     if (value.tags !== undefined) event.tags = clientTags(value.tags);
@@ -216,8 +223,20 @@ function rebuildKind(value: Record<string, unknown>): ChatEvent {
       return event;
     }
     case "notice": {
-      // Only an operator's announcement travels between servers; the rest are local.
+      // Only an operator's announcement and a member's read marker (for its devices on the
+      // other servers) travel between servers; the rest are local.
       const notice = value.notice as Record<string, unknown> | null | undefined;
+      if (typeof notice === "object" && notice !== null && notice.code === "read-marker") {
+        const target = short(notice, "target");
+        if (target === "") throw new NotAnEvent("read-marker: target");
+        return {
+          kind: "notice",
+          notice: { code: "read-marker", target, time: number(notice, "time") },
+          to: nick(value, "to"),
+          time,
+          origin,
+        };
+      }
       if (typeof notice !== "object" || notice === null || notice.code !== "announcement") {
         throw new NotAnEvent("notice: not an announcement");
       }

@@ -27,6 +27,8 @@
  * | `parley:node:{id}:members` | hash | member id → JSON {nick, user, rooms, away} |
  * | `parley:node:{id}:bye` | string | set when a server left cleanly; expires |
  * | `parley:account:{N}` | hash | `nick`, `hash`, `salt` (base64), `N`, `r`, `p`, `created` |
+ * | `parley:account:{N}:state` | string | JSON: the rooms it left, the one shown, when, multiclient |
+ * | `parley:account:{N}:markers` | hash | target (`#` room key, or nick key) → read marker (ms) |
  * | `parley:bans` | hash | mask → JSON ban |
  *
  * A feed `F` is a room's key, or {@linkcode DIRECT_FEED} for the events that
@@ -121,4 +123,14 @@ export function nodeByeKey(node: string): string {
 
 export function accountKey(nick: string): string {
   return `parley:account:{${nick}}`;
+}
+
+/** What an account left for its next session (devices.ts). */
+export function accountStateKey(nick: string): string {
+  return `parley:account:{${nick}}:state`;
+}
+
+/** An account's read markers. */
+export function accountMarkersKey(nick: string): string {
+  return `parley:account:{${nick}}:markers`;
 }

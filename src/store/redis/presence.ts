@@ -39,6 +39,12 @@ export interface PresenceInfo {
   /** The rooms it is in (display names). */
   rooms: string[];
   away: string | null;
+  /** The key of the account it proved (another device of that account attaches to it). */
+  account?: string;
+  /** Who its nick claims are made for, when not its id. */
+  owner?: string;
+  /** Its devices there, when more than one. */
+  devices?: number;
 }
 
 /** A member of some server in the cluster. */
@@ -308,7 +314,7 @@ export class Presence {
 function member(node: string, id: string, json: string): ClusterMember {
   try {
     const info = JSON.parse(json) as PresenceInfo;
-    return {
+    const found: ClusterMember = {
       id,
       node,
       nick: String(info.nick),
@@ -316,6 +322,10 @@ function member(node: string, id: string, json: string): ClusterMember {
       rooms: Array.isArray(info.rooms) ? info.rooms.map(String) : [],
       away: info.away ?? null,
     };
+    if (typeof info.account === "string") found.account = info.account;
+    if (typeof info.owner === "string") found.owner = info.owner;
+    if (typeof info.devices === "number") found.devices = info.devices;
+    return found;
   } catch {
     return { id, node, nick: "?", user: "?", rooms: [], away: null };
   }

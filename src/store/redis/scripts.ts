@@ -204,6 +204,20 @@ return 1
 );
 
 /**
+ * Moves a read marker forward only (IRCv3 read-marker: it never goes back, whichever
+ * server writes first). KEYS: the account's markers hash. ARGV: target, time (ms).
+ */
+export const MARKER_SET: Script = script(
+  "marker-set",
+  `
+local cur = redis.call('HGET', KEYS[1], ARGV[1])
+if cur and tonumber(cur) >= tonumber(ARGV[2]) then return 0 end
+redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
+return 1
+`,
+);
+
+/**
  * Keeps a private message in an account's copy of a conversation, once per
  * msgid, the oldest beyond the cap going.
  *
@@ -245,6 +259,7 @@ export const SCRIPTS: readonly Script[] = [
   NICK_RENEW,
   NICK_RELEASE,
   HASH_CREATE,
+  MARKER_SET,
 ];
 
 /** Runs `script` by its SHA1, or by its source when Redis does not have it. */

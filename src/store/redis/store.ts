@@ -22,12 +22,21 @@
 import type { Topic } from "../../core/commands.ts";
 import { DEFAULT_RETENTION, type Retention } from "../../core/history.ts";
 import type { StoredModes } from "../../core/channel_modes.ts";
-import type { Account, Ban, Store, StoredRoom } from "../../core/store.ts";
+import type { Account, AccountState, Ban, Store, StoredRoom } from "../../core/store.ts";
 import { errorText } from "../../errors.ts";
 import { RedisHistory } from "./history.ts";
-import { accountKey, BANS_KEY, historyIdsKey, historyKey, roomInfoKey, ROOMS_KEY } from "./keys.ts";
+import {
+  accountKey,
+  accountMarkersKey,
+  accountStateKey,
+  BANS_KEY,
+  historyIdsKey,
+  historyKey,
+  roomInfoKey,
+  ROOMS_KEY,
+} from "./keys.ts";
 import type { RedisClient, RedisLink } from "./link.ts";
-import { detach, HASH_CREATE, isTransient, runScript, within } from "./scripts.ts";
+import { detach, HASH_CREATE, isTransient, MARKER_SET, runScript, within } from "./scripts.ts";
 
 /** Most writes waiting for the link. */
 const MAX_WAITING_WRITES = 1000;
@@ -160,8 +169,43 @@ export class RedisStore implements Store {
   }
 
   async dropAccount(key: string): Promise<void> {
-    await this.#read((c) => c.del(accountKey(key)), "drop the account");
+    await this.#read(
+      (c) => c.del([accountKey(key), accountStateKey(key), accountMarkersKey(key)]),
+      "drop the account",
+    );
     await this.history.dropOwner(key); // a new owner of the nick never reads the old one's
+  }
+
+  async accountState(key: string): Promise<AccountState | null> {
+    const json = await this.#read((c) => c.get(accountStateKey(key)), "what the account left");
+    if (json === null) return null;
+    try {
+      return JSON.parse(json) as AccountState;
+    } catch {
+      this.#report(`A damaged account state of ${key} in Redis was skipped`);
+      return null;
+    }
+  }
+
+  setAccountState(key: string, state: AccountState): void {
+    this.#write("an account's rooms", (c) => c.set(accountStateKey(key), JSON.stringify(state)));
+  }
+
+  async readMarkers(key: string): Promise<Record<string, number>> {
+    const rows = await this.#read((c) => c.hGetAll(accountMarkersKey(key)), "the read markers");
+    const markers: Record<string, number> = {};
+    for (const [target, time] of Object.entries(rows)) {
+      if (Number.isFinite(Number(time))) markers[target] = Number(time);
+    }
+    return markers;
+  }
+
+  setReadMarker(key: string, target: string, time: number): void {
+    this.#write(
+      "a read marker",
+      (c) =>
+        runScript(c, MARKER_SET, { keys: [accountMarkersKey(key)], args: [target, String(time)] }),
+    );
   }
 
   async bans(): Promise<Ban[]> {

@@ -130,6 +130,21 @@ export const MIGRATIONS: readonly string[] = [
   -- 'indexed': the newest messages.id in messages_fts.
   CREATE TABLE history_state (key TEXT PRIMARY KEY, value INTEGER NOT NULL) STRICT, WITHOUT ROWID;
   `,
+  /* v4 */ `
+  -- One account on several devices (devices.ts): what an account leaves for its next
+  -- session (its rooms, the one its line client showed, when it left, multiclient) as JSON,
+  -- and its read markers (IRCv3 read-marker), one per target ('#' and a room key, or a nick key).
+  CREATE TABLE account_state (
+    key   TEXT PRIMARY KEY,
+    state TEXT NOT NULL
+  ) STRICT, WITHOUT ROWID;
+  CREATE TABLE read_markers (
+    account TEXT NOT NULL,
+    target  TEXT NOT NULL,
+    time    INTEGER NOT NULL,       -- ms since the epoch; only ever moves forward
+    PRIMARY KEY (account, target)
+  ) STRICT, WITHOUT ROWID;
+  `,
 ];
 
 /** A start-up failure (or a failed account call); the message is one line naming the file. */
@@ -187,6 +202,15 @@ export function prepare(db: DatabaseSync) {
       "INSERT OR REPLACE INTO bans (mask, expires, reason, by, created) VALUES (?, ?, ?, ?, ?)",
     ),
     deleteBan: sql("DELETE FROM bans WHERE mask = ?"),
+    accountState: sql("SELECT state FROM account_state WHERE key = ?"),
+    putAccountState: sql("INSERT OR REPLACE INTO account_state (key, state) VALUES (?, ?)"),
+    dropAccountState: sql("DELETE FROM account_state WHERE key = ?"),
+    readMarkers: sql("SELECT target, time FROM read_markers WHERE account = ?"),
+    putReadMarker: sql(
+      `INSERT INTO read_markers (account, target, time) VALUES (?, ?, ?)
+       ON CONFLICT (account, target) DO UPDATE SET time = max(time, excluded.time)`,
+    ),
+    dropReadMarkers: sql("DELETE FROM read_markers WHERE account = ?"),
   };
 }
 
