@@ -9,7 +9,7 @@
 
 import type { ChatEvent, QuitReason } from "../../core/events.ts";
 import type { Renderer } from "../../core/records.ts";
-import { encodeLine, messageLine, noticeLine } from "../../protocol/line.ts";
+import { encodeLine, messageLine, noticeLine, privateSentLine } from "../../protocol/line.ts";
 import { modeChangeText, serverNoticeText } from "../words.ts";
 
 /**
@@ -35,6 +35,8 @@ export function eventLine(event: ChatEvent, audience: number): string | null {
       return event.tagmsg ? null : messageLine(event);
     case "private":
       if (event.tagmsg) return null;
+      // The sender's copy, on its other devices (issue 23): as the sender sees its own.
+      if (event.sent) return privateSentLine(event.to, event.text, event.action);
       return `*${event.nick}* ${event.action ? `* ${event.text}` : event.text}`;
     case "renamed":
       return noticeLine(`${event.nick} is now known as ${event.to}`);

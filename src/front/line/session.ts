@@ -46,6 +46,7 @@ import {
   historyLine,
   historyStartText,
   lineLimitText,
+  movedText,
   noticeLine,
   renamedText,
   welcomeText,
@@ -219,6 +220,10 @@ export class LineSession implements Endpoint, LineHandler, LineContext {
       if (joined.kind === "joined") {
         this.#room = chat.findRoom(joined.room.name) ?? null;
         const census = await chat.census(joined.room);
+        // Back in a room that is not the lobby: said as a move (the terminal client follows it).
+        if (resumed.how !== "new") {
+          this.notice(movedText({ name: joined.room.name, size: census.inRoom }));
+        }
         this.notice(onlineText(census.online, joined.room.name, census.inRoom));
         if (this.#maxLine !== DEFAULT_MAX_LINE) this.notice(lineLimitText(this.#maxLine));
         if (resumed.how === "restored" && resumed.left !== null) {
