@@ -256,7 +256,9 @@ const COMMANDS: Rows = {
           key,
         });
         if (reply.kind === "refused") return context.error(problemText(reply.problem));
-        context.notice(movedText(reply.room));
+        // Everyone in it, on every server, as /who counts them.
+        const census = await context.chat.census(reply.room);
+        context.notice(movedText({ name: reply.room.name, size: census.inRoom }));
         context.entered(reply);
       } finally {
         context.release();
