@@ -209,10 +209,20 @@ Deno.test("chat: whoever enters a room nobody is in runs it; a server operator r
   const bob = await enter("bob", "dev");
   await chat.apply(ann.member, { kind: "part", room: "dev", text: "" });
   await chat.apply(bob.member, { kind: "part", room: "dev", text: "" });
-  // Kept (a store that keeps rooms), empty: whoever comes back first runs it.
+  // Kept (a store that keeps rooms), empty: whoever comes back first runs it, if it proved
+  // a registered nick; a guest never takes over a room that was there before it.
+  await chat.apply(ann.member, { kind: "join", room: "dev", move: false });
+  let who = await chat.apply(ann.member, { kind: "who", room: "dev" });
+  assert.ok(who.kind === "who");
+  assert.deepEqual(who.members.map((m) => [m.nick, m.operator]), [["ann", false]]);
+  await chat.apply(ann.member, { kind: "part", room: "dev", text: "" });
+  assert.equal(
+    (await chat.apply(bob.member, { kind: "register", password: "bob-pass-1" })).kind,
+    "registered",
+  );
   await chat.apply(bob.member, { kind: "join", room: "dev", move: false });
   await chat.apply(ann.member, { kind: "join", room: "dev", move: false });
-  const who = await chat.apply(ann.member, { kind: "who", room: "dev" });
+  who = await chat.apply(ann.member, { kind: "who", room: "dev" });
   assert.ok(who.kind === "who");
   assert.deepEqual(who.members.map((m) => [m.nick, m.operator]), [["ann", false], ["bob", true]]);
   // The lobby has no operator; a server operator is one everywhere, from anywhere.

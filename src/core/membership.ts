@@ -349,7 +349,11 @@ export class Membership {
    * Enters room `wanted` (created if needed); `move` leaves the member's
    * other rooms first. A room's bans, invite list, key (`password`) and limit
    * are checked (server operators and the invited pass); whoever enters a
-   * room nobody is in, on any server, becomes its operator.
+   * room nobody is in, on any server, becomes its operator: its creator, or,
+   * in a room that was there before (kept by `--data` or `--cluster`), only
+   * someone who proved a registered nick (or a server operator). A guest
+   * (the owner of a registered nick who came back without its password, say)
+   * never takes over a room that existed before it.
    *
    * From a one-room `device` (a line client), the room is what the device
    * shows from now on; its member may be in it already (its other devices
@@ -398,8 +402,10 @@ export class Membership {
       const problem = await this.#entryProblem(m, room, password);
       if (problem !== null) return refused(problem);
     }
-    // Whoever enters a room nobody is in (here or on another server) runs it.
+    // Whoever enters a room nobody is in (here or on another server) runs it; a room
+    // that was there before, only someone who proved an account.
     const op = !lobby && room.members.size === 0 &&
+      (created || m.account !== null || m.operator) &&
       (await this.#elsewhereIn(room)) === 0 && room.members.size === 0;
     if (!m.present || room.members.has(m)) {
       registry.forgetIfEmpty(room);
