@@ -53,6 +53,7 @@ import { systemClock } from "./events.ts";
 import { Membership, type NickListener } from "./membership.ts";
 import { MessagePath } from "./message_path.ts";
 import { Bans, Moderation } from "./moderation.ts";
+import { Mutes } from "./mutes.ts";
 import { LocalPresence, type Presence, type RemoteMember } from "./presence.ts";
 import { Queries } from "./queries.ts";
 import {
@@ -134,6 +135,7 @@ export class Chat {
   readonly #accounts: AccountFlows;
   readonly #queries: Queries;
   readonly #moderation: Moderation;
+  readonly #mutes: Mutes;
   readonly #channels: ChannelOps;
   readonly #devices: Devices;
   /** The other servers' members as last asked for by {@linkcode findOnline}. */
@@ -216,6 +218,7 @@ export class Chat {
     });
     this.#delivery = new Delivery(registry, {
       follow: (event, room) => channels.follow(event, room),
+      moderated: (event) => this.#moderation.follow(event),
     });
     const accountFlows = this.#accounts = new AccountFlows({
       registry,
@@ -228,6 +231,7 @@ export class Chat {
       join: (m, account) => devices.join(m, account),
     });
     this.bans = new Bans(store, clock);
+    const mutes = this.#mutes = new Mutes(store, clock);
     this.#moderation = new Moderation({
       registry,
       bans: this.bans,
@@ -237,6 +241,8 @@ export class Chat {
       store,
       bus,
       clock,
+      mutes,
+      node: options.node ?? "local",
       notify: (notice, to) => this.#notifyMember(notice, to),
     });
     this.#scrollback = new Scrollback({ history: store.history, registry, onError });
@@ -251,7 +257,7 @@ export class Chat {
 
   /**
    * Reads what the store kept from before (rooms with their topics and where
-   * their numbering was, bans). Call it once, before members come. Returns
+   * their numbering was, bans, mutes). Call it once, before members come. Returns
    * what could not be read (a store that is not answering: the bans are read
    * again by whoever keeps them fresh, see {@linkcode Bans.load}).
    */
@@ -272,12 +278,18 @@ export class Chat {
         if (status.includes("v")) room.voiced.add(id);
       }
     }
+    const problems: string[] = [];
     try {
       await this.bans.load();
-      return [];
     } catch (error) {
-      return [`the bans could not be read: ${errorText(error)}`];
+      problems.push(`the bans could not be read: ${errorText(error)}`);
     }
+    try {
+      await this.#mutes.load();
+    } catch (error) {
+      problems.push(`the mutes could not be read: ${errorText(error)}`);
+    }
+    return problems;
   }
 
   /** Messages (room and private) handed to members of this server so far, one per recipient. */
@@ -397,6 +409,8 @@ export class Chat {
     notice = false,
     extra?: SayExtra,
   ): Problem | MessageEvent {
+    // Muted under its nick or account (maybe on another server); a device speaks for its member.
+    this.#mutes.sync((member as { member?: Member }).member ?? member as Member);
     return this.#path.say(member, room, text, action, notice, extra);
   }
 
@@ -464,8 +478,12 @@ export class Chat {
 
   async #apply(d: Device, m: Member, command: Command): Promise<Reply> {
     switch (command.kind) {
-      case "nick":
-        return await this.#membership.rename(m, command.nick);
+      case "nick": {
+        const from = m.key;
+        const renamed = await this.#membership.rename(m, command.nick);
+        if (renamed.kind === "renamed") this.#moderation.renamed(m, from);
+        return renamed;
+      }
       case "join":
         if (this.#requireAccount && m.account === null) {
           return { kind: "refused", problem: { code: "account-required" } };
@@ -484,6 +502,7 @@ export class Chat {
       case "invites":
         return this.#channels.invites(m);
       case "private":
+        this.#mutes.sync(m);
         return await this.#path.private(m, command, d);
       case "who":
         return await this.#queries.who(command.room, m);

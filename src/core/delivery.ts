@@ -27,6 +27,7 @@ import type {
   InvitedEvent,
   KickedEvent,
   MemberEvent,
+  ModeratedEvent,
   NoticeEvent,
   PrivateEvent,
   RoomEvent,
@@ -42,18 +43,25 @@ export class Delivery {
   #lastDelivery = 0;
   #deliveries = 0;
   readonly #follow: ((event: RoomEvent | MemberEvent, room: Room | undefined) => void) | undefined;
+  readonly #moderated: ((event: ModeratedEvent) => void) | undefined;
 
   /**
    * `follow` is told, after delivery, each room event and quit that another
    * server published, so that this server's view of its rooms follows them
-   * (modes, operators, kicks: see `ChannelOps.follow`).
+   * (modes, operators, kicks: see `ChannelOps.follow`). `moderated` is
+   * handed what server operators did, to carry out on this server's members
+   * (`Moderation.follow`); nobody is shown it.
    */
   constructor(
     registry: Registry,
-    options: { follow?: (event: RoomEvent | MemberEvent, room: Room | undefined) => void } = {},
+    options: {
+      follow?: (event: RoomEvent | MemberEvent, room: Room | undefined) => void;
+      moderated?: (event: ModeratedEvent) => void;
+    } = {},
   ) {
     this.#registry = registry;
     this.#follow = options.follow;
+    this.#moderated = options.moderated;
   }
 
   /** Messages (room and private) handed to members of this server so far, one per recipient. */
@@ -85,6 +93,11 @@ export class Delivery {
         // A read marker is for the member's devices (`devices.ts`), never shown as a notice.
         if (first.notice.code === "read-marker") return;
         return this.notice(first);
+      case "moderated":
+        for (const event of events) {
+          if (event.kind === "moderated") this.#moderated?.(event);
+        }
+        return;
     }
   }
 

@@ -253,6 +253,37 @@ export type ServerNotice =
    */
   | { code: "read-marker"; target: string; time: number };
 
+/**
+ * What a server operator did to members of every server (SPEC §9, §10): each
+ * server carries it out on its own members and keeps its own lists (the
+ * mutes, the bans) in step. Never shown: the members concerned are told as
+ * the server that holds them tells them.
+ *
+ * - `kick`: member `target` (`nick`) leaves the chat (`reason`);
+ * - `mute`: the nicks and accounts `keys` are muted `until` (null: until unmuted),
+ *   member `target` at once; `unmute`: no more;
+ * - `ban`: the address block `mask` is refused `until` (null: for good), and
+ *   whoever is connected from it removed; `unban`: lifted.
+ */
+export interface ModeratedEvent extends Happening {
+  kind: "moderated";
+  act: "kick" | "mute" | "unmute" | "ban" | "unban";
+  /** The server it was done on (its node id): that server did it already. */
+  server: string;
+  /** The operator's nick, or `console`. */
+  by: string;
+  /** The member concerned (kick, mute, unmute): its id. */
+  target?: string;
+  nick?: string;
+  /** Nick and account keys (mute, unmute). */
+  keys?: string[];
+  /** When a mute or a ban ends (ms since the epoch); null: not on its own. */
+  until?: number | null;
+  reason?: string;
+  /** The banned block (ban, unban), as `formatCidr` writes it. */
+  mask?: string;
+}
+
 /** A notice from the server or an operator: to one nick, or to everyone (`to` absent). */
 export interface NoticeEvent extends Happening {
   kind: "notice";
@@ -274,4 +305,4 @@ export type RoomEvent =
 export type MemberEvent = RenamedEvent | QuitEvent | AwayEvent | RealnameEvent | AccountEvent;
 
 /** Anything that happens in the chat. */
-export type ChatEvent = RoomEvent | MemberEvent | PrivateEvent | NoticeEvent;
+export type ChatEvent = RoomEvent | MemberEvent | PrivateEvent | NoticeEvent | ModeratedEvent;

@@ -5,6 +5,12 @@
  * {@linkcode Moderation} carries them out. Bans are checked when a connection
  * is accepted, before anything else, and kept in the {@linkcode Store}.
  *
+ * With several servers (`--cluster`) an operator's kick, mute and ban reach
+ * members of every server: the operator's server does what it can itself
+ * (its own members, the store) and publishes a `moderated` event, which each
+ * other server carries out on its own members and lists
+ * ({@linkcode Moderation.follow}).
+ *
  * @module
  */
 
@@ -12,8 +18,10 @@ import type { AccountFlows } from "./account_flows.ts";
 import type { Bus } from "./bus.ts";
 import { type CidrBlock, cidrContains, formatCidr, parseAddress, parseCidr } from "./cidr.ts";
 import type { Moderated, OperatorCommand, Problem, Refused } from "./commands.ts";
-import type { Clock, ServerNotice } from "./events.ts";
+import type { Clock, ModeratedEvent, ServerNotice } from "./events.ts";
 import type { Membership } from "./membership.ts";
+import type { Mutes } from "./mutes.ts";
+import type { RemoteMember } from "./presence.ts";
 import type { Queries } from "./queries.ts";
 import type { Member } from "./records.ts";
 import type { Registry } from "./registry.ts";
@@ -79,6 +87,19 @@ export class Bans {
     return ban;
   }
 
+  /** A ban another server set (and stored): in force here too. */
+  adopt(ban: Ban): void {
+    const block = parseCidr(ban.mask);
+    if (block === null) return;
+    this.#bans = this.#bans.filter((entry) => entry.ban.mask !== ban.mask);
+    this.#bans.push({ ban, block });
+  }
+
+  /** A ban another server lifted (in the store already): lifted here too. */
+  forget(mask: string): void {
+    this.#bans = this.#bans.filter((entry) => entry.ban.mask !== mask);
+  }
+
   /** Lifts the ban on exactly this block; false when there was none. */
   async remove(block: CidrBlock): Promise<boolean> {
     const mask = formatCidr(block);
@@ -104,9 +125,16 @@ export interface ModerationOptions {
   store: Store;
   bus: Bus;
   clock: Clock;
+  /** The nicks and accounts muted, on every server. */
+  mutes: Mutes;
+  /** This server's id (`moderated` events it published are done here already). */
+  node: string;
   /** Tells one member something about itself (a mute). */
   notify: (notice: ServerNotice, to: Member) => void;
 }
+
+/** Someone an operator names: a member of this server, or of another one. */
+type Target = { local: Member; remote: null } | { local: null; remote: RemoteMember };
 
 /** Carries out operator commands. */
 export class Moderation {
@@ -119,6 +147,8 @@ export class Moderation {
   readonly #notify: (notice: ServerNotice, to: Member) => void;
   readonly #bus: Bus;
   readonly #clock: Clock;
+  readonly #mutes: Mutes;
+  readonly #node: string;
   readonly #startedAt: number;
 
   constructor(options: ModerationOptions) {
@@ -131,6 +161,8 @@ export class Moderation {
     this.#notify = options.notify;
     this.#bus = options.bus;
     this.#clock = options.clock;
+    this.#mutes = options.mutes;
+    this.#node = options.node;
     this.#startedAt = options.clock();
   }
 
@@ -149,40 +181,65 @@ export class Moderation {
         return { kind: "said", reached: registry.online, text: command.text };
       }
       case "kick": {
-        const target = registry.byKey(nameKey(command.nick));
-        if (!target) return refused({ code: "no-such-nick", nick: command.nick });
-        // Every device of the member goes (an account may be connected from several).
-        for (const device of [...target.devices]) {
-          device.endpoint.remove({ how: "kicked", by: actor, reason: command.reason ?? "" });
+        const target = await this.#find(command.nick);
+        if (target === null) return refused({ code: "no-such-nick", nick: command.nick });
+        const reason = command.reason ?? "";
+        // Every device of the member goes (an account may be connected from several), here
+        // and, when the event reaches them, on the other servers.
+        for (const device of [...target.local?.devices ?? []]) {
+          device.endpoint.remove({ how: "kicked", by: actor, reason });
         }
-        return { kind: "kicked", nick: target.nick };
+        const { id, nick } = target.local ?? target.remote!;
+        this.#publish({ act: "kick", by: actor, target: id, nick, reason }, by);
+        return { kind: "kicked", nick };
       }
       case "ban":
         return this.#ban(by, actor, command);
       case "unban": {
         const removed = await this.#bans.remove(command.block);
         const mask = formatCidr(command.block);
-        return removed ? { kind: "unbanned", mask } : refused({ code: "no-such-ban", mask });
+        if (!removed) return refused({ code: "no-such-ban", mask });
+        this.#publish({ act: "unban", by: actor, mask }, by);
+        return { kind: "unbanned", mask };
       }
       case "bans":
         return { kind: "bans", bans: this.#bans.list() };
       case "mute": {
-        const target = registry.byKey(nameKey(command.nick));
-        if (!target) return refused({ code: "no-such-nick", nick: command.nick });
-        target.mutedUntil = command.duration === undefined
-          ? Infinity
-          : this.#clock() + command.duration;
-        const until = target.mutedUntil === Infinity ? null : target.mutedUntil;
-        // Told now, not when it next speaks: it should know its lines go nowhere.
-        this.#notify({ code: "muted", by: actor, until }, target);
-        return { kind: "muted", nick: target.nick, until };
+        const target = await this.#find(command.nick);
+        if (target === null) return refused({ code: "no-such-nick", nick: command.nick });
+        const until = command.duration === undefined ? null : this.#clock() + command.duration;
+        const local = target.local;
+        // On the nick (and account) too: reconnecting, here or elsewhere, is no way out.
+        const keys = local !== null ? this.#mutes.keysOf(local) : [nameKey(target.remote.nick)];
+        this.#mutes.add(keys, until, actor);
+        if (local !== null) {
+          local.mutedUntil = until ?? Infinity;
+          // Told now, not when it next speaks: it should know its lines go nowhere.
+          this.#notify({ code: "muted", by: actor, until }, local);
+        }
+        const id = local?.id ?? target.remote!.id;
+        this.#publish({ act: "mute", by: actor, target: id, keys, until }, by);
+        return { kind: "muted", nick: local?.nick ?? target.remote!.nick, until };
       }
       case "unmute": {
-        const target = registry.byKey(nameKey(command.nick));
-        if (!target) return refused({ code: "no-such-nick", nick: command.nick });
-        target.mutedUntil = 0;
-        this.#notify({ code: "unmuted", by: actor }, target);
-        return { kind: "unmuted", nick: target.nick };
+        const target = await this.#find(command.nick);
+        const key = nameKey(command.nick);
+        const keys = this.#mutes.remove(target?.local ? this.#mutes.keysOf(target.local) : [key]);
+        // Nobody by that nick online, and no mute on it: nothing to lift.
+        if (target === null && keys.length === 0) {
+          return refused({ code: "no-such-nick", nick: command.nick });
+        }
+        const local = target?.local ?? null;
+        if (local !== null) {
+          local.mutedUntil = 0;
+          this.#notify({ code: "unmuted", by: actor }, local);
+        }
+        const id = local?.id ?? target?.remote?.id;
+        this.#publish({ act: "unmute", by: actor, keys, ...(id ? { target: id } : {}) }, by);
+        return {
+          kind: "unmuted",
+          nick: local?.nick ?? target?.remote?.nick ?? command.nick,
+        };
       }
       case "topic":
         return this.#membership.topic(by, command.room, command.text, true);
@@ -228,17 +285,20 @@ export class Moderation {
     }
   }
 
-  /** Bans a block (or the address a nick is on) and removes whoever is connected from it. */
-  #ban(
+  /**
+   * Bans a block (or the address a nick is on, on any server) and removes
+   * whoever is connected from it, on every server.
+   */
+  async #ban(
     by: Member | null,
     actor: string,
     command: Extract<OperatorCommand, { kind: "ban" }>,
-  ): Moderated | Refused {
+  ): Promise<Moderated | Refused> {
     let block: CidrBlock | null;
     if (command.target.kind === "nick") {
-      const target = this.#registry.byKey(nameKey(command.target.nick));
-      if (!target) return refused({ code: "no-such-nick", nick: command.target.nick });
-      block = parseCidr(target.endpoint.address);
+      const target = await this.#find(command.target.nick);
+      const address = target?.local?.endpoint.address ?? target?.remote?.address;
+      block = address === undefined ? null : parseCidr(address);
       if (block === null) return refused({ code: "no-such-nick", nick: command.target.nick });
     } else {
       block = command.target.block;
@@ -252,6 +312,24 @@ export class Moderation {
       reason: command.reason,
       by: actor,
     });
+    const kicked = new Set(this.#removeBanned(ban, block));
+    this.#publish({
+      act: "ban",
+      by: actor,
+      mask: ban.mask,
+      until: ban.expires,
+      ...(ban.reason ? { reason: ban.reason } : {}),
+    }, by);
+    // Those of the other servers it covers are removed by their servers.
+    for (const member of await this.#queries.elsewhereAll()) {
+      const address = member.address === undefined ? null : parseAddress(member.address);
+      if (address !== null && cidrContains(block, address)) kicked.add(member.nick);
+    }
+    return { kind: "banned", ban, kicked: [...kicked] };
+  }
+
+  /** This server's members connected from a banned block leave; their nicks. */
+  #removeBanned(ban: Ban, block: CidrBlock): string[] {
     const kicked: string[] = [];
     for (const member of [...this.#registry.members()]) {
       let hit = false;
@@ -261,14 +339,114 @@ export class Moderation {
         hit = true;
         device.endpoint.remove({
           how: "banned",
-          by: actor,
+          by: ban.by,
           reason: ban.reason,
           until: ban.expires,
         });
       }
       if (hit) kicked.push(member.nick);
     }
-    return { kind: "banned", ban, kicked };
+    return kicked;
+  }
+
+  /**
+   * What an operator of another server did (a `moderated` event), carried out
+   * on this server's members and lists; the operator's server did it already.
+   */
+  follow(event: ModeratedEvent): void {
+    if (event.server === this.#node) return;
+    // The member it names, or this server's member of the same person (its devices here,
+    // under the same nick, named first).
+    const named = event.nick === undefined ? event.keys?.[0] : nameKey(event.nick);
+    const target = event.target === undefined
+      ? undefined
+      : this.#registry.byId(event.target) ?? this.#registry.byKey(named ?? "");
+    switch (event.act) {
+      case "kick":
+        for (const device of [...target?.devices ?? []]) {
+          device.endpoint.remove({ how: "kicked", by: event.by, reason: event.reason ?? "" });
+        }
+        return;
+      case "mute": {
+        const until = event.until ?? null;
+        const keys = event.keys ?? [];
+        this.#mutes.add(keys, until, event.by, false);
+        if (target === undefined || !target.present) return;
+        // Its account, which the operator's server did not know, is muted too, everywhere.
+        const more = this.#mutes.keysOf(target).filter((key) => !keys.includes(key));
+        if (more.length > 0 && keys.length > 0) {
+          const all = [keys[0], ...more]; // the first key names the mute
+          this.#mutes.add(all, until, event.by);
+          this.#publish({ act: "mute", by: event.by, keys: all, until }, null);
+        }
+        target.mutedUntil = until ?? Infinity;
+        this.#notify({ code: "muted", by: event.by, until }, target);
+        return;
+      }
+      case "unmute": {
+        const keys = event.keys ?? [];
+        this.#mutes.remove(keys, false);
+        const muted = target ?? keys.map((key) => this.#registry.byKey(key)).find((m) => m);
+        if (muted === undefined || muted.mutedUntil === 0) return;
+        muted.mutedUntil = 0;
+        this.#mutes.remove(this.#mutes.keysOf(muted));
+        this.#notify({ code: "unmuted", by: event.by }, muted);
+        return;
+      }
+      case "ban": {
+        const block = parseCidr(event.mask ?? "");
+        if (block === null) return;
+        const ban: Ban = {
+          mask: formatCidr(block),
+          expires: event.until ?? null,
+          reason: event.reason ?? "",
+          by: event.by,
+          created: event.time,
+        };
+        this.#bans.adopt(ban);
+        this.#removeBanned(ban, block);
+        return;
+      }
+      case "unban":
+        if (event.mask !== undefined) this.#bans.forget(event.mask);
+        return;
+    }
+  }
+
+  /**
+   * A member of this server changed nick from `from` (a key): when it is
+   * muted, its new nick is muted with it, on every server, so that
+   * reconnecting under either nick is no way out.
+   */
+  renamed(m: Member, from: string): void {
+    const mute = this.#mutes.entry(from);
+    if (from === m.key || mute === null || this.#mutes.has(m.key)) return;
+    const keys = [from, m.key]; // the first key names the mute
+    this.#mutes.add(keys, mute.until, mute.by);
+    this.#publish({ act: "mute", by: mute.by, keys, until: mute.until }, m);
+  }
+
+  /** The member called `nick`: on this server, or else on another one; null when nobody is. */
+  async #find(nick: string): Promise<Target | null> {
+    const key = nameKey(nick);
+    const local = this.#registry.byKey(key);
+    if (local !== undefined) return { local, remote: null };
+    const remote = (await this.#queries.elsewhere()).find((m) => nameKey(m.nick) === key);
+    return remote === undefined ? null : { local: null, remote };
+  }
+
+  /** Tells the other servers what an operator did (see {@linkcode follow}). */
+  #publish(
+    act: Omit<ModeratedEvent, "kind" | "server" | "time" | "origin">,
+    by: Member | null,
+  ): void {
+    this.#bus.publish([{
+      kind: "moderated",
+      ...act,
+      server: this.#node,
+      time: this.#clock(),
+      origin: by?.id ?? "",
+    }]);
   }
 }
 

@@ -21,6 +21,11 @@ export interface PresenceInfo {
   owner?: string;
   /** How many devices it has connected there (when more than one). */
   devices?: number;
+  /**
+   * The address it is connected from: for a server operator's ban by nick of a
+   * member of another server (never shown to members).
+   */
+  address?: string;
 }
 
 /** A member of another server. */

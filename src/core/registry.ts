@@ -96,13 +96,14 @@ export class Registry {
     this.#byNick.set(key, m);
   }
 
-  /** What the other servers see of a member: its nick, rooms and away text. */
+  /** What the other servers see of a member: its nick, rooms, away text and address. */
   tellPresence(m: Member): void {
     const info: PresenceInfo = {
       nick: m.nick,
       user: m.user,
       rooms: m.rooms.map((room) => room.name),
       away: m.away,
+      address: m.endpoint.address,
     };
     // Where a device of the same account would attach (issue 23): the account and its claims.
     if (m.account !== null) info.account = m.account;

@@ -50,6 +50,18 @@ export interface Ban {
   created: number;
 }
 
+/** A nick or account muted (see `Mutes`), as a store shared by several servers keeps it. */
+export interface StoredMute {
+  /** The nick's or account's key. */
+  key: string;
+  /** When it ends (ms since the epoch), or null: until unmuted. */
+  until: number | null;
+  /** Who muted it (an operator's nick, or `console`). */
+  by: string;
+  /** The key the mute was first given to: the keys of one mute are lifted together. */
+  group: string;
+}
+
 /** A room the store remembers, with or without members. */
 export interface StoredRoom {
   key: string;
@@ -134,6 +146,15 @@ export interface Store {
   addBan(ban: Ban): void;
   /** Lifts the ban on exactly `mask`; false when there was none. */
   removeBan(mask: string): Promise<boolean>;
+
+  /**
+   * The mutes in force, and keeping one (null: lifted). Only a store shared
+   * by several servers keeps mutes (`--cluster`), so that a muted member who
+   * reconnects to another server is still muted; elsewhere they live in the
+   * server's memory.
+   */
+  mutes?(): Promise<StoredMute[]>;
+  setMute?(key: string, mute: StoredMute | null): void;
 
   /** Where the store says that a write failed (a full disk, a lost link); the chat goes on. */
   onError?: (message: string) => void;

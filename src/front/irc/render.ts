@@ -92,6 +92,7 @@ export class IrcRenderer implements Renderer {
         text: serverNoticeText(event.notice),
       }).join("");
     }
+    if (event.kind === "moderated") return ""; // an operator's act: carried out, not shown
     const source = this.source(event.nick, event.user);
     if ((event.kind === "message" || event.kind === "private") && event.tagmsg) {
       if (!this.caps.messageTags) return "";

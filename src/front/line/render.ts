@@ -72,6 +72,8 @@ export function eventLine(event: ChatEvent, audience: number): string | null {
         : null;
     case "notice":
       return noticeLine(serverNoticeText(event.notice));
+    case "moderated":
+      return null; // an operator's act: carried out, not shown
     case "account":
       // IRC's account-notify: line clients ask with /whois when they want to know.
       return null;

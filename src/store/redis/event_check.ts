@@ -16,7 +16,8 @@ import {
   maskProblem,
   type ModeChange,
 } from "../../core/channel_modes.ts";
-import type { ChatEvent } from "../../core/events.ts";
+import { parseCidr } from "../../core/cidr.ts";
+import type { ChatEvent, ModeratedEvent } from "../../core/events.ts";
 import { nickProblem, roomProblem } from "../../protocol/names.ts";
 import { cleanString } from "../../text.ts";
 
@@ -247,9 +248,51 @@ function rebuildKind(value: Record<string, unknown>): ChatEvent {
         origin,
       };
     }
+    case "moderated":
+      return moderated(value, time, origin);
     default:
       throw new NotAnEvent("unknown kind");
   }
+}
+
+/** A server operator's act: the fields of its kind, keys and mask checked. */
+function moderated(value: Record<string, unknown>, time: number, origin: string): ChatEvent {
+  const act = value.act;
+  if (act !== "kick" && act !== "mute" && act !== "unmute" && act !== "ban" && act !== "unban") {
+    throw new NotAnEvent("moderated: act");
+  }
+  const event: ModeratedEvent = {
+    kind: "moderated",
+    act,
+    server: short(value, "server"),
+    by: short(value, "by"),
+    time,
+    origin,
+  };
+  if (value.target !== undefined) event.target = short(value, "target");
+  if (value.nick !== undefined) event.nick = nick(value, "nick");
+  if (value.reason !== undefined) event.reason = short(value, "reason");
+  if (value.until !== undefined && value.until !== null) event.until = number(value, "until");
+  else if (value.until === null) event.until = null;
+  if (value.keys !== undefined) {
+    const keys = value.keys;
+    if (!Array.isArray(keys) || keys.length > 16) throw new NotAnEvent("keys");
+    event.keys = keys.map((_, i) => {
+      const key = short(keys as unknown as Record<string, unknown>, String(i));
+      if (key === "" || /\s/u.test(key)) throw new NotAnEvent("keys");
+      return key;
+    });
+  }
+  if (value.mask !== undefined) {
+    const mask = short(value, "mask");
+    if (parseCidr(mask) === null) throw new NotAnEvent("mask");
+    event.mask = mask;
+  }
+  if (act === "kick" && event.target === undefined) throw new NotAnEvent("kick: target");
+  if ((act === "ban" || act === "unban") && event.mask === undefined) {
+    throw new NotAnEvent(`${act}: mask`);
+  }
+  return event;
 }
 
 /** The changes of a mode event: known letters, parameters checked as a room operator's would be. */

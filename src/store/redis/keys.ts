@@ -24,12 +24,13 @@
  * | `parley:guests` | string | the guest-number counter (INCR) |
  * | `parley:nodes` | set | ids of the servers believed alive |
  * | `parley:node:{id}` | string | a server's heartbeat, with a lease (PX) |
- * | `parley:node:{id}:members` | hash | member id → JSON {nick, user, rooms, away} |
+ * | `parley:node:{id}:members` | hash | member id → JSON {nick, user, rooms, away, address} |
  * | `parley:node:{id}:bye` | string | set when a server left cleanly; expires |
  * | `parley:account:{N}` | hash | `nick`, `hash`, `salt` (base64), `N`, `r`, `p`, `created` |
  * | `parley:account:{N}:state` | string | JSON: the rooms it left, the one shown, when, multiclient |
  * | `parley:account:{N}:markers` | hash | target (`#` room key, or nick key) → read marker (ms) |
  * | `parley:bans` | hash | mask → JSON ban |
+ * | `parley:mutes` | hash | nick or account key → JSON {until, by, group} |
  *
  * A feed `F` is a room's key, or {@linkcode DIRECT_FEED} for the events that
  * belong to no one room (renames, quits, private messages).
@@ -45,6 +46,7 @@ export const ROOMS_KEY = "parley:rooms";
 export const GUESTS_KEY = "parley:guests";
 export const NODES_KEY = "parley:nodes";
 export const BANS_KEY = "parley:bans";
+export const MUTES_KEY = "parley:mutes";
 
 /** PSUBSCRIBE pattern of every feed's channel. */
 export const FEED_PATTERN = "parley:feed:*";

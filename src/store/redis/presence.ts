@@ -5,7 +5,7 @@
  *
  * - **Heartbeat.** Every `beatMs` a server sets `parley:node:{id}` with a
  *   lease of `leaseMs`, adds itself to `parley:nodes`, and keeps its members
- *   hash (`parley:node:{id}:members`: member id → {nick, user, rooms, away})
+ *   hash (`parley:node:{id}:members`: member id → {nick, user, rooms, away, address})
  *   alive for `keepMs`. The hash is written on every change, and rewritten
  *   whole after every reconnect (Redis may have lost it).
  * - **Dead servers.** Every `pollMs` each server checks the others'
@@ -45,6 +45,8 @@ export interface PresenceInfo {
   owner?: string;
   /** Its devices there, when more than one. */
   devices?: number;
+  /** The address it is connected from (server operators' bans by nick). */
+  address?: string;
 }
 
 /** A member of some server in the cluster. */
@@ -322,6 +324,7 @@ function member(node: string, id: string, json: string): ClusterMember {
       rooms: Array.isArray(info.rooms) ? info.rooms.map(String) : [],
       away: info.away ?? null,
     };
+    if (typeof info.address === "string") found.address = info.address;
     if (typeof info.account === "string") found.account = info.account;
     if (typeof info.owner === "string") found.owner = info.owner;
     if (typeof info.devices === "number") found.devices = info.devices;

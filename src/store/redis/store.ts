@@ -1,6 +1,6 @@
 /**
- * The {@linkcode Store} in Redis (`--cluster`): rooms, topics, accounts, bans
- * and room history shared by every server of the cluster, and kept as long
+ * The {@linkcode Store} in Redis (`--cluster`): rooms, topics, accounts, bans,
+ * mutes and room history shared by every server of the cluster, and kept as long
  * as Redis keeps them (run it with persistence for a restart of Redis too).
  *
  * - **History** is {@linkcode RedisHistory} (`history.ts`): rooms' messages
@@ -8,7 +8,7 @@
  *   pruned by age. {@linkcode RedisStore.forgetRoom} deletes a room's history
  *   with the room; {@linkcode RedisStore.dropAccount} an account's private
  *   messages with the account.
- * - **Writes** (rooms, topics, bans) are fire-and-forget: while the link is
+ * - **Writes** (rooms, topics, bans, mutes) are fire-and-forget: while the link is
  *   down they wait (at most 1000, in order) and go out when it is back; a
  *   write Redis refuses, or one beyond the bound, is reported through
  *   `onError`.
@@ -22,7 +22,14 @@
 import type { Topic } from "../../core/commands.ts";
 import { DEFAULT_RETENTION, type Retention } from "../../core/history.ts";
 import type { StoredModes } from "../../core/channel_modes.ts";
-import type { Account, AccountState, Ban, Store, StoredRoom } from "../../core/store.ts";
+import type {
+  Account,
+  AccountState,
+  Ban,
+  Store,
+  StoredMute,
+  StoredRoom,
+} from "../../core/store.ts";
 import { errorText } from "../../errors.ts";
 import { RedisHistory } from "./history.ts";
 import {
@@ -32,6 +39,7 @@ import {
   BANS_KEY,
   historyIdsKey,
   historyKey,
+  MUTES_KEY,
   roomInfoKey,
   ROOMS_KEY,
 } from "./keys.ts";
@@ -227,6 +235,44 @@ export class RedisStore implements Store {
 
   async removeBan(mask: string): Promise<boolean> {
     return (await this.#read((c) => c.hDel(BANS_KEY, mask), "lift the ban")) > 0;
+  }
+
+  /** The mutes in force on every server (read or fail, as the bans). */
+  async mutes(): Promise<StoredMute[]> {
+    const rows = await this.#read((c) => c.hGetAll(MUTES_KEY), "the mutes");
+    const mutes: StoredMute[] = [];
+    for (const [key, json] of Object.entries(rows)) {
+      try {
+        const value = JSON.parse(json) as Partial<StoredMute>;
+        const until = value.until ?? null;
+        if (until !== null && typeof until !== "number") throw new Error("until");
+        mutes.push({
+          key,
+          until,
+          by: String(value.by ?? ""),
+          group: typeof value.group === "string" ? value.group : key,
+        });
+      } catch {
+        this.#report("A damaged mute in Redis was skipped");
+      }
+    }
+    return mutes;
+  }
+
+  setMute(key: string, mute: StoredMute | null): void {
+    this.#write(
+      "a mute",
+      (c) =>
+        mute === null ? c.hDel(MUTES_KEY, key) : c.hSet(
+          MUTES_KEY,
+          key,
+          JSON.stringify({
+            until: mute.until,
+            by: mute.by,
+            group: mute.group,
+          }),
+        ),
+    );
   }
 
   /** Sends what waits (at most 1 s); the link itself is closed by its owner. */
