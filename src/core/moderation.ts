@@ -307,6 +307,8 @@ export class Moderation {
     if (own !== null && cidrContains(block, own)) {
       return refused({ code: "ban-covers-you", mask: formatCidr(block) });
     }
+    // Read before the ban goes out: once it has, their servers may have removed them already.
+    const elsewhere = await this.#queries.elsewhereAll();
     const ban = this.#bans.add(block, {
       duration: command.duration,
       reason: command.reason,
@@ -321,7 +323,7 @@ export class Moderation {
       ...(ban.reason ? { reason: ban.reason } : {}),
     }, by);
     // Those of the other servers it covers are removed by their servers.
-    for (const member of await this.#queries.elsewhereAll()) {
+    for (const member of elsewhere) {
       const address = member.address === undefined ? null : parseAddress(member.address);
       if (address !== null && cidrContains(block, address)) kicked.add(member.nick);
     }
