@@ -103,6 +103,9 @@ Deno.test("devices: a line client and two IRC clients of one account: one member
     await bob.expect(/^\*\*\* in #lobby: alice, bob/);
     assert.equal(bob.lines.filter((l) => l === "<alice> from irc").length, 1);
     assert.equal(bob.lines.filter((l) => l.includes("alice joined")).length, 1);
+    assert.ok(!bob.lines.some((l) => /devices\)/.test(l)), "bob is shown alice's device count");
+    irc.sendIrc("WHOIS alice");
+    await irc.expect(/ 320 alice alice :is connected on 3 devices$/);
 
     // A private message to alice reaches every device; alice's to bob, every other device as sent.
     bob.send("/msg alice psst");

@@ -73,6 +73,8 @@ export const RPL_ENDOFWHOIS = "318";
 export const RPL_WHOISCHANNELS = "319";
 /** `<client> <nick> <account> :is logged in as` — WHOIS of a member who proved an account. */
 export const RPL_WHOISACCOUNT = "330";
+/** `<client> <nick> :is connected on N devices` — WHOIS of one's own nick, or by an operator. */
+export const RPL_WHOISSPECIAL = "320";
 /** `<client> Channel :Users  Name` — optional start of a LIST reply; clients must not rely on it. */
 export const RPL_LISTSTART = "321";
 /** `<client> <channel> <client count> :<topic>` */

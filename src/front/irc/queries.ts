@@ -210,6 +210,10 @@ export async function whois(context: IrcContext, message: IrcMessage): Promise<v
   if (reply.account !== null) {
     context.numeric(N.RPL_WHOISACCOUNT, reply.nick, reply.account, "is logged in as");
   }
+  // One account on several devices (issue 23): to itself and to server operators only.
+  if (reply.devices !== undefined) {
+    context.numeric(N.RPL_WHOISSPECIAL, reply.nick, `is connected on ${reply.devices} devices`);
+  }
   context.numeric(
     N.RPL_WHOISIDLE,
     reply.nick,
