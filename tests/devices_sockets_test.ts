@@ -277,3 +277,32 @@ Deno.test("devices: a line client's /read moves the read marker; the IRC clients
     await server.close();
   }
 });
+
+Deno.test("devices: /multiclient off keeps an account to one device; on lets several in again", async () => {
+  const server = startServer({ withIrcPort: true });
+  const clients: TestClient[] = [];
+  try {
+    await register(server.port, "alice");
+    const line = await lineDevice(server.port, "alice");
+    clients.push(line);
+    line.send("/multiclient off");
+    await line.expect("*** your account takes one device at a time from now on");
+    const second = await TestClient.connect(server.port);
+    clients.push(second);
+    second.send(`/identify alice ${PASSWORD}`);
+    await second.expect(
+      "!!! alice is connected on another device and takes no other (multiclient is off)",
+    );
+    const irc = await ircDevice(server.ircPort, "alice");
+    clients.push(irc);
+    await irc.expect(/ 433 \* alice :alice is connected on another device/);
+    line.send("/multiclient on");
+    await line.expect("*** your account may be connected from several devices at once");
+    const third = await lineDevice(server.port, "alice");
+    clients.push(third);
+    await third.expect("*** you are on 2 devices; your rooms: #lobby");
+  } finally {
+    for (const client of clients) client.close();
+    await server.close();
+  }
+});

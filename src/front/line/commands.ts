@@ -88,6 +88,8 @@ export type LineCommand =
   | { kind: "search"; text: string }
   /** The current room is read up to now (the read marker its other devices count by). */
   | { kind: "read" }
+  /** Whether the account takes several devices at once (NickServ's SET MULTICLIENT). */
+  | { kind: "multiclient"; on: boolean }
   | { kind: "quit"; reason: string }
   | { kind: "help" }
   /** A command without what it needs: `form` shows how it is used. */
@@ -557,6 +559,24 @@ const COMMANDS: Rows = {
       if (room === null) return context.error(NO_ROOM_TEXT);
       const time = await context.chat.markRead(context.member, `#${room.name}`, "now");
       if (time !== null) context.notice(readText(room.name, time, Date.now()));
+    },
+  },
+  multiclient: {
+    names: ["multiclient"],
+    usage: "/multiclient on|off",
+    about: "whether your account may be connected from several devices at once",
+    parse: (args) =>
+      /^(on|off)$/i.test(args) ? { kind: "multiclient", on: args.toLowerCase() === "on" } : null,
+    async run(context, { on }) {
+      if (!(await context.chat.setMulticlient(context.member, on))) {
+        return context.error("you are not identified: /identify first");
+      }
+      context.account(`multiclient ${on ? "on" : "off"}`);
+      context.notice(
+        on
+          ? "your account may be connected from several devices at once"
+          : "your account takes one device at a time from now on",
+      );
     },
   },
   quit: {
