@@ -695,10 +695,12 @@ function statements(db: Database) {
          (SELECT id FROM messages WHERE room_key = ? ORDER BY id LIMIT ?)`,
     ),
     headId: sql("SELECT id FROM messages ORDER BY id LIMIT 1 OFFSET ?"),
+    // `+time`: a range of row ids, never a skip-scan of messages_by_time over every room (what
+    // the planner picks once `PRAGMA optimize` has counted the table: 65 ms a step on 1M rows).
     unindexOld: sql(
-      "DELETE FROM messages_fts WHERE rowid IN (SELECT id FROM messages WHERE id <= ? AND time < ?)",
+      "DELETE FROM messages_fts WHERE rowid IN (SELECT id FROM messages WHERE id <= ? AND +time < ?)",
     ),
-    deleteOld: sql("DELETE FROM messages WHERE id <= ? AND time < ? RETURNING room_key"),
+    deleteOld: sql("DELETE FROM messages WHERE id <= ? AND +time < ? RETURNING room_key"),
     censusRooms: sql(
       `SELECT room_key AS k, count(*) AS n, max(id) AS last FROM
          (SELECT id, room_key FROM messages WHERE id > ? AND id <= ? ORDER BY id LIMIT ?)
@@ -738,12 +740,13 @@ function statements(db: Database) {
       `SELECT id, time FROM private_messages WHERE owner = ? AND peer = ? AND time >= ? AND id > ?
        ORDER BY time, id LIMIT 1`,
     ),
+    // One conversation's stretch: its own index, not the owner's rows of every conversation.
     privateNewest: sql(
-      `SELECT ${PRIVATE_COLUMNS} FROM private_messages
+      `SELECT ${PRIVATE_COLUMNS} FROM private_messages INDEXED BY private_by_peer
        WHERE owner = ? AND peer = ? AND id > ? AND id < ? ORDER BY id DESC LIMIT ?`,
     ),
     privateOldest: sql(
-      `SELECT ${PRIVATE_COLUMNS} FROM private_messages
+      `SELECT ${PRIVATE_COLUMNS} FROM private_messages INDEXED BY private_by_peer
        WHERE owner = ? AND peer = ? AND id > ? AND id < ? ORDER BY id LIMIT ?`,
     ),
     conversations: sql(
@@ -763,7 +766,7 @@ function statements(db: Database) {
     ),
     headPrivateId: sql("SELECT id FROM private_messages ORDER BY id LIMIT 1 OFFSET ?"),
     deleteOldPrivate: sql(
-      "DELETE FROM private_messages WHERE id <= ? AND time < ? RETURNING owner",
+      "DELETE FROM private_messages WHERE id <= ? AND +time < ? RETURNING owner",
     ),
     forgetEmptyConversations: sql(
       `DELETE FROM private_conversations
