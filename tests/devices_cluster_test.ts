@@ -2,7 +2,8 @@
  * One account on devices of two servers (issue 23), with real server
  * processes on one real `redis-server`: a line client of alice on A and an IRC
  * client of alice on B are one member (others see one join, each message once,
- * a private message reaches both, a join on B joins A's device too), and when
+ * a private message reaches both, a join on B joins A's device too, a status given on B holds on
+ * A), and when
  * A is killed with SIGKILL alice stays present on B: nobody sees her quit, and
  * her device there goes on talking.
  */
@@ -106,6 +107,13 @@ Deno.test({
     await line.expect("<carol> in dev", T);
     await irc.expect(/:carol!\S+ PRIVMSG #dev :in dev$/, T);
     assert.equal(carol.lines.filter((l) => / JOIN #dev$/.test(l) && l.includes("alice")).length, 1);
+
+    // A status given on B (to B's record of alice) is alice's on A too: her line client runs #dev.
+    carol.sendIrc("MODE #dev +o alice");
+    await line.expect("*** carol made alice an operator in #dev", T);
+    line.send("/topic set from A");
+    await carol.expect(/:alice!line@\S+ TOPIC #dev :set from A$/, T);
+    await irc.expect(/:alice!line@\S+ TOPIC #dev :set from A$/, T);
 
     // A dies without a word: bob (only on A) leaves carol's lists, alice (also on B) does not.
     a.child.kill("SIGKILL");

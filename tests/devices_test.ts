@@ -324,3 +324,19 @@ Deno.test("devices: read markers move forward only and reach the member's other 
   const three = await device("alice", new Fake(), PASSWORD);
   assert.equal(await chat.markRead(three.member, "#dev"), now());
 });
+
+Deno.test("devices: a topic or a mode set on one device shows on the others", async () => {
+  const { chat, device, register } = setup();
+  await register("alice");
+  const one = await device("alice", new Fake(), PASSWORD);
+  const two = await device("alice", new Fake(), PASSWORD);
+  await chat.apply(one.member, { kind: "join", room: "dev", move: false });
+  two.far.take();
+  await chat.apply(one.member, { kind: "topic", room: "dev", text: "release on Friday" });
+  const topic = two.far.take();
+  assert.deepEqual(topic.map((event) => event.kind), ["topic"]);
+  assert.equal(topic[0].kind === "topic" && topic[0].text, "release on Friday");
+  await chat.apply(one.member, { kind: "mode", room: "dev", changes: [{ mode: "m", on: true }] });
+  assert.deepEqual(two.far.take().map((event) => event.kind), ["mode"]);
+  assert.deepEqual(one.far.take(), []);
+});

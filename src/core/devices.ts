@@ -309,6 +309,21 @@ export class Devices {
       tell(others, { kind: "renamed", from: reply.renamedFrom, to: reply.nick });
     } else if (reply.kind === "away") {
       tell(others, { kind: "away", away: m.away });
+    } else if (reply.kind === "mode" && reply.event !== null) {
+      show(this.#registry, others, reply.event);
+    } else if (command.kind === "kick" && reply.kind === "kicked" && "event" in reply) {
+      show(this.#registry, others, reply.event);
+    } else if (reply.kind === "topic" && reply.changed) {
+      show(this.#registry, others, {
+        kind: "topic",
+        room: reply.room,
+        seq: 0,
+        nick: m.nick,
+        user: m.user,
+        text: reply.topic?.text ?? "",
+        time: reply.topic?.time ?? this.#clock(),
+        origin: m.id,
+      });
     }
   }
 
@@ -396,6 +411,22 @@ export class Devices {
         if (event.origin === "" || this.#registry.byId(event.origin)) return;
         const m = sameAccount(this.#registry, event);
         if (m !== undefined) void this.#follow(m, event);
+        return;
+      }
+      case "mode": {
+        // A status given on another server to its member of an account that is here too:
+        // this server's member of it has it as well (statuses are kept by member id).
+        if (event.origin === "" || this.#registry.byId(event.origin)) return;
+        const room = this.#registry.roomOf(event.room);
+        if (room === undefined) return;
+        for (const change of event.changes) {
+          if ((change.mode !== "o" && change.mode !== "v") || change.param === undefined) continue;
+          const m = this.#registry.byKey(nameKey(change.param));
+          if (m === undefined || m.id === change.id || m.account === null) continue;
+          const statuses = change.mode === "o" ? room.operators : room.voiced;
+          if (change.on) statuses.add(m.id);
+          else statuses.delete(m.id);
+        }
         return;
       }
       case "kicked": {
@@ -490,6 +521,9 @@ export class Devices {
       if (room === undefined || room.members.has(m)) continue;
       room.add(m);
       m.rooms.push(room);
+      // Its statuses there, as the other server's member has them (kept by member id).
+      if (room.operators.has(model.id)) room.operators.add(m.id);
+      if (room.voiced.has(model.id)) room.voiced.add(m.id);
     }
     this.#registry.tellPresence(m);
     this.#attached.add(m.devices[0]);
@@ -608,6 +642,17 @@ function shownTarget(key: string, registry: Registry): string {
   if (!key.startsWith("#")) return registry.byKey(key)?.nick ?? key;
   const room = registry.room(key.slice(1));
   return room === undefined ? key : `#${room.name}`;
+}
+
+/** Shows a room event a device did to the member's other devices that show its room. */
+function show(registry: Registry, devices: readonly Device[], event: ChatEvent & { room: string }) {
+  const room = registry.roomOf(event.room);
+  if (room === undefined) return;
+  for (const device of devices) {
+    if (!room.shows(device)) continue;
+    const bytes = device.renderer.render([event], room.members.size);
+    if (bytes !== null) device.endpoint.send(bytes);
+  }
 }
 
 function tell(devices: readonly Device[], notice: DeviceNotice): void {
