@@ -2,8 +2,8 @@
  * One account on devices of two servers (issue 23), with real server
  * processes on one real `redis-server`: a line client of alice on A and an IRC
  * client of alice on B are one member (others see one join, each message once,
- * a private message reaches both, a join on B joins A's device too, a status given on B holds on
- * A), and when
+ * a private message reaches both, a join on B joins A's device too, a read on A moves the marker
+ * on B, a status given on B holds on A), and when
  * A is killed with SIGKILL alice stays present on B: nobody sees her quit, and
  * her device there goes on talking.
  */
@@ -59,7 +59,7 @@ Deno.test({
     const irc = await TestClient.connect(b.ircPort);
     clients.push(irc);
     irc.send("CAP LS 302");
-    irc.send("CAP REQ :sasl message-tags echo-message");
+    irc.send("CAP REQ :sasl message-tags echo-message draft/read-marker");
     irc.send("AUTHENTICATE PLAIN");
     await irc.expect("AUTHENTICATE +");
     irc.send(`AUTHENTICATE ${plain("alice", PASSWORD)}`);
@@ -107,6 +107,11 @@ Deno.test({
     await line.expect("<carol> in dev", T);
     await irc.expect(/:carol!\S+ PRIVMSG #dev :in dev$/, T);
     assert.equal(carol.lines.filter((l) => / JOIN #dev$/.test(l) && l.includes("alice")).length, 1);
+
+    // Reading #dev on A moves the marker on B.
+    line.send("/read");
+    await line.expect(/^\*\*\* read #dev up to /);
+    await irc.expect(/ MARKREAD #dev timestamp=\S+$/, T);
 
     // A status given on B (to B's record of alice) is alice's on A too: her line client runs #dev.
     carol.sendIrc("MODE #dev +o alice");

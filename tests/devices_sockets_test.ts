@@ -306,3 +306,41 @@ Deno.test("devices: /multiclient off keeps an account to one device; on lets sev
     await server.close();
   }
 });
+
+Deno.test("devices: IRC PASS attaches at registration; NickServ IDENTIFY later (its own nick's channels left, the account's joined)", async () => {
+  const server = startServer({ withIrcPort: true });
+  const clients: TestClient[] = [];
+  try {
+    await register(server.port, "alice");
+    const line = await lineDevice(server.port, "alice");
+    clients.push(line);
+    line.send("/join dev");
+    await line.expect(/^\*\*\* you are now in #dev/);
+
+    const pass = await TestClient.connect(server.ircPort);
+    clients.push(pass);
+    pass.send(`PASS ${PASSWORD}`);
+    pass.send("NICK alice");
+    pass.send("USER alice 0 * :alice");
+    await pass.expect(/ 001 alice /);
+    await pass.expect(`:alice!line@${S} JOIN #dev`);
+    await pass.expect(/ 366 alice #dev /);
+
+    const zed = await TestClient.registerIrc(server.ircPort, "zed");
+    clients.push(zed);
+    zed.sendIrc("JOIN #lobby");
+    await zed.expect(/ 366 zed #lobby /);
+    zed.sendIrc(`PRIVMSG NickServ :IDENTIFY alice ${PASSWORD}`);
+    await zed.expect(`:zed!zed@${S} PART #lobby`);
+    await zed.expect(`:zed!zed@${S} NICK alice`);
+    await zed.expect(`:alice!line@${S} JOIN #dev`);
+    await zed.expect(/ 366 alice #dev /);
+    await zed.expect(/NOTICE alice :You are now identified for alice, on 3 devices\.$/);
+    line.send("three devices now");
+    await zed.expect(/:alice!line@\S+ PRIVMSG #dev :three devices now$/);
+    await pass.expect(/:alice!line@\S+ PRIVMSG #dev :three devices now$/);
+  } finally {
+    for (const client of clients) client.close();
+    await server.close();
+  }
+});
