@@ -82,6 +82,11 @@ export interface BenchOptions extends Load {
   connectMode?: ConnectMode;
   /** Source addresses (for tests: fewer connections per address). */
   connector?: ConnectorOptions;
+  /**
+   * What client `index` sends as soon as it is connected, before anything of the run's own
+   * (the devices scenario: the line that proves its account, `devices.ts`); null: nothing.
+   */
+  firstLine?: (index: number) => Uint8Array | null;
   /** Called about ten times a second while the run goes on. */
   onProgress?: (progress: BenchProgress) => void;
 }
@@ -271,6 +276,8 @@ export async function runBench(options: BenchOptions): Promise<BenchReport> {
       onProgress: progress,
       onConnect(conn, index) {
         conns.push(conn);
+        const first = options.firstLine?.(index);
+        if (first) conn.write(first).catch(() => {});
         if (index < stalled) {
           const client = new StalledClient(conn, state);
           stalledClients.push(client);

@@ -12,6 +12,7 @@
 
 import { type LeanReaders, leanReaders, measureFloor, measurePaced } from "./floor.ts";
 import { runGrowth } from "./growth.ts";
+import { deviceFirstLine, LOGINS_PER_SOURCE, registerAccounts } from "./devices.ts";
 import { type Outcome, type ProgressBar, type ScenarioResult } from "./report.ts";
 import { type BenchOptions, type Load, runBench } from "./run.ts";
 import { SERVER_V8_FLAGS } from "../../server.ts";
@@ -44,6 +45,11 @@ export interface LoadScenario extends Load {
   leanReaders?: boolean;
   /** After the Deno bench, run the same load from the lean C epoll client, on a fresh server. */
   leanClient?: boolean;
+  /**
+   * Half the talkers are second devices of the other half's accounts (issue 23): the
+   * accounts are registered first, every talker's first line proves one (`devices.ts`).
+   */
+  devices?: boolean;
 }
 
 /** Memory against connections (a {@linkcode runGrowth} run); parley only. */
@@ -104,6 +110,23 @@ export const SCENARIOS: readonly Scenario[] = [
     stalled: 0,
     timeLimit: 60_000,
     leanClient: true,
+  },
+  {
+    kind: "load",
+    name: "paced-devices",
+    description:
+      "the paced load on 50 accounts of 2 devices each: 100 clients × 10 messages/s each for 10 s, " +
+      "every client's first line proving its account (990,000 deliveries)",
+    clients: 100,
+    messages: 100,
+    rate: 10,
+    size: 64,
+    idle: 0,
+    stalled: 0,
+    timeLimit: 120_000,
+    devices: true,
+    notForNcat: "n/a (accounts on several devices are parley's)",
+    target: "nothing lost; figures beside paced",
   },
   {
     kind: "load",
@@ -291,12 +314,19 @@ async function measure(
       });
       outcome = { growth };
     } else {
+      if (scenario.devices) await registerAccounts(server.host, server.port, scenario.clients);
       const report = await runBench({
         ...scenario,
         host: server.host,
         port: server.port,
         serverPid: server.pid,
         onProgress,
+        ...(scenario.devices
+          ? {
+            firstLine: deviceFirstLine(scenario.clients),
+            connector: { perSource: LOGINS_PER_SOURCE },
+          }
+          : {}),
       });
       outcome = { report };
       if (scenario.leanReaders && options.lean) {
