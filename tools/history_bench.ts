@@ -621,7 +621,7 @@ async function redis(dir: string): Promise<void> {
         fixed(stallMs, 2)
       } ms; Redis: longest PING round trip meanwhile ${
         fixed(longestPing, 2)
-      } ms (each script deletes at most 500)`,
+      } ms (each script deletes at most 100)`,
     );
   } finally {
     for (const child of [fullRedis, emptyRedis]) {

@@ -65,7 +65,7 @@ import { detach, KEEP_PRIVATE, PRUNE_HISTORY, runScript, within } from "./script
 /** Longest wait for a read, in ms. */
 const READ_TIMEOUT_MS = 3000;
 /** Entries one prune script deletes at most. */
-const PRUNE_CHUNK = 500;
+const PRUNE_CHUNK = 100;
 /** How often a round of pruning is tried, in ms. */
 const PRUNE_EVERY_MS = 60_000;
 /** How far back a search looks: entries per room, and per conversation. */
