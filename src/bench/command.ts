@@ -23,6 +23,7 @@ import {
 import { UsageError } from "../errors.ts";
 import { SERVER_DEFAULTS, SERVER_V8_FLAGS } from "../../server.ts";
 import { MAX_SENDERS, PAYLOAD_MIN_SIZE } from "./payload.ts";
+import { CLIENT_KINDS, type ClientKind } from "./client_kinds.ts";
 import {
   type ClusterComparison,
   formatClusterComparison,
@@ -242,6 +243,9 @@ Single run:
   --size BYTES         payload bytes per message, ${PAYLOAD_MIN_SIZE} to ${SERVER_DEFAULTS.maxLine} without --target (default 64)
   --idle K             extra clients that only listen (default 0)
   --stalled K          extra clients that connect and never read (default 0)
+  --client-kind KIND   what the clients speak: line (default), irc (IRC over TCP:
+                       NICK, USER, JOIN #lobby, PRIVMSG #lobby), or websocket
+                       (the same IRC over WebSocket, as parley's page speaks it)
   --server-pid PID     measure this process's CPU and peak memory (with --target)
   --time-limit SECONDS hard limit for the run (default 120); a server that stops
                        delivering is reported as stuck after a few seconds
@@ -273,6 +277,7 @@ const RUN_FLAGS = [
   "size",
   "idle",
   "stalled",
+  "client-kind",
   "server-pid",
   "time-limit",
   "cluster",
@@ -289,6 +294,7 @@ export async function benchCommand(args: string[]): Promise<number> {
     size: { type: "string" },
     idle: { type: "string" },
     stalled: { type: "string" },
+    "client-kind": { type: "string" },
     "server-pid": { type: "string" },
     "time-limit": { type: "string" },
     cluster: { type: "string" },
@@ -355,6 +361,12 @@ export async function benchCommand(args: string[]): Promise<number> {
   const optional = <T>(value: string | undefined, parse: (value: string) => T, fallback: T) =>
     value === undefined ? fallback : parse(value);
   const size = optional(values.size, (v) => parseSize("size", v, PAYLOAD_MIN_SIZE), 64);
+  const clientKind = values["client-kind"];
+  if (clientKind !== undefined && !(CLIENT_KINDS as readonly string[]).includes(clientKind)) {
+    throw new UsageError(
+      `invalid value '${clientKind}' for --client-kind: expected one of ${CLIENT_KINDS.join(", ")}`,
+    );
+  }
   if (!target && size > SERVER_DEFAULTS.maxLine) {
     throw new UsageError(
       `invalid value '${values.size}' for --size: the bench's own parley server keeps its ` +
@@ -374,6 +386,7 @@ export async function benchCommand(args: string[]): Promise<number> {
     size,
     idle: optional(values.idle, (v) => parseInteger("idle", v, 0), 0),
     stalled: optional(values.stalled, (v) => parseInteger("stalled", v, 0), 0),
+    clientKind: clientKind as ClientKind | undefined,
     serverPid: optional(values["server-pid"], (v) => parseInteger("server-pid", v, 1), undefined),
     timeLimit: optional(
       values["time-limit"],

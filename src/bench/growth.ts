@@ -17,10 +17,10 @@
 
 import { settlesWithin, sleep } from "../async.ts";
 import { closeQuietly } from "../net/io.ts";
-import { writeAll } from "../net/io.ts";
-import { type ClientState, ReadingClient, receive } from "./clients.ts";
+import { type ClientKind, messageEncoder } from "./client_kinds.ts";
+import { type ClientState, joinInWaves, ReadingClient, receive } from "./clients.ts";
 import { ConnectError, Connector, type ConnectorOptions } from "./connect.ts";
-import { nowMicros, PayloadEncoder, PayloadScanner } from "./payload.ts";
+import { nowMicros, PayloadScanner } from "./payload.ts";
 import {
   type BenchProgress,
   cpuUsed,
@@ -47,6 +47,8 @@ export interface GrowthOptions {
   messages?: number;
   /** Payload bytes (default 64). */
   size?: number;
+  /** What the clients speak (default line; see `client_kinds.ts`). */
+  clientKind?: ClientKind;
   /** Wait before each memory reading (ms, default 1000). */
   settle?: number;
   /** Hard limit for the whole run (ms, default 600,000). */
@@ -79,6 +81,7 @@ export interface GrowthLevel {
 /** What a growth run measured. */
 export interface GrowthReport {
   target: string;
+  clientKind?: ClientKind;
   /** The server's VmRSS with no client (MiB). */
   baseRssMiB: number | null;
   levels: GrowthLevel[];
@@ -134,6 +137,7 @@ export function planLevels(
 export async function runGrowth(options: GrowthOptions): Promise<GrowthReport> {
   const settings = { ...DEFAULTS, ...options };
   const { talkers, messages, size } = settings;
+  const clientKind = options.clientKind ?? "line";
   const fileLimits = { bench: openFileLimit(), server: openFileLimit(options.serverPid) };
   const { run: levels, skipped } = planLevels(options.levels, fileLimits);
   if (levels.length === 0) {
@@ -153,7 +157,7 @@ export async function runGrowth(options: GrowthOptions): Promise<GrowthReport> {
     disconnected: 0,
     stopping: false,
   };
-  const encoders = Array.from({ length: talkers }, () => new PayloadEncoder(size));
+  const encoders = Array.from({ length: talkers }, () => messageEncoder(clientKind, size));
   const clients: ReadingClient[] = [];
   /** The talkers by their index (connections may complete out of order). */
   const speakers: ReadingClient[] = [];
@@ -189,6 +193,9 @@ export async function runGrowth(options: GrowthOptions): Promise<GrowthReport> {
             senders: talkers,
             buffer: bufferSize,
             firstSeq,
+            kind: clientKind,
+            index,
+            host: options.host,
           });
           client.done = receive(client, state);
           clients.push(client);
@@ -203,6 +210,14 @@ export async function runGrowth(options: GrowthOptions): Promise<GrowthReport> {
       if (!await settlesWithin(Promise.all(greetings), deadline - performance.now())) {
         throw new BenchError(`growth: not every client was greeted before the time limit`);
       }
+      // IRC kinds join the channel once this level's clients are connected.
+      if (clientKind !== "line") {
+        const joined = await joinInWaves(clients.slice(clients.length - greetings.length), {
+          deadline,
+          onProgress: (done) => report("joining", previous.connections + done, top),
+        });
+        if (!joined) throw new BenchError(`growth: not every client joined before the time limit`);
+      }
       const connectMs = performance.now() - connectStart;
 
       // A few messages from each talker to everyone: every connection is written to.
@@ -214,8 +229,7 @@ export async function runGrowth(options: GrowthOptions): Promise<GrowthReport> {
         for (let talker = 0; talker < talkers; talker++) {
           const client = speakers[talker];
           if (client.cut) continue;
-          await writeAll(client.conn, encoders[talker].encode(talker, seq, nowMicros()))
-            .catch(() => {});
+          await client.send(encoders[talker].encode(talker, seq, nowMicros())).catch(() => {});
         }
       }
       const delivered = await waitForDeliveries(state, {
@@ -248,6 +262,7 @@ export async function runGrowth(options: GrowthOptions): Promise<GrowthReport> {
     const benchPeak = peakRssMiB("self");
     return {
       target: `${options.host}:${options.port}`,
+      clientKind,
       baseRssMiB: baseRssMiB === null ? null : round(baseRssMiB, 1),
       levels: measured,
       skipped,

@@ -29,6 +29,11 @@
  * marker belongs to an *altered* payload: cut, or merged with bytes of another
  * line. Lines without a marker (notices, joins, welcome) are skipped.
  *
+ * IRC clients (over TCP or WebSocket) get each payload as one IRC message,
+ * `:nick!user@host PRIVMSG #lobby :PAYLOAD` ({@linkcode PayloadScanner.scanIrc}):
+ * intact when the message is exactly that, with one whole payload ending it;
+ * `… PRIVMSG #lobby :[07:12] PAYLOAD` is a replay; any other marker is altered.
+ *
  * @module
  */
 
@@ -61,6 +66,7 @@ export const PROBE_SEQ = 16 ** SEQ_DIGITS - 1;
 const LF = 0x0a;
 const CR = 0x0d;
 const SPACE = 0x20;
+const COLON = 0x3a; // :
 const LESS = 0x3c; // <
 const GREATER = 0x3e; // >
 const LEFT_BRACKET = 0x5b; // [
@@ -70,6 +76,10 @@ const HEX_VALUES = new Int8Array(256).fill(-1);
 for (let i = 0; i < 16; i++) HEX_VALUES[HEX_DIGITS[i]] = i;
 const RUN_HEX = new Uint8Array(RUN_DIGITS);
 writeHex(RUN_HEX, 0, RUN_DIGITS, RUN_ID);
+/** The channel the bench's IRC clients join and talk in: parley's lobby, where line clients are. */
+export const IRC_CHANNEL = "#lobby";
+/** What comes between an IRC message's prefix and its text: ` PRIVMSG #lobby :`. */
+const IRC_TAIL = new TextEncoder().encode(` PRIVMSG ${IRC_CHANNEL} :`);
 /** The padding is this alphabet over and over, from the padding's first byte. */
 const PADDING = new TextEncoder().encode("abcdefghijklmnopqrstuvwxyz0123456789");
 
@@ -185,11 +195,11 @@ export class PayloadDecoder {
   }
 }
 
-/** The index of the next payload marker in `bytes` at or after `from`, or -1. */
-export function findMarker(bytes: Uint8Array, from: number): number {
+/** The index of the next payload marker in `bytes[from, to)` (to the end by default), or -1. */
+export function findMarker(bytes: Uint8Array, from: number, to = bytes.length): number {
   // A plain loop: the marker is usually a few bytes away (after `<name> `),
   // where calling the indexOf builtin costs more than it saves.
-  const length = bytes.length - 2;
+  const length = to - 2;
   for (let i = from; i < length; i++) {
     if (bytes[i] === TILDE && bytes[i + 1] === MARKER_P && bytes[i + 2] === MARKER_B) return i;
   }
@@ -320,6 +330,47 @@ export class PayloadScanner {
       this.lastArrivalUs = receiver.readAtUs;
       return;
     }
+    this.#count(attributed, receiver);
+  }
+
+  /**
+   * Scans one IRC message for `receiver`: `bytes[start, end)` is one whole
+   * line without its CR LF (a line of a stream, or one WebSocket message).
+   * Returns false when it holds no payload marker at all (a numeric, a JOIN,
+   * a PING: the caller's business), true when it did, whatever came of it.
+   *
+   * Intact: `:PREFIX PRIVMSG #lobby :` (PREFIX without spaces) and one whole
+   * payload that verifies and ends the message. A payload after `[07:12] `
+   * there is a history replay; anything else with a marker is altered.
+   */
+  scanIrc(bytes: Uint8Array, start: number, end: number, receiver: Receiver): boolean {
+    const marker = findMarker(bytes, start, end);
+    if (marker === -1) return false;
+    const decoder = this.#decoder;
+    if (!decoder.ours(bytes, marker)) return true; // another run's payload (a history replay)
+    if (marker + decoder.size === end && decoder.decode(bytes, marker)) {
+      const tailAt = marker - IRC_TAIL.length;
+      if (
+        tailAt > start + 1 && bytes[start] === COLON && matches(bytes, tailAt, IRC_TAIL) &&
+        bytes.indexOf(SPACE, start) === tailAt && this.#decoder.fields.sender < this.#senders
+      ) {
+        this.#count(true, receiver);
+      } else if (isIrcReplay(bytes, start, marker)) {
+        this.replayed++;
+      } else {
+        this.altered++;
+        this.lastArrivalUs = receiver.readAtUs;
+      }
+      return true;
+    }
+    for (let at = marker; at !== -1; at = findMarker(bytes, at + 1, end)) this.altered++;
+    this.lastArrivalUs = receiver.readAtUs;
+    return true;
+  }
+
+  /** A verified payload from one of this run's senders (its fields are in the decoder). */
+  #count(attributed: boolean, receiver: Receiver): void {
+    const fields = this.#decoder.fields;
     if (fields.seq === PROBE_SEQ) {
       this.probes++;
       return;
@@ -348,6 +399,23 @@ function isReplay(bytes: Uint8Array, start: number, marker: number): boolean {
   const close = bytes.indexOf(RIGHT_BRACKET, start);
   return close !== -1 && close + 4 < marker && bytes[close + 1] === SPACE &&
     bytes[close + 2] === LESS && bytes[marker - 2] === GREATER && bytes[marker - 1] === SPACE;
+}
+
+/** Whether the IRC message from `start` is `:PREFIX PRIVMSG #lobby :[TIME] ` and then the marker. */
+function isIrcReplay(bytes: Uint8Array, start: number, marker: number): boolean {
+  const close = marker - 2;
+  if (bytes[marker - 1] !== SPACE || bytes[close] !== RIGHT_BRACKET) return false;
+  const open = bytes.lastIndexOf(LEFT_BRACKET, close);
+  const tailAt = open - IRC_TAIL.length;
+  return open > start && tailAt > start + 1 && bytes[start] === COLON &&
+    matches(bytes, tailAt, IRC_TAIL) && bytes.indexOf(SPACE, start) === tailAt;
+}
+
+/** Whether `bytes` holds `expected` at `at`. */
+function matches(bytes: Uint8Array, at: number, expected: Uint8Array): boolean {
+  if (at < 0 || at + expected.length > bytes.length) return false;
+  for (let i = 0; i < expected.length; i++) if (bytes[at + i] !== expected[i]) return false;
+  return true;
 }
 
 function isMarker(bytes: Uint8Array, at: number): boolean {

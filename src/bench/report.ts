@@ -10,6 +10,7 @@
 import type { LeanFloor } from "./floor.ts";
 import type { GrowthReport } from "./growth.ts";
 import type { BenchProgress, BenchReport, ServersReport } from "./run.ts";
+import { CLIENT_KIND_NAMES } from "./client_kinds.ts";
 
 const numberFormat = new Intl.NumberFormat("en-US");
 
@@ -21,12 +22,15 @@ export function formatCount(value: number): string {
 /** A readable summary of one run; `server` names what was measured. */
 export function formatReport(report: BenchReport, server: string): string {
   const pace = report.rate > 0 ? `${report.rate} msg/s each` : "burst";
+  const kind = report.clientKind === undefined || report.clientKind === "line"
+    ? ""
+    : ` (${CLIENT_KIND_NAMES[report.clientKind]})`;
   const lines = [
     `parley bench: ${report.target} (${server})`,
     row(
       "clients",
       `${report.clients} talking × ${report.messages} messages, ${pace}, ${report.size}-byte payloads; ` +
-        `${report.idle} idle, ${report.stalled} stalled`,
+        `${report.idle} idle, ${report.stalled} stalled${kind}`,
     ),
     row("status", describeStatus(report)),
     row(
@@ -50,6 +54,11 @@ export function formatReport(report: BenchReport, server: string): string {
   if (report.duplicates > 0) lines.push(row("duplicates", formatCount(report.duplicates)));
   if (report.echoes > 0) lines.push(row("echoes", formatCount(report.echoes)));
   lines.push(row("readers cut", describeCut(report)));
+  if (report.failed) {
+    lines.push(
+      row("failed", `${formatCount(report.failed)} clients gave up: ${report.firstFailure ?? "?"}`),
+    );
+  }
   if (report.stalled > 0) lines.push(row("stalled cut", describeStalledCut(report)));
   const latency = report.latencyMs;
   const greeting = report.greetingMs;
@@ -535,7 +544,7 @@ export class ProgressBar {
     const width = 24;
     const full = Math.round(fraction * width);
     const bar = "#".repeat(full) + "-".repeat(width - full);
-    const unit = progress.phase === "connecting" ? "clients" : "deliveries";
+    const unit = progress.phase === "delivering" ? "deliveries" : "clients";
     const text = `${this.#label}${this.#label ? "  " : ""}${progress.phase} [${bar}] ${
       (fraction * 100).toFixed(0).padStart(3)
     }%  ${formatCount(progress.done)} / ${formatCount(progress.total)} ${unit}`;

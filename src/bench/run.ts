@@ -18,16 +18,17 @@
  *   client being cut is the slow-reader defence working and does not count;
  *   it is reported on its own;
  * - `lost`: everything was sent and the probe got through, nobody who reads
- *   was cut, but some payloads never will arrive (the server dropped them);
+ *   was cut, but some payloads never will arrive intact (the server dropped,
+ *   cut or merged them);
  * - `timeout`: the hard `timeLimit` passed while payloads were still arriving.
  *
  * @module
  */
 
 import { closeQuietly } from "../net/io.ts";
-import { writeAll } from "../net/io.ts";
 import { settlesWithin, sleep } from "../async.ts";
-import { type ClientState, ReadingClient, receive, StalledClient } from "./clients.ts";
+import { type ClientKind, messageEncoder } from "./client_kinds.ts";
+import { type ClientState, joinInWaves, ReadingClient, receive, StalledClient } from "./clients.ts";
 import {
   ConnectError,
   type ConnectMode,
@@ -38,7 +39,7 @@ import {
   tcpStates,
 } from "./connect.ts";
 import type { LatencyHistogram } from "./histogram.ts";
-import { nowMicros, PayloadEncoder, PayloadScanner, PROBE_SEQ } from "./payload.ts";
+import { IRC_CHANNEL, nowMicros, PayloadScanner, PROBE_SEQ } from "./payload.ts";
 import { BenchError, type CpuTime, cpuTime, openFileLimit, peakRssMiB } from "./servers.ts";
 
 /** The load a run puts on a server. */
@@ -55,6 +56,8 @@ export interface Load {
   idle: number;
   /** Clients that connect and never read (nor send). */
   stalled: number;
+  /** What the clients speak (default line; see `client_kinds.ts`). */
+  clientKind?: ClientKind;
 }
 
 /** What to run. */
@@ -93,11 +96,11 @@ export interface BenchOptions extends Load {
 
 /** Where a run is, for a progress bar. */
 export interface BenchProgress {
-  /** Connecting clients, or waiting for payloads to be delivered. */
-  phase: "connecting" | "delivering";
-  /** Clients connected, or payloads delivered to a reader. */
+  /** Connecting clients, joining them to the channel (IRC kinds), or waiting for payloads. */
+  phase: "connecting" | "joining" | "delivering";
+  /** Clients connected or joined, or payloads delivered to a reader. */
   done: number;
-  /** Clients to connect, or deliveries expected. */
+  /** Clients to connect or join, or deliveries expected. */
   total: number;
 }
 
@@ -162,6 +165,14 @@ export interface BenchReport extends Load {
   /** Of `lost`, the payloads the disconnected readers had not received when they were cut. */
   lostAtCutReaders: number;
   /**
+   * Clients that gave up because the server broke their protocol or refused
+   * them (a WebSocket upgrade not answered 101, a frame RFC 6455 does not
+   * allow, an IRC registration refused); always 0 for line clients.
+   */
+  failed?: number;
+  /** The first of those failures, in words; null when none. */
+  firstFailure?: string | null;
+  /**
    * Stalled clients the server had disconnected by the end of the run (the
    * slow-reader defence; not held against the run); null without stalled
    * clients, or when the kernel does not say (not Linux).
@@ -174,8 +185,13 @@ export interface BenchReport extends Load {
   latencyMs: LatencyReport | null;
   /** How connections were paced. */
   connectMode: ConnectMode;
-  /** Until every client was connected and had heard from the server (ms). */
+  /**
+   * Until every client was connected and had heard from the server (ms); for
+   * IRC kinds, until every one had joined the channel too.
+   */
   connectMs: number;
+  /** Of `connectMs`, joining the channel once everyone was connected (IRC kinds; null for line clients). */
+  joinMs?: number | null;
   /** Each client's wait from `connect()` to the server's first bytes; null when none came. */
   greetingMs: LatencyReport | null;
   /** `connect()` calls that took over 0.9 s: most likely a full listen queue dropped the SYN. */
@@ -228,6 +244,7 @@ interface RunState extends ClientState {
 export async function runBench(options: BenchOptions): Promise<BenchReport> {
   const settings = { ...DEFAULTS, ...withoutUndefined(options) };
   const { clients, messages, rate, size, idle, stalled } = options;
+  const clientKind = options.clientKind ?? "line";
   const readers = clients + idle;
   const total = readers + stalled;
   const expected = clients * messages * Math.max(0, readers - 1);
@@ -250,6 +267,7 @@ export async function runBench(options: BenchOptions): Promise<BenchReport> {
     scanner: new PayloadScanner(size, clients),
     heard: 0,
     disconnected: 0,
+    failed: 0,
     sent: 0,
     talkersDone: 0,
     firstSendUs: Infinity,
@@ -278,8 +296,9 @@ export async function runBench(options: BenchOptions): Promise<BenchReport> {
         conns.push(conn);
         const first = options.firstLine?.(index);
         if (first) conn.write(first).catch(() => {});
+        const identity = { kind: clientKind, index, host: options.host };
         if (index < stalled) {
-          const client = new StalledClient(conn, state);
+          const client = new StalledClient(conn, state, identity);
           stalledClients.push(client);
           stalledPorts.push(connector.portFor(index));
           greetings.push(client.greeted);
@@ -290,6 +309,7 @@ export async function runBench(options: BenchOptions): Promise<BenchReport> {
           self: talker ? index - stalled : -1,
           senders: clients,
           buffer: bufferSize,
+          ...identity,
         });
         client.done = receive(client, state);
         loops.push(client.done);
@@ -302,6 +322,24 @@ export async function runBench(options: BenchOptions): Promise<BenchReport> {
       throw error instanceof ConnectError ? new BenchError(error.message) : error;
     });
     await waitForGreetings(state, { greetings, deadline });
+    // IRC kinds join the channel once everyone is connected (see `client_kinds.ts`).
+    let joinMs: number | null = null;
+    if (clientKind !== "line") {
+      const joinStart = performance.now();
+      const joined = await joinInWaves(readingClients, {
+        deadline,
+        onProgress: (done) =>
+          options.onProgress?.({ phase: "joining", done, total: readingClients.length }),
+      });
+      if (!joined) {
+        const inRoom = readingClients.filter((client) => client.joined).length;
+        throw new BenchError(
+          `only ${inRoom} of ${readingClients.length} clients joined ${IRC_CHANNEL} ` +
+            `before the time limit`,
+        );
+      }
+      joinMs = Math.round(performance.now() - joinStart);
+    }
     const connectMs = performance.now() - started;
     progress(total);
 
@@ -315,9 +353,11 @@ export async function runBench(options: BenchOptions): Promise<BenchReport> {
       talkers: clients,
       deadline,
       stallTimeout: Math.max(settings.stallTimeout, rate > 0 ? 3000 / rate : 0),
-      probe: () => sendProbe(talkers.find((talker) => !talker.cut), size),
+      probe: () => sendProbe(talkers.find((talker) => !talker.cut && !talker.failed), size),
       onProgress: options.onProgress,
     });
+    // Every payload came, but not every one intact (cut, merged, split): not complete.
+    if (status === "complete" && state.scanner.altered > 0) status = "lost";
     if (state.disconnected > 0 && (status === "complete" || status === "lost")) status = "cut";
     const stalledCut = stalledClients.length === 0
       ? null
@@ -336,6 +376,7 @@ export async function runBench(options: BenchOptions): Promise<BenchReport> {
       : 0;
     return {
       target,
+      clientKind,
       clients,
       messages,
       rate,
@@ -353,12 +394,15 @@ export async function runBench(options: BenchOptions): Promise<BenchReport> {
       echoes: scanner.echoes,
       disconnected: state.disconnected,
       lostAtCutReaders: missedByCut(readingClients, { clients, messages }),
+      failed: state.failed ?? 0,
+      firstFailure: state.firstFailure ?? null,
       stalledCut,
       seconds: round(seconds, 3),
       deliveriesPerSecond: seconds > 0 ? Math.round(scanner.intact / seconds) : 0,
       latencyMs: latencyReport(scanner.latency),
       connectMode: settings.connectMode,
       connectMs: Math.round(connectMs),
+      joinMs,
       greetingMs: latencyReport(connector.greetingWait),
       slowConnects: connector.slowConnects,
       server: servers.length === 1 ? servers[0] : null,
@@ -484,7 +528,7 @@ async function talk(
   state: RunState,
   plan: { messages: number; rate: number; size: number; talkers: number; start: number },
 ): Promise<void> {
-  const encoder = new PayloadEncoder(plan.size);
+  const encoder = messageEncoder(client.kind, plan.size);
   const interval = plan.rate > 0 ? 1000 / plan.rate : 0;
   // Paced talkers are spread over the interval so that they do not all send at once.
   const offset = interval * (client.self / plan.talkers);
@@ -497,7 +541,7 @@ async function talk(
       }
       const at = nowMicros();
       if (at < state.firstSendUs) state.firstSendUs = at;
-      await writeAll(client.conn, encoder.encode(client.self, seq, at));
+      await client.send(encoder.encode(client.self, seq, at));
       state.sent++;
     }
   } catch {
@@ -510,8 +554,8 @@ async function talk(
 /** Sends one probe line from `client`; it counts only as a sign of life. */
 function sendProbe(client: ReadingClient | undefined, size: number): void {
   if (!client) return;
-  const line = new PayloadEncoder(size).encode(client.self, PROBE_SEQ, nowMicros());
-  writeAll(client.conn, line).catch(() => {});
+  const line = messageEncoder(client.kind, size).encode(client.self, PROBE_SEQ, nowMicros());
+  client.send(line).catch(() => {});
 }
 
 /** Watches the run until it is over; returns how it ended. */
