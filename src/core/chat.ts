@@ -29,6 +29,7 @@
  */
 
 import { AccountFlows } from "./account_flows.ts";
+import { BigRooms } from "./big_rooms.ts";
 import { Accounts } from "./accounts.ts";
 import type { Budgets } from "./budgets.ts";
 import { type Bus, LocalBus } from "./bus.ts";
@@ -149,12 +150,14 @@ export class Chat {
     const clock = this.#clock = options.clock ?? systemClock;
     const directory = options.directory ?? new MemoryDirectory();
     const ids = new EventIds(clock);
-    const bus = stamped(options.bus ?? new LocalBus(), ids);
     const presence = options.presence ?? new LocalPresence();
     const onError = options.onError ?? (() => {});
     this.#requireAccount = options.requireAccount ?? false;
     this.maxRoomsPerMember = options.maxRoomsPerMember ?? 50;
     const registry = this.#registry = new Registry({ store, presence, clock });
+    // Every event passes big rooms' rule on its way out (quiet entrances, `big_rooms.ts`).
+    const bus = new BigRooms(registry, { clock, node: options.node ?? "local" })
+      .over(stamped(options.bus ?? new LocalBus(), ids));
     const whowas = new Whowas();
     const queries = this.#queries = new Queries({ registry, presence, clock, whowas, onError });
     const path = this.#path = new MessagePath({
@@ -505,7 +508,7 @@ export class Chat {
         this.#mutes.sync(m);
         return await this.#path.private(m, command, d);
       case "who":
-        return await this.#queries.who(command.room, m);
+        return await this.#queries.who(command.room, m, command.listed);
       case "rooms":
         return await this.#queries.rooms(m);
       case "topic":

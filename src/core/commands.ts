@@ -32,7 +32,11 @@ export type Command =
     /** Extra, from IRC: client-only tags, or tags only (TAGMSG). */
     extra?: SayExtra;
   }
-  | { kind: "who"; room: string }
+  /**
+   * Who is in a room; `listed`: of a room with quiet members (a big room), only those
+   * who are not quiet (IRC's NAMES and WHO; `big_rooms.ts`).
+   */
+  | { kind: "who"; room: string; listed?: boolean }
   /** A room's modes, its creation time and its bans. */
   | { kind: "modes"; room: string }
   /** Change a room's modes and statuses (its operators only): `o`/`v` name a nick. */
@@ -288,6 +292,8 @@ export interface Replies {
       online: number;
       /** The room is secret (`+s`; IRC's NAMES shows it with `@`). */
       secret?: boolean;
+      /** Asked for the `listed` members: how many are in the room but not in `members`. */
+      unlisted?: number;
     }
     | Refused;
   rooms: {

@@ -37,6 +37,9 @@ import type { Registry } from "./registry.ts";
 import { nameKey } from "../protocol/names.ts";
 import { sameAccount } from "./devices.ts";
 
+/** The groups of a room nobody in it is told about. */
+const NOBODY: ReadonlyMap<Renderer, ReadonlySet<never>> = new Map();
+
 /** Hands events to this server's members and counts what it handed out. */
 export class Delivery {
   readonly #registry: Registry;
@@ -149,7 +152,8 @@ export class Delivery {
       const fromHere = registry.byId(origin)?.rooms.includes(room) ? 1 : 0;
       this.#deliveries += events.length * (room.members.size - fromHere);
     }
-    for (const [renderer, group] of room.groups) {
+    // Someone entering or leaving a big room quietly (`big_rooms.ts`): nobody else is told.
+    for (const [renderer, group] of first.quiet ? NOBODY : room.groups) {
       const bytes = renderer.render(events, audience);
       if (bytes === null) continue;
       for (const device of group) {
@@ -199,7 +203,7 @@ export class Delivery {
     const events = [event];
     for (const name of event.rooms) {
       const room = this.#registry.roomOf(name);
-      if (room === undefined) continue;
+      if (room === undefined || event.quietIn?.includes(name)) continue;
       for (const [renderer, group] of room.groups) {
         const bytes = renderer.render(events, room.members.size);
         if (bytes === null) continue;

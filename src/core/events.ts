@@ -65,6 +65,11 @@ interface InRoom extends Happening {
   room: string;
   /** The room's sequence number of this event: 1, 2, 3, … */
   seq: number;
+  /**
+   * Joined or left quietly: the room was big when its subject entered, and it has not
+   * spoken there since; nobody else is told (`big_rooms.ts`).
+   */
+  quiet?: boolean;
 }
 
 /** Someone said something in a room (`action` for `/me`). */
@@ -160,6 +165,8 @@ export interface RenamedEvent extends Happening {
   kind: "renamed";
   /** The rooms the member is in. */
   rooms: string[];
+  /** Rooms its subject entered quietly, never spoke in: not told there (`big_rooms.ts`). */
+  quietIn?: string[];
   nick: string;
   user: string;
   to: string;
@@ -169,6 +176,8 @@ export interface RenamedEvent extends Happening {
 export interface QuitEvent extends Happening {
   kind: "quit";
   rooms: string[];
+  /** Rooms its subject entered quietly, never spoke in: not told there (`big_rooms.ts`). */
+  quietIn?: string[];
   nick: string;
   user: string;
   reason: QuitReason;
@@ -180,6 +189,8 @@ export interface QuitEvent extends Happening {
 export interface AwayEvent extends Happening {
   kind: "away";
   rooms: string[];
+  /** Rooms its subject entered quietly, never spoke in: not told there (`big_rooms.ts`). */
+  quietIn?: string[];
   nick: string;
   user: string;
   text: string;
@@ -189,6 +200,8 @@ export interface AwayEvent extends Happening {
 export interface RealnameEvent extends Happening {
   kind: "realname";
   rooms: string[];
+  /** Rooms its subject entered quietly, never spoke in: not told there (`big_rooms.ts`). */
+  quietIn?: string[];
   nick: string;
   user: string;
   realname: string;
@@ -201,6 +214,8 @@ export interface RealnameEvent extends Happening {
 export interface AccountEvent extends Happening {
   kind: "account";
   rooms: string[];
+  /** Rooms its subject entered quietly, never spoke in: not told there (`big_rooms.ts`). */
+  quietIn?: string[];
   nick: string;
   user: string;
 }

@@ -11,6 +11,7 @@ import type { MemberInfo, Replies } from "./commands.ts";
 import type { Clock } from "./events.ts";
 import { LocalPresence, type Presence, type RemoteMember } from "./presence.ts";
 import type { Member, Room } from "./records.ts";
+import { cachedListing, LISTED_MOST, listedMembers, listsSome } from "./big_rooms.ts";
 import type { Registry } from "./registry.ts";
 import type { Whowas } from "./whowas.ts";
 import { errorText } from "../errors.ts";
@@ -62,8 +63,11 @@ export class Queries {
   /**
    * Who is in room `name`, on every server. A secret room (`+s`) is not
    * shown to an `asker` outside it (server operators see every room).
+   * `listed` (IRC's NAMES and WHO): of a big room (quiet members, or too many), only its
+   * listed ones, at most `LISTED_MOST`, and how many were left out
+   * (`big_rooms.ts`): NAMES costs a joiner no more than that.
    */
-  async who(name: string, asker?: Member): Promise<Replies["who"]> {
+  async who(name: string, asker?: Member, listed = false): Promise<Replies["who"]> {
     const key = nameKey(name);
     const room = this.#registry.room(key);
     if (
@@ -79,19 +83,57 @@ export class Queries {
     if (!room && remote.length === 0) {
       return { kind: "refused", problem: { code: "no-such-room", room: name } };
     }
-    const members: MemberInfo[] = [
+    const some = listed && room !== undefined && listsSome(room);
+    const there = some ? remote.filter((member) => !room!.quiet.has(member.id)) : remote;
+    const members: MemberInfo[] = some ? this.#listing(room!, asker, there) : [
       ...[...(room?.members ?? [])].map((member) =>
         this.#info(member, room!.operators.has(member.id) || member.operator, room!, asker)
       ),
-      ...remote.map((member) => inRoom(remoteInfo(member), member.id, room)),
+      ...there.map((member) => inRoom(remoteInfo(member), member.id, room)),
     ].sort(byNick);
+    const unlisted = (room?.members.size ?? 0) + remote.length - members.length;
     return {
       kind: "who",
       room: room?.name ?? name,
       members,
       online: this.#registry.online + elsewhere.length,
       ...(room?.modes.secret ? { secret: true } : {}),
+      ...(unlisted > 0 ? { unlisted } : {}),
     };
+  }
+
+  /**
+   * A big room's listed members, sorted (`big_rooms.ts`): `asker` (when in
+   * it) and those who are shown, then `remote` ones, at most `LISTED_MOST`.
+   * What the asker does not change is made once and shared by the joiners of
+   * a busy room (`cachedListing`).
+   */
+  #listing(room: Room, asker: Member | undefined, remote: RemoteMember[]): MemberInfo[] {
+    const shared = cachedListing(
+      room,
+      this.#clock(),
+      () =>
+        (listedMembers(room) ?? []).map((member) =>
+          this.#info(member, room.operators.has(member.id) || member.operator, room)
+        ).sort(byNick),
+    );
+    const members = [...shared];
+    if (asker !== undefined && room.members.has(asker)) {
+      const own = this.#info(asker, room.operators.has(asker.id) || asker.operator, room, asker);
+      const at = members.findIndex((info) => info.nick >= own.nick);
+      if (at !== -1 && members[at].nick === own.nick) members[at] = own;
+      else members.splice(at === -1 ? members.length : at, 0, own);
+    }
+    for (const member of remote) members.push(inRoom(remoteInfo(member), member.id, room));
+    if (remote.length > 0) members.sort(byNick);
+    if (members.length <= LISTED_MOST) return members;
+    // Too many: the asker stays.
+    const kept = members.slice(0, LISTED_MOST);
+    if (asker !== undefined && !kept.some((info) => info.nick === asker.nick)) {
+      const own = members.find((info) => info.nick === asker.nick);
+      if (own !== undefined) kept[LISTED_MOST - 1] = own;
+    }
+    return kept;
   }
 
   /** Everyone online, on every server (the console's `/who`). */

@@ -299,6 +299,18 @@ export class Room implements ChatRoom {
   kept = false;
   /** Members whose output is behind: while there are any, talkers here are read more slowly. */
   holders = 0;
+  /**
+   * Members who entered it quietly when it was big, by id, on every server: nobody
+   * was told, nor is told when they go, until they speak (`big_rooms.ts`).
+   */
+  readonly quiet = new Set<string>();
+  /**
+   * While it has quiet members: this server's members that are not quiet, by id, in
+   * the order they were shown (what IRC's NAMES lists; `big_rooms.ts`).
+   */
+  readonly listed = new Map<string, Member>();
+  /** Counts what may have changed NAMES of it: who is listed, their nicks and prefixes (`big_rooms.ts`). */
+  epoch = 0;
   #caughtUp: PromiseWithResolvers<void> | null = null;
 
   constructor(name: string, key: string, creator: Member | null) {

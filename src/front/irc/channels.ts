@@ -19,6 +19,7 @@ import { channelMode, channelProblem, memberPrefix } from "./modes.ts";
 import { userMode } from "./queries.ts";
 import { globPattern } from "./server_info.ts";
 import { nameKey } from "../../protocol/names.ts";
+import { QUIET_FROM } from "../../core/big_rooms.ts";
 
 /** `JOIN #a,#b [key1,key2]` (and `JOIN 0`: leave every channel). */
 export async function join(context: IrcContext, message: IrcMessage): Promise<void> {
@@ -194,12 +195,16 @@ function topicReplies(
   );
 }
 
-/** `NAMES #dev`: 353 lines, then 366. */
+/**
+ * `NAMES #dev`: 353 lines, then 366. Of a big channel, those who are shown
+ * (`core/big_rooms.ts`), and a NOTICE to the channel saying how many are not.
+ */
 export async function names(context: IrcContext, channel: string | undefined): Promise<void> {
   if (!channel) return context.numeric(N.RPL_ENDOFNAMES, "*", "End of /NAMES list");
   const reply = await context.chat.apply(context.member, {
     kind: "who",
     room: channel.replace(/^#/, ""),
+    listed: true,
   });
   const name = reply.kind === "who" ? `#${reply.room}` : clean(channel);
   if (reply.kind === "who") {
@@ -214,9 +219,30 @@ export async function names(context: IrcContext, channel: string | undefined): P
       { source: context.irc.name, command: N.RPL_NAMREPLY, params: [context.nick, symbol, name] },
       nicks,
     );
-    for (const line of lines) context.sendLine(line);
+    // The names and the notice as one string: encoded and queued once.
+    context.sendLine(
+      lines.join("") + (reply.unlisted ? unlistedNotice(context, name, reply) : ""),
+    );
   }
   context.numeric(N.RPL_ENDOFNAMES, name, "End of /NAMES list");
+}
+
+/** What NAMES of a big channel left out, as a NOTICE to the channel from the server. */
+function unlistedNotice(
+  context: IrcContext,
+  channel: string,
+  reply: { members: readonly unknown[]; unlisted?: number },
+): string {
+  const all = reply.members.length + (reply.unlisted ?? 0);
+  return formatMessage({
+    source: context.irc.name,
+    command: "NOTICE",
+    params: [
+      channel,
+      `${channel} has ${all} members, ${reply.members.length} listed: in a channel of ` +
+      `${QUIET_FROM} or more, a member who joins is shown when they first speak`,
+    ],
+  }, { trailing: true });
 }
 
 /**

@@ -43,7 +43,12 @@ export async function who(context: IrcContext, message: IrcMessage): Promise<voi
     else whoReply(context, channel, info);
   };
   if (mask.startsWith("#")) {
-    const reply = await context.chat.apply(context.member, { kind: "who", room: mask.slice(1) });
+    // Of a big channel, what NAMES lists (`core/big_rooms.ts`); server operators see everyone.
+    const reply = await context.chat.apply(context.member, {
+      kind: "who",
+      room: mask.slice(1),
+      listed: !context.member.operator,
+    });
     if (reply.kind === "who") { for (const info of reply.members) show(`#${reply.room}`, info); }
   } else {
     for (const info of await matching(context, mask)) show("*", info);

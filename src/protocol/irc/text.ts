@@ -45,16 +45,21 @@ export function formatListLines(
 
   const groups: string[] = [];
   let current = "";
+  // The bytes of `current`, kept as it grows (measuring it anew for each item is the
+  // square of a line's items: a big channel's NAMES for each of its joiners).
+  let currentSize = 0;
   for (const item of items) {
     const size = utf8ByteLength(item);
     if (size > Math.min(lastBudget, moreBudget)) {
       throw new RangeError(`Cannot fit ${JSON.stringify(item)} into one ${head.command} line`);
     }
     // Every line but the last has `more` in it, so a line is filled to the smaller budget.
-    if (current !== "" && utf8ByteLength(current) + 1 + size > moreBudget) {
+    if (current !== "" && currentSize + 1 + size > moreBudget) {
       groups.push(current);
       current = item;
+      currentSize = size;
     } else {
+      currentSize += current === "" ? size : 1 + size;
       current = current === "" ? item : current + " " + item;
     }
   }

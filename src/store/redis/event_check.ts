@@ -67,6 +67,13 @@ function rebuild(raw: unknown): ChatEvent {
   }
   if (event.kind === "joined" && value.away !== undefined) event.away = short(value, "away");
   if (event.kind === "joined" && value.op === true) event.op = true;
+  // A big room's quiet entrance or exit (`core/big_rooms.ts`).
+  if ((event.kind === "joined" || event.kind === "left") && value.quiet === true) {
+    event.quiet = true;
+  }
+  if ("rooms" in event && value.quietIn !== undefined) {
+    event.quietIn = rooms({ rooms: value.quietIn });
+  }
   return event;
 }
 
