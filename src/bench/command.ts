@@ -495,6 +495,15 @@ function summarize(outcome: Outcome): string {
     );
     return `base ${outcome.growth.baseRssMiB ?? "n/a"} MiB; ${[...levels, ...skipped].join(", ")}`;
   }
+  if ("channel" in outcome) {
+    return outcome.channel.runs.map((run) =>
+      run.report === null
+        ? `${run.kind}: error: ${run.error}`
+        : `${run.kind}: ${run.report.status}, joined in ${formatCount(run.report.connectMs)} ms, ` +
+          `CPU ${run.report.server?.cpuSeconds ?? "n/a"} s, ` +
+          `peak RSS ${run.report.server?.peakRssMiB ?? "n/a"} MiB`
+    ).join("; ");
+  }
   const r = outcome.report;
   const lean = (outcome.lean ?? []).map((floor) =>
     `, ${floor.reader} ${floor.tool} p99 ${floor.p99} ms` +
@@ -519,7 +528,7 @@ function flatten(outcome: Outcome): unknown {
       ? outcome.report
       : { ...outcome.report, leanFloor: outcome.lean, leanFloorMissing: outcome.leanMissing };
   }
-  return "growth" in outcome ? outcome.growth : outcome;
+  return "growth" in outcome ? outcome.growth : "channel" in outcome ? outcome.channel : outcome;
 }
 
 interface Machine {

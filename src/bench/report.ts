@@ -9,6 +9,7 @@
 
 import type { LeanFloor } from "./floor.ts";
 import type { GrowthReport } from "./growth.ts";
+import { type BigChannelReport, formatBigChannel } from "./big_channel.ts";
 import type { BenchProgress, BenchReport, ServersReport } from "./run.ts";
 import { CLIENT_KIND_NAMES } from "./client_kinds.ts";
 
@@ -255,6 +256,7 @@ function ms(value: number): string {
 export type Outcome =
   | { report: BenchReport; lean?: LeanFloor[]; leanMissing?: string[] }
   | { growth: GrowthReport }
+  | { channel: BigChannelReport }
   | { error: string }
   | { skipped: string };
 
@@ -264,7 +266,7 @@ export interface ScenarioResult {
   name: string;
   /** How the table names this run: the name, or `scale (task)` for the second run of scale. */
   label: string;
-  kind: "load" | "growth";
+  kind: "load" | "growth" | "channel";
   description: string;
   /** What the result is held against. */
   target?: string;
@@ -379,7 +381,7 @@ function leanMetrics(names: string[]): Metric[] {
 export function formatSuiteTable(results: ScenarioResult[]): string {
   const rows: string[][] = [["scenario", "metric", "parley", "ncat", "parley/ncat"]];
   for (const result of results) {
-    if (result.kind === "growth") continue;
+    if (result.kind !== "load") continue;
     const names = [
       ...new Set(
         [result.parley, result.ncat].flatMap((outcome) =>
@@ -409,6 +411,9 @@ export function formatSuiteTable(results: ScenarioResult[]): string {
   const tables = rows.length > 1 ? [markdownTable(rows, [false, false, true, true, true])] : [];
   for (const result of results) {
     if (result.kind === "growth") tables.push(formatGrowth(result));
+    if (result.kind === "channel" && "channel" in result.parley) {
+      tables.push(formatBigChannel(result.parley.channel));
+    }
   }
   return tables.join("\n\n");
 }

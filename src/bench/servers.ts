@@ -34,6 +34,8 @@ export interface BenchServer {
   readonly pid: number;
   readonly host: string;
   readonly port: number;
+  /** parley's IRC port, when it was asked for one (`ircPort`). */
+  readonly ircPort?: number;
   /** Where its console goes. */
   readonly logPath: string;
   /** Bytes its console has written so far. */
@@ -58,6 +60,8 @@ export interface ParleyServerOptions {
   taskFlags?: boolean;
   /** `--cluster URL`: join the cluster of every parley server using this Redis. */
   cluster?: string;
+  /** `--irc-port 0`: an IRC port too (a free one), as `BenchServer.ircPort`. */
+  ircPort?: boolean;
 }
 
 const HOST = "127.0.0.1";
@@ -87,7 +91,9 @@ export async function startParley(options: ParleyServerOptions = {}): Promise<Be
   const spawned = await spawnLogged("parley", [Deno.execPath(), ...args]);
   try {
     const port = await spawned.waitForLog(/listening\s+\S+:(\d+)/, START_TIMEOUT);
-    return spawned.server(Number(port));
+    if (!options.ircPort) return spawned.server(Number(port));
+    const ircPort = await spawned.waitForLog(/listening\s+\S+:(\d+)\s+\(irc\)/, START_TIMEOUT);
+    return { ...spawned.server(Number(port)), ircPort: Number(ircPort) };
   } catch (error) {
     await spawned.stop();
     throw error;
@@ -113,6 +119,7 @@ export function parleyArgs(options: ParleyServerOptions = {}): string[] {
     "0",
     ...(maxClients > SERVER_DEFAULTS.maxClients ? ["--max-clients", String(maxClients)] : []),
     ...(options.cluster === undefined ? [] : ["--cluster", options.cluster]),
+    ...(options.ircPort ? ["--irc-port", "0"] : []),
   ];
 }
 

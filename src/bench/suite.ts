@@ -12,6 +12,7 @@
 
 import { type LeanReaders, leanReaders, measureFloor, measurePaced } from "./floor.ts";
 import { runGrowth } from "./growth.ts";
+import { BIG_CHANNEL_LOAD, runBigChannel } from "./big_channel.ts";
 import { deviceFirstLine, LOGINS_PER_SOURCE, registerAccounts } from "./devices.ts";
 import { type Outcome, type ProgressBar, type ScenarioResult } from "./report.ts";
 import { type BenchOptions, type Load, runBench } from "./run.ts";
@@ -63,8 +64,20 @@ export interface GrowthScenario {
   notForNcat: string;
 }
 
+/**
+ * One load run once per kind of client (`big_channel.ts`), each against a
+ * fresh parley server; parley only.
+ */
+export interface ChannelScenario extends Load {
+  kind: "channel";
+  name: string;
+  description: string;
+  target: string;
+  notForNcat: string;
+}
+
 /** A scenario of the suite. */
-export type Scenario = LoadScenario | GrowthScenario;
+export type Scenario = LoadScenario | GrowthScenario | ChannelScenario;
 
 /** The scenarios, in the order they run. */
 export const SCENARIOS: readonly Scenario[] = [
@@ -161,6 +174,16 @@ export const SCENARIOS: readonly Scenario[] = [
     alsoTaskFlags: { target: "peak RSS ≤ 120 MiB" },
   },
   {
+    kind: "channel",
+    name: "channel",
+    description: "scale's load with each kind of client: 10,000 join one room (IRC clients: " +
+      "JOIN #lobby on the IRC port), then 10 talk; line, IRC and web (IRC over WebSocket) clients",
+    target: "IRC clients: all delivered, all joined within 2 s, server CPU and peak RSS ≤ 1.5× " +
+      "line clients'",
+    notForNcat: "n/a (ncat speaks no IRC)",
+    ...BIG_CHANNEL_LOAD,
+  },
+  {
     kind: "load",
     name: "stalled",
     description:
@@ -231,6 +254,10 @@ export async function runSuite(options: SuiteOptions = {}): Promise<ScenarioResu
   const results: ScenarioResult[] = [];
   try {
     for (const scenario of scenarios) {
+      if (scenario.kind === "channel") {
+        results.push(await measureChannel(scenario, options));
+        continue;
+      }
       for (const taskFlags of runsOf(scenario)) {
         const limits: ParleyServerOptions = { ...parleyLimits(scenario), taskFlags };
         const result: ScenarioResult = {
@@ -272,6 +299,34 @@ export async function runSuite(options: SuiteOptions = {}): Promise<ScenarioResu
   return results;
 }
 
+/** The big channel scenario: a run per kind of client (`big_channel.ts`). */
+async function measureChannel(
+  scenario: ChannelScenario,
+  options: SuiteOptions,
+): Promise<ScenarioResult> {
+  const progress = options.progress;
+  const channel = await runBigChannel({
+    load: scenario,
+    onKind: (kind) => {
+      if (progress) progress.label = `${scenario.name}/${kind}`;
+    },
+    onProgress: progress ? progress.update.bind(progress) : undefined,
+  });
+  progress?.clear();
+  const result: ScenarioResult = {
+    name: scenario.name,
+    label: scenario.name,
+    kind: "channel",
+    description: scenario.description,
+    target: scenario.target,
+    parleyCommand: channel.parleyCommand,
+    parley: { channel },
+    ncat: { skipped: scenario.notForNcat },
+  };
+  options.onResult?.(result, "parley", result.parley);
+  return result;
+}
+
 /** parley runs once as `deno run -A main.ts server`, and once more with the task's flags if asked. */
 function runsOf(scenario: Scenario): boolean[] {
   return scenario.kind === "load" && scenario.alsoTaskFlags !== undefined ? [false, true] : [false];
@@ -289,7 +344,7 @@ export function parleyLimits(
 }
 
 async function measure(
-  scenario: Scenario,
+  scenario: LoadScenario | GrowthScenario,
   result: ScenarioResult,
   name: string,
   start: () => Promise<BenchServer>,
