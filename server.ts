@@ -25,6 +25,7 @@
 
 import { CatchUp, EqualWaits, settlesWithin } from "./src/async.ts";
 import { Chat, type ChatOptions } from "./src/core/chat.ts";
+import { cidrContains } from "./src/core/cidr.ts";
 import { errorText } from "./src/errors.ts";
 import type { FrontEnd, Session, TurnedAway } from "./src/front/front_end.ts";
 import type { WebPolicy } from "./src/front/http/web_policy.ts";
@@ -60,6 +61,8 @@ export interface ServeOptions {
   maxPerIp?: number;
   /** New connections per address per minute (0 = no limit). */
   connectRate?: number;
+  /** IPv6 addresses count per this prefix for every per-address limit and budget (0–128). */
+  ipv6Prefix?: number;
   /** Lines per second per client (0 = no flood control). */
   rate?: number;
   /** Lines a client may send at once before `rate` applies. */
@@ -107,6 +110,7 @@ export type ServerLimits = Required<
     | "maxClients"
     | "maxPerIp"
     | "connectRate"
+    | "ipv6Prefix"
     | "rate"
     | "burst"
     | "sendQueue"
@@ -123,7 +127,8 @@ export const SERVER_DEFAULTS: Readonly<ServerLimits> = {
   maxLine: 4096,
   maxClients: 10_000,
   maxPerIp: 32,
-  connectRate: 0,
+  connectRate: 120,
+  ipv6Prefix: 64,
   rate: 10,
   burst: 20,
   sendQueue: 1024 * 1024,
@@ -239,13 +244,19 @@ class ChatServer {
     this.chat = new Chat({
       onError: (message) => this.#log.event({ event: "error", message }),
       ...options.chat,
+      budgets: { v6Prefix: settings.ipv6Prefix, ...options.chat?.budgets },
       history: settings.history,
       maxRooms: settings.maxRooms,
     });
     this.#handshakeWaits = new EqualWaits(settings.handshakeTimeout);
+    const proxies = options.web?.trustedProxies ?? [];
     this.#admission = new Admission({
       ...settings,
       bannedBy: (address) => this.chat.bans.match(address),
+      // A trusted proxy carries every web client: its connections count only toward the total.
+      exempt: proxies.length === 0
+        ? undefined
+        : (address) => proxies.some((proxy) => cidrContains(proxy, address)),
     });
     const fronts = frontEnds({ irc: options.irc, web: options.web });
     this.#ports = [{ listener, fronts }];

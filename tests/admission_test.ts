@@ -72,3 +72,47 @@ Deno.test("admission: bans refuse first, and the connect rate refuses past N a m
   );
   assert.equal(admission.count, 8, "refused connections count until released");
 });
+
+Deno.test("admission: IPv6 counts per /64 by default (any prefix on request), IPv4 per address", () => {
+  const admission = new Admission({ maxClients: 100, maxPerIp: 2, connectRate: 3 });
+  assert.equal(admission.admit("2001:db8:1:2::1", 0), null);
+  assert.equal(admission.admit("2001:db8:1:2:ffff::9", 0), null);
+  assert.deepEqual(admission.admit("2001:db8:1:2:aaaa::1", 0), {
+    code: "per-address",
+    address: "2001:db8:1:2::/64",
+    max: 2,
+  });
+  assert.equal(admission.admit("2001:db8:1:3::1", 0), null, "the next /64 is someone else");
+  assert.equal(admission.admit("192.0.2.1", 0), null);
+  assert.equal(admission.admit("192.0.2.2", 0), null);
+  assert.equal(admission.admit("::ffff:192.0.2.1", 0), null, "a mapped address is its IPv4");
+  assert.equal(admission.admit("192.0.2.1", 0)?.code, "per-address");
+  // The connect rate counts the /64 too: its fourth connect in the same instant is refused.
+  for (const address of ["2001:db8:1:2::1", "2001:db8:1:2::2", "2001:db8:1:2:aaaa::1"]) {
+    admission.release(address);
+  }
+  assert.equal(admission.admit("2001:db8:1:2::77", 0)?.code, "connect-rate");
+
+  const per48 = new Admission({ maxClients: 100, maxPerIp: 1, ipv6Prefix: 48 });
+  assert.equal(per48.admit("2001:db8:1:2::1"), null);
+  assert.deepEqual(per48.admit("2001:db8:1:ffff::1"), {
+    code: "per-address",
+    address: "2001:db8:1::/48",
+    max: 1,
+  });
+});
+
+Deno.test("admission: a trusted proxy's connections count only toward the total", () => {
+  const admission = new Admission({
+    maxClients: 5,
+    maxPerIp: 1,
+    connectRate: 1,
+    exempt: (address) => address === "127.0.0.1",
+  });
+  for (let i = 0; i < 5; i++) assert.equal(admission.admit("127.0.0.1", 0), null);
+  assert.equal(admission.admit("127.0.0.1", 0)?.code, "full");
+  admission.release("127.0.0.1");
+  admission.release("127.0.0.1");
+  assert.equal(admission.admit("10.0.0.1", 0), null);
+  assert.equal(admission.admit("10.0.0.1", 0)?.code, "connect-rate", "others keep their limits");
+});

@@ -1017,7 +1017,7 @@ Deno.test("the scenarios run parley as users run it", () => {
   const plain = describeParley(parleyLimits({ clients: 10, idle: 9_990, stalled: 0 }));
   assert.match(
     plain,
-    /^deno run -A \S*main\.ts server .*--rate 0 --max-per-ip 0 --max-clients 10100$/,
+    /^deno run -A \S*main\.ts server .*--rate 0 --max-per-ip 0 --connect-rate 0 --max-clients 10100$/,
   );
   assert.doesNotMatch(plain, /--send-queue|--max-line|--v8-flags/);
   assert.doesNotMatch(

@@ -199,3 +199,22 @@ Deno.test("with --data, a room with history is never given up for someone's new 
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("PASS nick:password with a nick no NICK would take: the password stands, the nick is not echoed (CAP LS answers)", async () => {
+  const server = startServer();
+  const client = await TestClient.connect(server.port);
+  try {
+    // Found by tests/protocol_fuzz_test.ts: a 470-byte "nick" made every CAP reply unbuildable.
+    client.sendIrc(`PASS ${"x".repeat(470)}:secret`);
+    client.sendIrc("CAP LS 302");
+    await client.expect(/^:\S+ CAP \* LS :.*server-time/);
+    client.sendIrc("PASS bad nick:secret");
+    client.sendIrc("CAP LS");
+    await client.expect(/^:\S+ CAP \* LS :/);
+  } finally {
+    client.close();
+    await server.close();
+  }
+  const failures = server.log.lines.filter((line) => /\berror\b.*failed:/.test(line));
+  assert.deepEqual(failures, []);
+});

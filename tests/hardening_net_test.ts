@@ -151,7 +151,16 @@ Deno.test({
   ignore: tooFewDescriptors("chat flood", 4096),
   async fn() {
     const server = await startServerProcess(
-      ["--metrics", "127.0.0.1:0", "--max-per-ip", "0", "--max-clients", "5000"],
+      [
+        "--metrics",
+        "127.0.0.1:0",
+        "--max-per-ip",
+        "0",
+        "--connect-rate",
+        "0",
+        "--max-clients",
+        "5000",
+      ],
       { shellPrefix: "ulimit -n 1024" },
     );
     let held: Deno.Conn[] = [];

@@ -34,7 +34,8 @@ export interface TestServer {
 
 /**
  * Starts a server on a free port of `hostname` (127.0.0.1), speaking TLS with the
- * test certificate when `tls` is set. Flood and per-address limits are off unless given.
+ * test certificate when `tls` is set. Flood control, the connect rate and the per-address limit
+ * are off unless given.
  */
 export function startServer(
   options: Partial<Omit<ServeOptions, "log" | "signal">> & {
@@ -55,6 +56,7 @@ export function startServer(
   const server = serve(listener, {
     rate: 0,
     maxPerIp: 0,
+    connectRate: 0,
     ...serveOptions,
     irc: { name: "test.parley", ...serveOptions.irc, listener: ircListener },
     log: new Logger(log),

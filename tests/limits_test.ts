@@ -44,7 +44,14 @@ async function stopProcess(server: ServerProcess, clients: TestClient[]): Promis
 }
 
 Deno.test("a client that never reads is dropped while the others exchange 10 MB in full; memory stays bounded", async () => {
-  const server = await startServerProcess(["--rate", "0", "--max-per-ip", "0"]);
+  const server = await startServerProcess([
+    "--rate",
+    "0",
+    "--max-per-ip",
+    "0",
+    "--connect-rate",
+    "0",
+  ]);
   const clients: TestClient[] = [];
   try {
     const stalled = await connectStalled(server.port);
@@ -111,7 +118,14 @@ Deno.test("a client that never reads is dropped while the others exchange 10 MB 
 
 // Longer without a line end than 64 KiB is an input flood, and disconnected: tests/hardening_net_test.ts.
 Deno.test("a 60,000-byte line is refused once, the connection stays usable, memory stays bounded", async () => {
-  const server = await startServerProcess(["--rate", "0", "--max-per-ip", "0"]);
+  const server = await startServerProcess([
+    "--rate",
+    "0",
+    "--max-per-ip",
+    "0",
+    "--connect-rate",
+    "0",
+  ]);
   const clients: TestClient[] = [];
   try {
     const sender = await TestClient.join(server.port, "novelist");
@@ -358,7 +372,14 @@ Deno.test("out of descriptors: accept failures are logged and retried, and the s
 });
 
 Deno.test("SIGTERM under load: every client gets the notice, the process exits 0", async () => {
-  const server = await startServerProcess(["--rate", "0", "--max-per-ip", "0"]);
+  const server = await startServerProcess([
+    "--rate",
+    "0",
+    "--max-per-ip",
+    "0",
+    "--connect-rate",
+    "0",
+  ]);
   const clients: TestClient[] = [];
   try {
     for (let i = 0; i < 40; i++) clients.push(await TestClient.join(server.port));
@@ -581,7 +602,14 @@ Deno.test("overload: a burst far bigger than the send queue cuts no reader that 
   // The server's defaults (1 MiB send queue) with flood control off, as bots run it: ten talkers
   // send 600 KB each at once, so each reader is owed 5.4 MB at once, more than the server can
   // write as fast as it reads. Back-pressure slows the talkers instead of cutting the readers.
-  const server = await startServerProcess(["--rate", "0", "--max-per-ip", "0"]);
+  const server = await startServerProcess([
+    "--rate",
+    "0",
+    "--max-per-ip",
+    "0",
+    "--connect-rate",
+    "0",
+  ]);
   const clients: TestClient[] = [];
   try {
     for (let i = 0; i < 10; i++) clients.push(await TestClient.join(server.port, `t${i}`));
@@ -623,7 +651,14 @@ Deno.test("a connect storm while the server is paused: 1,200 connections wait in
     );
     return;
   }
-  const server = await startServerProcess(["--rate", "0", "--max-per-ip", "0"]);
+  const server = await startServerProcess([
+    "--rate",
+    "0",
+    "--max-per-ip",
+    "0",
+    "--connect-rate",
+    "0",
+  ]);
   const conns: Deno.TcpConn[] = [];
   let cleanedUp = false;
   try {

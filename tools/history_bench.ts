@@ -224,6 +224,8 @@ async function startParley(store: string[]): Promise<Running> {
       "0",
       "--max-per-ip",
       "0",
+      "--connect-rate",
+      "0",
       "--no-console",
       "--no-log-text",
       ...store,

@@ -42,6 +42,8 @@ async function startServer(): Promise<{ child: Deno.ChildProcess; port: number }
       "0",
       "--max-per-ip",
       "0",
+      "--connect-rate",
+      "0",
       "--no-console",
     ],
     stdin: "null",

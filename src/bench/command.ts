@@ -221,8 +221,9 @@ Without any flag of a single run (below) it runs the scenario suite, as
 installed, ncat -l --chat, then a side-by-side table. With one, it is a
 single run. Without --target the bench starts its own parley server on
 127.0.0.1 as users run it ('deno run -A main.ts server' with its defaults,
---send-queue and --max-line included, except --rate 0 --max-per-ip 0 and
---max-clients enough for the run), its console to a log file, and stops it
+--send-queue and --max-line included, except --rate 0 --max-per-ip 0
+--connect-rate 0 (its clients all come from one address) and --max-clients
+enough for the run), its console to a log file, and stops it
 afterwards.
 
 Suite:

@@ -117,6 +117,8 @@ export function parleyArgs(options: ParleyServerOptions = {}): string[] {
     "0",
     "--max-per-ip",
     "0",
+    "--connect-rate",
+    "0",
     ...(maxClients > SERVER_DEFAULTS.maxClients ? ["--max-clients", String(maxClients)] : []),
     ...(options.cluster === undefined ? [] : ["--cluster", options.cluster]),
     ...(options.ircPort ? ["--irc-port", "0"] : []),

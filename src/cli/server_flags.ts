@@ -44,7 +44,8 @@ Options:
   --max-line BYTES       longest line accepted (default ${SERVER_DEFAULTS.maxLine})
   --max-clients N        most clients at once (default ${SERVER_DEFAULTS.maxClients})
   --max-per-ip N         most clients from one address (default ${SERVER_DEFAULTS.maxPerIp}; 0 = no limit)
-  --connect-rate N       new connections per address per minute (default 0 = no limit)
+  --connect-rate N       new connections per address per minute (default ${SERVER_DEFAULTS.connectRate}; 0 = no limit)
+  --ipv6-prefix N        IPv6 clients count per /N for every per-address limit (default ${SERVER_DEFAULTS.ipv6Prefix})
   --rate N               lines per second per client (default ${SERVER_DEFAULTS.rate}; 0 = no flood control)
   --burst N              lines a client may send at once (default ${SERVER_DEFAULTS.burst})
   --send-queue BYTES     output waiting for a client before it is dropped (default 1M)
@@ -144,6 +145,7 @@ export function readServerFlags(args: string[]): ServerConfig | "help" {
     "max-clients": { type: "string" },
     "max-per-ip": { type: "string" },
     "connect-rate": { type: "string" },
+    "ipv6-prefix": { type: "string" },
     rate: { type: "string" },
     burst: { type: "string" },
     "send-queue": { type: "string" },
@@ -197,6 +199,10 @@ export function readServerFlags(args: string[]): ServerConfig | "help" {
     connectRate: optional(
       values["connect-rate"],
       (v) => parseInteger("connect-rate", v, { min: 0, note: "0 = no limit" }),
+    ),
+    ipv6Prefix: optional(
+      values["ipv6-prefix"],
+      (v) => parseInteger("ipv6-prefix", v, { min: 0, max: 128 }),
     ),
     rate: optional(values.rate, (v) => parseNumber("rate", v, { note: "0 = no flood control" })),
     burst: optional(values.burst, (v) => parseInteger("burst", v, 1)),

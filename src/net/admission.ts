@@ -5,6 +5,12 @@
  * listener of a server (line and IRC alike). Refusals are codes; the front
  * end of the listener words them.
  *
+ * Per-address limits count by {@linkcode addressKey}: an IPv4 address as it
+ * is, IPv6 per /64 by default (`--ipv6-prefix`), since one subscriber
+ * usually holds a whole /64. Addresses that are `exempt` (trusted reverse
+ * proxies, `--trust-proxy`, which carry everyone's web connections) count
+ * only toward the total.
+ *
  * ```ts
  * const refusal = admission.admit(peer.hostname); // counts the connection either way
  * try { if (refusal) refuse(refusal); else serve(); } finally { admission.release(peer.hostname); }
@@ -13,6 +19,7 @@
  * @module
  */
 
+import { addressKey } from "../core/cidr.ts";
 import type { Ban } from "../core/store.ts";
 import { TokenBucket } from "./rate_limit.ts";
 
@@ -34,6 +41,10 @@ export interface AdmissionLimits {
   connectRate?: number;
   /** The ban that covers an address, if any. */
   bannedBy?: (address: string) => Ban | null;
+  /** IPv6 addresses are counted per this prefix (64 when not given). */
+  ipv6Prefix?: number;
+  /** Addresses the per-address limits do not apply to (trusted proxies). */
+  exempt?: (address: string) => boolean;
 }
 
 /** Addresses whose connect rate is tracked are looked over this often (admits), to forget the quiet. */
@@ -70,16 +81,17 @@ export class Admission {
    */
   admit(address: string, now = performance.now()): Refusal | null {
     this.#count++;
-    const fromAddress = (this.#perAddress.get(address) ?? 0) + 1;
-    this.#perAddress.set(address, fromAddress);
     const { maxClients, maxPerIp, bannedBy } = this.#limits;
+    const key = this.#keyOf(address);
+    const fromAddress = key === null ? 0 : (this.#perAddress.get(key) ?? 0) + 1;
+    if (key !== null) this.#perAddress.set(key, fromAddress);
     const ban = bannedBy?.(address);
     if (ban) return { code: "banned", address, ban };
-    const tooFast = this.#tooFast(address, now);
+    const tooFast = key === null ? null : this.#tooFast(key, now);
     if (tooFast) return tooFast;
     if (this.#count > maxClients) return { code: "full", max: maxClients };
     if (maxPerIp > 0 && fromAddress > maxPerIp) {
-      return { code: "per-address", address, max: maxPerIp };
+      return { code: "per-address", address: key!, max: maxPerIp };
     }
     return null;
   }
@@ -87,9 +99,17 @@ export class Admission {
   /** A connection from `address` is closed. */
   release(address: string): void {
     this.#count--;
-    const left = (this.#perAddress.get(address) ?? 1) - 1;
-    if (left <= 0) this.#perAddress.delete(address);
-    else this.#perAddress.set(address, left);
+    const key = this.#keyOf(address);
+    if (key === null) return;
+    const left = (this.#perAddress.get(key) ?? 1) - 1;
+    if (left <= 0) this.#perAddress.delete(key);
+    else this.#perAddress.set(key, left);
+  }
+
+  /** What the per-address limits count `address` under; null for an exempt one. */
+  #keyOf(address: string): string | null {
+    if (this.#limits.exempt?.(address)) return null;
+    return addressKey(address, { v6Prefix: this.#limits.ipv6Prefix });
   }
 
   /** The connect-rate refusal for `address`, or null when it is within its rate. */

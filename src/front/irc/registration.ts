@@ -90,7 +90,10 @@ export class Registration {
     const given = message.params[0] ?? "";
     const colon = given.indexOf(":");
     if (colon > 0) {
-      this.nick ??= clean(given.slice(0, colon));
+      // Only a nick NICK would take: anything else would be echoed in every reply (a long one
+      // made CAP's replies unbuildable); the password stands either way.
+      const named = clean(given.slice(0, colon)).normalize("NFC");
+      if (nickProblem(named) === null) this.nick ??= named;
       this.password = given.slice(colon + 1);
     } else {
       this.password = given;
