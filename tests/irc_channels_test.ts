@@ -217,3 +217,18 @@ Deno.test("irc: +m needs a voice, -n lets outsiders in, +t and -t for the topic,
     await server.close();
   }
 });
+
+Deno.test("the lobby's creation time (329) is the server's start, not 1970 (irssi showed 'created Thu Jan 1 1970')", async () => {
+  const before = Math.floor(Date.now() / 1000);
+  const server = startServer();
+  const client = await TestClient.registerIrc(server.port, "ircy");
+  try {
+    client.sendIrc("MODE #lobby");
+    const line = await client.expect(/ 329 ircy #lobby /);
+    const created = Number(line.split(" ").at(-1));
+    assert.ok(created >= before && created <= Date.now() / 1000 + 1, line);
+  } finally {
+    client.close();
+    await server.close();
+  }
+});

@@ -281,6 +281,10 @@ Deno.test({
         await waitForText(phone, /alice hello carol/);
         await delay(300);
         assert.equal(count(await messageTexts(desktop), /^alice hello carol$/), 1);
+        // /who lists the room's members in the page's words, not raw WHO replies.
+        await type(desktop, "/who");
+        await waitForText(desktop, /In #lobby \(3\): alice, bob, carol/);
+        assert.doesNotMatch(await logText(desktop), /End of WHO list/);
       });
 
       await t.step("5. /me", async () => {

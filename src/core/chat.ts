@@ -274,7 +274,7 @@ export class Chat {
       room.lastUsed = stored.lastUsed;
       if (stored.modes !== undefined) {
         room.modes = modesFromStore(stored.modes);
-        room.created = Number(stored.modes.created) || 0;
+        room.created = Number(stored.modes.created) || room.created;
       }
       for (const [id, status] of Object.entries(stored.statuses ?? {})) {
         if (status.includes("o")) room.operators.add(id);

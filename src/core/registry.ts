@@ -36,7 +36,8 @@ export class Registry {
     this.#history = options.store.history;
     this.#presence = options.presence;
     this.#clock = options.clock;
-    this.createRoom(LOBBY, this.#lobbyKey, null);
+    // The lobby is made with the server (a stored one's time replaces it at load).
+    this.createRoom(LOBBY, this.#lobbyKey, null).created = this.#clock();
   }
 
   /** Members in the chat on this server. */

@@ -167,6 +167,13 @@ export class Chat {
       this.#info(this.active, action.text, "error");
       return true;
     }
+    if (action.type === "who") {
+      const buffer = this.active;
+      const members = buffer.sortedMembers(this.client.prefix.symbols);
+      const names = members.map((m) => m.prefixes.slice(0, 1) + m.nick + (m.away ? " (away)" : ""));
+      this.#info(buffer, `In ${buffer.name} (${members.length}): ${names.join(", ")}`);
+      return true;
+    }
     if (action.type === "close") {
       this.close(this.active);
       return true;

@@ -33,6 +33,7 @@ export const HELP = [
   "/nick name — change your nick",
   "/topic [text] — show or set the room's topic",
   "/away [text] — mark yourself away (no text: back)",
+  "/who — who is in this room",
   "/close — close this conversation",
   "/quit [reason] — leave the chat",
   "/quote LINE — send a raw IRC line (any other /CMD args is sent as CMD args)",
@@ -112,6 +113,10 @@ export function interpret(input, buffer) {
       return { type: "raw", line: `WHOIS ${first}` };
     case "help":
       return { type: "help" };
+    case "who":
+    case "names":
+      if (buffer.kind !== "channel") return { type: "error", text: `/${name} works in a room.` };
+      return { type: "who" };
     case "quote":
     case "raw":
       if (!args.trim()) return need("LINE");
