@@ -184,10 +184,15 @@ function refusal(
 /** The `Sec-WebSocket-Accept` value for a client's `Sec-WebSocket-Key` (RFC 6455 §4.2.2). */
 export function webSocketAccept(key: string): string {
   const input = key + WEBSOCKET_GUID;
-  const bytes = new Uint8Array(input.length);
+  const bytes = input.length <= acceptScratch.length
+    ? acceptScratch.subarray(0, input.length)
+    : new Uint8Array(input.length);
   for (let i = 0; i < input.length; i++) bytes[i] = input.charCodeAt(i) & 0xff;
   return btoa(String.fromCharCode(...sha1(bytes)));
 }
+
+/** The key and GUID of a handshake (60 bytes), hashed once per connection: one array for all. */
+const acceptScratch = new Uint8Array(64);
 
 /** The first subprotocol the client lists that parley speaks, or null. */
 function chooseSubprotocol(offered: string | undefined): IrcSubprotocol | null {
@@ -205,17 +210,23 @@ function listsToken(value: string | undefined, token: string): boolean {
   return value.split(",").some((item) => item.trim().toLowerCase() === token);
 }
 
+const sha1Blocks = new Uint8Array(128);
+const sha1View = new DataView(sha1Blocks.buffer);
+const sha1Words = new Int32Array(80);
+
 /** SHA-1 (FIPS 180-4) of `data`: 20 bytes. For the handshake, not for security. */
 export function sha1(data: Uint8Array): Uint8Array {
   const blocks = ((data.length + 8) >>> 6) + 1;
-  const padded = new Uint8Array(blocks * 64);
+  // A handshake's 60 bytes take two blocks: their scratch is shared (the hash is synchronous).
+  const padded = blocks <= 2 ? sha1Blocks.subarray(0, blocks * 64) : new Uint8Array(blocks * 64);
+  padded.fill(0);
   padded.set(data);
   padded[data.length] = 0x80;
-  const view = new DataView(padded.buffer);
+  const view = blocks <= 2 ? sha1View : new DataView(padded.buffer);
   const bits = data.length * 8;
   view.setUint32(padded.length - 8, Math.floor(bits / 0x100000000));
   view.setUint32(padded.length - 4, bits >>> 0);
-  const w = new Int32Array(80);
+  const w = sha1Words;
   let h0 = 0x67452301,
     h1 = 0xefcdab89 | 0,
     h2 = 0x98badcfe | 0,
@@ -300,8 +311,6 @@ const OP_PING = 0x9;
 const OP_PONG = 0xa;
 const MAX_CONTROL_PAYLOAD = 125;
 const MAX_HEADER_BYTES = 14;
-/** A message buffer larger than this is given back once its message is out. */
-const KEEP_MESSAGE_BYTES = 1024;
 
 const READ_HEADER = 0;
 const READ_PAYLOAD = 1;
@@ -331,8 +340,10 @@ const utf8 = new TextDecoder();
  * 1009, decided from the frame header before any of its payload is held.
  *
  * Memory: at most `maxMessage` bytes of a message spread over frames or
- * reads, 125 of a split control frame, 14 of a split header. A frame that
- * arrives whole in one chunk is not copied: it is unmasked in place.
+ * reads, 125 of a split control frame, 14 of a split header, each held only
+ * while it is being gathered (an idle connection's decoder holds no buffer).
+ * A frame that arrives whole in one chunk is not copied: it is unmasked in
+ * place.
  */
 export class WebSocketDecoder {
   /** The largest message accepted, in bytes. */
@@ -342,12 +353,13 @@ export class WebSocketDecoder {
   #offset = 0;
   #state = READ_HEADER;
   /** A header split across chunks, gathered here. */
-  #header: Uint8Array = new Uint8Array(MAX_HEADER_BYTES);
+  #header: Uint8Array = EMPTY;
   #headerLength = 0;
   // The frame being read.
   #opcode = 0;
   #fin = false;
-  #mask = new Uint8Array(4);
+  /** The frame's masking key, its 4 bytes packed (no array per connection: see `maskOf`). */
+  #mask = 0;
   /** Payload bytes of the frame still to come. */
   #remaining = 0;
   /** Payload bytes of the frame already read: the mask's phase. */
@@ -431,6 +443,7 @@ export class WebSocketDecoder {
       this.#offset = offset + headerBytes(chunk[offset + 1]);
     } else {
       // Gather it: check the first two bytes as soon as they are in, the length as soon as it is.
+      if (this.#header.length === 0) this.#header = new Uint8Array(MAX_HEADER_BYTES);
       const gathered = this.#header;
       let length = this.#headerLength;
       while (length < 2 && offset < chunk.length) gathered[length++] = chunk[offset++];
@@ -466,11 +479,10 @@ export class WebSocketDecoder {
     this.#remaining = payloadLength(header, at);
     this.#framePosition = 0;
     const maskAt = at + headerBytes(b1) - 4;
-    const mask = this.#mask;
-    mask[0] = header[maskAt];
-    mask[1] = header[maskAt + 1];
-    mask[2] = header[maskAt + 2];
-    mask[3] = header[maskAt + 3];
+    this.#mask = (header[maskAt] << 24 | header[maskAt + 1] << 16 | header[maskAt + 2] << 8 |
+      header[maskAt + 3]) >>> 0;
+    // Gathering buffers are given back once used: an idle connection keeps none.
+    if (header === this.#header) this.#header = EMPTY;
     if (this.#opcode === OP_TEXT || this.#opcode === OP_BINARY) this.#messageOpcode = this.#opcode;
     this.#state = READ_PAYLOAD;
     return AGAIN;
@@ -523,19 +535,20 @@ export class WebSocketDecoder {
       let data: Uint8Array;
       if (this.#controlLength === 0 && available >= remaining) {
         data = chunk.subarray(offset, offset + remaining);
-        unmask(data, 0, remaining, this.#mask, 0);
+        unmask(data, 0, remaining, maskOf(this.#mask), 0);
         this.#offset = offset + remaining;
       } else {
         if (this.#control.length === 0) this.#control = new Uint8Array(MAX_CONTROL_PAYLOAD);
         const n = Math.min(available, remaining);
         const from = this.#controlLength;
         this.#control.set(chunk.subarray(offset, offset + n), from);
-        unmask(this.#control, from, from + n, this.#mask, from);
+        unmask(this.#control, from, from + n, maskOf(this.#mask), from);
         this.#controlLength = from + n;
         this.#remaining = remaining - n;
         this.#offset = offset + n;
         if (this.#remaining > 0) return null;
         data = this.#control.subarray(0, this.#controlLength);
+        this.#control = EMPTY;
         this.#controlLength = 0;
       }
       this.#state = READ_HEADER;
@@ -547,7 +560,7 @@ export class WebSocketDecoder {
     ) {
       // A whole message in one frame, all here: no copy.
       const data = chunk.subarray(offset, offset + remaining);
-      unmask(data, 0, remaining, this.#mask, 0);
+      unmask(data, 0, remaining, maskOf(this.#mask), 0);
       this.#offset = offset + remaining;
       this.#state = READ_HEADER;
       this.#messageOpcode = 0;
@@ -563,7 +576,7 @@ export class WebSocketDecoder {
       this.#reserve(from + n);
       const message = this.#message;
       message.set(chunk.subarray(offset, offset + n), from);
-      unmask(message, from, from + n, this.#mask, this.#framePosition);
+      unmask(message, from, from + n, maskOf(this.#mask), this.#framePosition);
       if (this.#messageOpcode === OP_TEXT) {
         this.#utf8State = validateUtf8(message, from, from + n, this.#utf8State);
         if (this.#utf8State < 0) return this.#finish(invalidUtf8());
@@ -580,7 +593,7 @@ export class WebSocketDecoder {
     if (type === "text" && this.#utf8State !== 0) return this.#finish(invalidUtf8());
     // The view stays valid: the buffer is only written again by a later call.
     const data = this.#message.subarray(0, this.#messageLength);
-    if (this.#message.length > KEEP_MESSAGE_BYTES) this.#message = EMPTY;
+    this.#message = EMPTY;
     this.#messageOpcode = 0;
     this.#messageLength = 0;
     this.#utf8State = 0;
@@ -653,6 +666,18 @@ function payloadLength(header: Uint8Array, at: number): number {
 function isValidCloseCode(code: number): boolean {
   return (code >= 1000 && code <= 1003) || (code >= 1007 && code <= 1014) ||
     (code >= 3000 && code <= 4999);
+}
+
+/** The scratch {@linkcode maskOf} fills: one for every decoder, used only during an `unmask` call. */
+const maskScratch = new Uint8Array(4);
+
+/** A packed masking key as its 4 bytes (valid until the next call). */
+function maskOf(packed: number): Uint8Array {
+  maskScratch[0] = packed >>> 24;
+  maskScratch[1] = (packed >>> 16) & 0xff;
+  maskScratch[2] = (packed >>> 8) & 0xff;
+  maskScratch[3] = packed & 0xff;
+  return maskScratch;
 }
 
 const maskBytes = new Uint8Array(4);
