@@ -20,13 +20,15 @@
  *   the room's other members are not told.
  * - The room's members that are not quiet are its **listed** members: what
  *   IRC's NAMES and WHO show of a room that has quiet members (at most
- *   {@linkcode LISTED_MOST}; `Queries.who`), with how many were left out.
+ *   {@linkcode LISTED_MOST}, which also bounds a room without quiet ones;
+ *   `Queries.who`), with how many were left out. The listing is made once per
+ *   change of the room (`Room.epoch`) or second and shared by its joiners.
  *
  * Every event this server publishes passes through {@linkcode BigRooms.over}'s
  * bus, which marks them and publishes the reveals; `Delivery` honours the marks.
  * Events of other servers' members carry their server's marks, and their
- * room's quiet set here follows them (for NAMES). A room without quiet members
- * costs one set lookup per published batch, nothing else.
+ * room's quiet set here follows them (for NAMES). A message costs one map
+ * and one set lookup per published batch, nothing else.
  *
  * Counted on each server: in a cluster, a room is big when this server has
  * {@linkcode QUIET_FROM} of its members.
@@ -45,7 +47,7 @@ import type { Registry } from "./registry.ts";
  */
 export const QUIET_FROM = 200;
 
-/** The most members NAMES and WHO list of a room that has quiet members. */
+/** The most members NAMES and WHO list of a room (that has quiet members, or this many). */
 export const LISTED_MOST = 1000;
 
 /**
