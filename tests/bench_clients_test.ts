@@ -22,6 +22,12 @@ import {
   type Receiver,
 } from "../src/bench/payload.ts";
 import { type BenchReport, runBench } from "../src/bench/run.ts";
+import { suiteChart } from "../src/bench/chart.ts";
+import { renderChart } from "../src/bench/chart_svg.ts";
+import type { GrowthReport } from "../src/bench/growth.ts";
+import { formatSuiteTable, type ScenarioResult } from "../src/bench/report.ts";
+import { parleyLimits, SCENARIOS } from "../src/bench/suite.ts";
+import { formatVersus, versusFigures } from "../src/bench/versus.ts";
 import {
   type FrameHandler,
   MaskedFrameWriter,
@@ -30,9 +36,7 @@ import {
   upgradeRequest,
 } from "../src/bench/websocket_client.ts";
 import { HttpHeadReader } from "../src/net/http.ts";
-import { WebSocketDecoder } from "../src/net/websocket_decoder.ts";
-import { textFrame } from "../src/net/websocket_frames.ts";
-import { acceptWebSocket } from "../src/net/websocket_handshake.ts";
+import { acceptWebSocket, textFrame, WebSocketDecoder } from "../src/net/websocket.ts";
 import { runCli } from "./helpers.ts";
 
 const encoder = new TextEncoder();
@@ -427,4 +431,222 @@ Deno.test("a WebSocket relay that loses, cuts, splits or merges a message is cau
       await relay.close();
     }
   }
+});
+
+function sampleReport(changes: Partial<BenchReport> = {}): BenchReport {
+  return {
+    target: "127.0.0.1:1",
+    clients: 100,
+    messages: 500,
+    rate: 0,
+    size: 64,
+    idle: 0,
+    stalled: 0,
+    status: "complete",
+    sent: 50_000,
+    expected: 4_950_000,
+    delivered: 4_950_000,
+    unattributed: 0,
+    lost: 0,
+    altered: 0,
+    duplicates: 0,
+    echoes: 0,
+    disconnected: 0,
+    lostAtCutReaders: 0,
+    stalledCut: null,
+    seconds: 1,
+    deliveriesPerSecond: 4_950_000,
+    latencyMs: { p50: 1, p90: 2, p99: 3, max: 4, mean: 1.5 },
+    connectMode: "window",
+    connectMs: 1_000,
+    greetingMs: null,
+    slowConnects: 0,
+    server: { pid: 1, cpuSeconds: 1, systemSeconds: 0.5, peakRssMiB: 90 },
+    servers: null,
+    bench: { pid: 2, cpuSeconds: 1, systemSeconds: 0.5, peakRssMiB: 100 },
+    ...changes,
+  };
+}
+
+function sampleGrowth(kib: number): GrowthReport {
+  const process = { pid: 1, cpuSeconds: 1, systemSeconds: 0.5, peakRssMiB: 150 };
+  return {
+    target: "127.0.0.1:1",
+    baseRssMiB: 55,
+    levels: [{
+      connections: 10_000,
+      rssMiB: 55 + kib * 10_000 / 1024,
+      kibPerConnection: kib,
+      kibPerAddedConnection: null,
+      connectMs: 5_000,
+      delivered: 39_996,
+      expected: 39_996,
+      disconnected: 0,
+    }],
+    skipped: [],
+    fileLimits: { bench: 20_000, server: 20_000 },
+    sources: [],
+    greetingMs: null,
+    slowConnects: 0,
+    server: process,
+    bench: process,
+  };
+}
+
+/** The three comparisons as the suite makes them: WebSocket clients' run against line clients'. */
+function versusResults(): ScenarioResult[] {
+  const common = {
+    description: "",
+    parleyCommand: "deno run -A --v8-flags=--max-semi-space-size=8 main.ts server",
+    ncat: { skipped: "n/a (WebSocket clients against parley's own line clients)" },
+    clientKind: "websocket" as const,
+  };
+  const server = (cpuSeconds: number) => ({
+    pid: 1,
+    cpuSeconds,
+    systemSeconds: 0.2,
+    peakRssMiB: 120,
+  });
+  return [
+    {
+      ...common,
+      name: "burst-ws",
+      label: "burst-ws",
+      kind: "load",
+      target: "nothing lost; deliveries/s ≥ 0.8× and server CPU ≤ 1.3× the line clients'",
+      parley: {
+        report: sampleReport({
+          clientKind: "websocket",
+          deliveriesPerSecond: 3_000_000,
+          server: server(1),
+          deliveringCpuSeconds: 0.9,
+        }),
+      },
+      versus: {
+        kind: "line",
+        outcome: { report: sampleReport({ deliveriesPerSecond: 4_000_000, server: server(0.6) }) },
+      },
+    },
+    {
+      ...common,
+      name: "scale-ws",
+      label: "scale-ws",
+      kind: "load",
+      parley: {
+        report: sampleReport({
+          clientKind: "websocket",
+          status: "cut",
+          disconnected: 3,
+          lost: 15,
+          delivered: 4_949_985,
+          server: server(8),
+        }),
+      },
+      versus: { kind: "line", outcome: { report: sampleReport({ server: server(7) }) } },
+    },
+    {
+      ...common,
+      name: "idle-ws",
+      label: "idle-ws",
+      kind: "growth",
+      parley: { growth: sampleGrowth(12) },
+      versus: { kind: "line", outcome: { growth: sampleGrowth(10) } },
+    },
+  ];
+}
+
+Deno.test("a comparison of client kinds: the figures side by side, the targets judged", () => {
+  const [burst, scale, idle] = versusResults();
+  const figures = (result: ScenarioResult) =>
+    Object.fromEntries(versusFigures(result).map((f) => [f.label, f]));
+  const b = figures(burst);
+  assert.equal(b["nothing lost"].met, true);
+  assert.equal(b["deliveries/s"].ratio, 0.75);
+  assert.equal(b["deliveries/s"].met, false, "0.75 < 0.8");
+  assert.ok(Math.abs(b["server CPU s"].ratio! - 1 / 0.6) < 1e-9);
+  assert.equal(b["server CPU s"].met, false);
+  const s = figures(scale);
+  assert.equal(s["nothing lost"].met, false, "readers cut");
+  assert.equal(s["server CPU s"].met, true, "8/7 ≤ 1.3");
+  const i = figures(idle);
+  assert.equal(i["KiB per connection"].ratio, 1.2);
+  assert.equal(i["KiB per connection"].met, true);
+
+  const text = formatVersus(versusResults());
+  assert.match(text, /burst-ws: WebSocket clients against line clients/);
+  assert.match(
+    text,
+    /\| deliveries\/s +\| +3,000,000 \| +4,000,000 \| +0\.75 \| ≥ 0\.8×: \*\*not met\*\* +\|/,
+  );
+  assert.match(
+    text,
+    /\| server CPU s +\| +1\.00 \| +0\.60 \| +1\.67 \| ≤ 1\.3×: \*\*not met\*\* +\|/,
+  );
+  assert.match(text, /\| … of which delivering +\| +0\.90 \| +n\/a/);
+  assert.match(
+    text,
+    /\| status +\| +cut \| +complete \| +\| all delivered intact, no reader cut: \*\*not met\*\*/,
+  );
+  assert.match(
+    text,
+    /\| KiB per connection +\| +12\.00 \| +10\.00 \| +1\.20 \| ≤ 1\.25×: \*\*met\*\* +\|/,
+  );
+  assert.equal(formatVersus([]), "");
+  // The main table leaves comparisons out: they have no ncat column.
+  assert.doesNotMatch(formatSuiteTable(versusResults()), /burst-ws/);
+});
+
+Deno.test("the chart draws each comparison's figures with the two kinds as its bars", () => {
+  const chart = suiteChart(versusResults(), {
+    date: new Date("2026-12-06T07:00:00Z"),
+    commit: "abc1234",
+    cpus: 2,
+    cpuModel: "CPU",
+    deno: "2.9.6",
+    loadBefore: "0.5",
+    loadAfter: "1.0",
+  });
+  const titles = chart.panels.map((panel) => panel.title);
+  assert.deepEqual(titles, [
+    "WebSocket vs line clients: deliveries/s",
+    "WebSocket vs line clients: server CPU s",
+    "WebSocket vs line clients: KiB per connection",
+  ]);
+  const [deliveries, cpu, memory] = chart.panels;
+  assert.deepEqual(deliveries.series, ["WebSocket clients", "line clients"]);
+  assert.deepEqual(deliveries.rows.map((row) => row.label), ["burst-ws", "scale-ws"]);
+  const burst = deliveries.rows[0];
+  assert.equal(burst.parley.value, 3_000_000);
+  assert.equal(burst.ncat.value, 4_000_000);
+  assert.equal(burst.target?.value, 0.8 * 4_000_000);
+  assert.equal(burst.target?.met, false);
+  assert.match(cpu.rows[1].parley.text, /3 readers cut/);
+  assert.equal(cpu.rows[1].target?.met, true);
+  assert.equal(memory.rows[0].target?.value, 12.5);
+  const svg = renderChart(chart);
+  assert.match(svg, /WebSocket clients \/ line/);
+  assert.match(svg, /burst-ws, WebSocket clients: 3\.00 M\/s/);
+});
+
+Deno.test("the suite compares WebSocket clients with line clients, parley run as deno task server runs it", () => {
+  const byName = new Map(SCENARIOS.map((scenario) => [scenario.name, scenario]));
+  for (const name of ["burst-ws", "scale-ws", "idle-ws"]) {
+    const scenario = byName.get(name);
+    assert.ok(scenario && scenario.kind !== "channel", name);
+    assert.equal(scenario.clientKind, "websocket", name);
+    assert.equal(scenario.versus, "line", name);
+    assert.equal(scenario.taskFlags, true, name);
+    assert.deepEqual(Object.keys(parleyLimits(scenario)), ["maxClients"]);
+  }
+  const burst = byName.get("burst-ws")!;
+  const plain = byName.get("burst")!;
+  assert.ok(burst.kind === "load" && plain.kind === "load");
+  assert.deepEqual(
+    [burst.clients, burst.messages, burst.rate, burst.size, burst.idle],
+    [plain.clients, plain.messages, plain.rate, plain.size, plain.idle],
+  );
+  const scale = byName.get("scale-ws")!;
+  assert.ok(scale.kind === "load" && scale.clients + scale.idle === 10_000);
+  const idle = byName.get("idle-ws")!;
+  assert.ok(idle.kind === "growth" && idle.levels.length === 1 && idle.levels[0] === 10_000);
 });

@@ -13,6 +13,7 @@
 
 import type { Outcome, ScenarioResult } from "./report.ts";
 import type { BenchReport } from "./run.ts";
+import { kindName, VERSUS_TARGETS, versusFigures } from "./versus.ts";
 
 /** One bar: its value (null: nothing to draw) and what is printed on or beside it. */
 export interface ChartBar {
@@ -55,6 +56,11 @@ export interface ChartPanel {
   note?: string;
   /** How the axis' ticks are printed (default: {@linkcode formatTick}). */
   tick?: (value: number) => string;
+  /**
+   * The two bars of this panel when they are not the chart's series (a
+   * comparison of client kinds: both parley); said in the panel's note.
+   */
+  series?: [string, string];
 }
 
 /** Everything the picture shows. */
@@ -213,6 +219,7 @@ export function suiteChart(results: readonly ScenarioResult[], meta: ChartMeta):
     },
     { title: "Server CPU seconds over the run", better: "lower", rows: cpu },
     { title: "Server peak RSS, MiB", better: "lower", rows: memory },
+    ...versusPanels(results),
   ].filter((panel): panel is ChartPanel => panel.rows.length > 0);
 
   const when = meta.date.toISOString().slice(0, 16).replace("T", " ") + " UTC";
@@ -230,6 +237,77 @@ export function suiteChart(results: readonly ScenarioResult[], meta: ChartMeta):
   };
 }
 
+/**
+ * The comparisons of client kinds (`versus.ts`): per figure with a target, a
+ * panel whose two bars are both parley's, the scenario's own kind above the
+ * reference kind (WebSocket clients above line clients).
+ */
+function versusPanels(results: readonly ScenarioResult[]): ChartPanel[] {
+  const compared = results.filter((result) => result.versus !== undefined);
+  if (compared.length === 0) return [];
+  const first = compared[0];
+  const series: [string, string] = [
+    kindName(first.clientKind ?? "line"),
+    kindName(first.versus!.kind),
+  ];
+  const note = `upper bar ${series[0]}, lower bar ${series[1]}, parley both`;
+  const versus = `${series[0].split(" ")[0]} vs ${series[1]}`;
+  const panel = (
+    title: string,
+    label: string,
+    format: (v: number) => string,
+    better: "higher" | "lower",
+  ): ChartPanel => {
+    const rows: ChartRow[] = [];
+    for (const result of compared) {
+      const figure = versusFigures(result).find((f) => f.label === label);
+      if (!figure) continue;
+      const bar = (value: number | null, outcome: Outcome): ChartBar =>
+        value === null ? { value: null, text: why(outcome) } : {
+          value,
+          text: [format(value), versusNote(outcome)].filter(Boolean).join(", "),
+        };
+      const limit = label === "deliveries/s"
+        ? VERSUS_TARGETS.deliveriesAtLeast
+        : label === "server CPU s"
+        ? VERSUS_TARGETS.cpuAtMost
+        : VERSUS_TARGETS.kibPerConnectionAtMost;
+      rows.push({
+        label: result.label,
+        detail: DETAILS[result.label],
+        parley: bar(figure.value, result.parley),
+        ncat: bar(figure.reference, result.versus!.outcome),
+        ratio: figure.ratio,
+        ...(figure.reference === null ? {} : {
+          target: {
+            value: limit * figure.reference,
+            text: `${figure.target} ${series[1].split(" ")[0]}`,
+            met: figure.met ?? null,
+          },
+        }),
+      });
+    }
+    return { title, better, rows, note, series };
+  };
+  const seconds = (v: number) => `${v.toFixed(2)} s`;
+  return [
+    panel(`${versus}: deliveries/s`, "deliveries/s", (v) => `${formatCompact(v)}/s`, "higher"),
+    panel(`${versus}: server CPU s`, "server CPU s", seconds, "lower"),
+    panel(
+      `${versus}: KiB per connection`,
+      "KiB per connection",
+      (v) => `${formatCompact(v)} KiB`,
+      "lower",
+    ),
+  ];
+}
+
+/** What a comparison bar's value does not say (lines lost, readers cut). */
+function versusNote(outcome: Outcome): string {
+  const r = report(outcome);
+  return r ? statusNote(r) : "";
+}
+
 /** What the suite measures of each scenario, in a few words. */
 const DETAILS: Record<string, string> = {
   burst: "100 × 500 msgs, flat out",
@@ -239,6 +317,9 @@ const DETAILS: Record<string, string> = {
   stalled: "20 flat out + 1 never reads",
   scale: "10,000 in one room",
   "scale (task)": "the same, deno task server",
+  "burst-ws": "burst, deno task server",
+  "scale-ws": "scale, deno task server",
+  "idle-ws": "10,000 idle, deno task server",
 };
 
 type TargetSpec =

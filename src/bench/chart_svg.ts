@@ -110,7 +110,7 @@ export function renderChart(data: ChartData): string {
   }
   for (const panel of data.panels) {
     y += 26;
-    const { svg, height } = renderPanel(panel, y, data.series);
+    const { svg, height } = renderPanel(panel, y, panel.series ?? data.series);
     parts.push(svg);
     y += height;
   }

@@ -46,6 +46,7 @@ import {
 } from "./servers.ts";
 import { parleyLimits, runSuite, SCENARIOS } from "./suite.ts";
 import { suiteChart } from "./chart.ts";
+import { formatVersus } from "./versus.ts";
 import { renderChart } from "./chart_svg.ts";
 
 export { BenchError } from "./servers.ts";
@@ -437,6 +438,8 @@ export async function runSuiteCommand(options: SuiteCommandOptions): Promise<num
         ...result,
         parley: flatten(result.parley),
         ncat: flatten(result.ncat),
+        versus: result.versus &&
+          { kind: result.versus.kind, ...asObject(flatten(result.versus.outcome)) },
       })),
     }));
     return 0;
@@ -460,7 +463,8 @@ export async function runSuiteCommand(options: SuiteCommandOptions): Promise<num
     "",
     "",
   ];
-  print(header.join("\n") + formatSuiteTable(results));
+  const versus = formatVersus(results);
+  print(header.join("\n") + formatSuiteTable(results) + (versus ? "\n\n" + versus : ""));
   return 0;
 }
 
@@ -520,6 +524,10 @@ function summarize(outcome: Outcome): string {
     `, connect ${formatCount(r.connectMs)} ms` +
     (r.server?.peakRssMiB != null ? `, peak RSS ${r.server.peakRssMiB} MiB` : "") +
     lean + missing;
+}
+
+function asObject(value: unknown): Record<string, unknown> {
+  return typeof value === "object" && value !== null ? value as Record<string, unknown> : {};
 }
 
 /** An outcome as JSON: the report (with the lean floors) or growth itself, or why not. */

@@ -11,7 +11,7 @@ import type { LeanFloor } from "./floor.ts";
 import type { GrowthReport } from "./growth.ts";
 import { type BigChannelReport, formatBigChannel } from "./big_channel.ts";
 import type { BenchProgress, BenchReport, ServersReport } from "./run.ts";
-import { CLIENT_KIND_NAMES } from "./client_kinds.ts";
+import { CLIENT_KIND_NAMES, type ClientKind } from "./client_kinds.ts";
 
 const numberFormat = new Intl.NumberFormat("en-US");
 
@@ -91,6 +91,14 @@ export function formatReport(report: BenchReport, server: string): string {
   }
   if (report.server) lines.push(row("server", describeProcess(report.server)));
   else if (report.servers) lines.push(row("servers", describeServers(report.servers)));
+  if (report.deliveringCpuSeconds != null) {
+    lines.push(
+      row(
+        "delivering",
+        `server CPU ${report.deliveringCpuSeconds.toFixed(2)} s from the first message sent`,
+      ),
+    );
+  }
   lines.push(row("bench", describeProcess(report.bench)));
   return lines.join("\n");
 }
@@ -274,6 +282,14 @@ export interface ScenarioResult {
   parleyCommand: string;
   parley: Outcome;
   ncat: Outcome;
+  /** What `parley`'s clients spoke (default line). */
+  clientKind?: ClientKind;
+  /**
+   * A comparison of client kinds (`versus.ts`): the same load with these
+   * clients against a fresh parley server, the reference `parley` is held
+   * against; ncat is not run.
+   */
+  versus?: { kind: ClientKind; outcome: Outcome };
 }
 
 interface Metric {
@@ -381,6 +397,7 @@ function leanMetrics(names: string[]): Metric[] {
 export function formatSuiteTable(results: ScenarioResult[]): string {
   const rows: string[][] = [["scenario", "metric", "parley", "ncat", "parley/ncat"]];
   for (const result of results) {
+    if (result.versus) continue; // versus.ts tables these
     if (result.kind !== "load") continue;
     const names = [
       ...new Set(
@@ -410,7 +427,7 @@ export function formatSuiteTable(results: ScenarioResult[]): string {
   }
   const tables = rows.length > 1 ? [markdownTable(rows, [false, false, true, true, true])] : [];
   for (const result of results) {
-    if (result.kind === "growth") tables.push(formatGrowth(result));
+    if (result.kind === "growth" && !result.versus) tables.push(formatGrowth(result));
     if (result.kind === "channel" && "channel" in result.parley) {
       tables.push(formatBigChannel(result.parley.channel));
     }
@@ -501,7 +518,8 @@ function shown(value: number | string | null, metric: Metric): string {
   return typeof value === "number" && metric.format ? metric.format(value) : String(value);
 }
 
-function markdownTable(rows: string[][], alignRight: boolean[]): string {
+/** Rows as a Markdown table, the first row the header; columns right-aligned where asked. */
+export function markdownTable(rows: string[][], alignRight: boolean[]): string {
   const widths = rows[0].map((_, column) =>
     Math.max(3, ...rows.map((cells) => displayWidth(cells[column])))
   );

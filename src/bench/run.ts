@@ -200,6 +200,12 @@ export interface BenchReport extends Load {
   server: ProcessReport | null;
   /** Every measured server's figures (one or several); null when no pid is known. */
   servers: ServersReport | null;
+  /**
+   * The servers' CPU seconds from the first message sent to the end of the
+   * run: the delivering alone, without connecting and joining. Null when no
+   * pid is known.
+   */
+  deliveringCpuSeconds?: number | null;
   /** The bench process's own figures (it should be far from busy). */
   bench: ProcessReport;
 }
@@ -344,6 +350,7 @@ export async function runBench(options: BenchOptions): Promise<BenchReport> {
     progress(total);
 
     const sendStart = performance.now();
+    const serverCpuAtSend = serverPids.map((pid) => cpuTime(pid));
     talkers.sort((a, b) => a.self - b.self);
     for (const talker of talkers) {
       loops.push(talk(talker, state, { messages, rate, size, talkers: clients, start: sendStart }));
@@ -365,6 +372,9 @@ export async function runBench(options: BenchOptions): Promise<BenchReport> {
 
     const { scanner } = state;
     const serverCpuEnd = serverPids.map((pid) => cpuTime(pid));
+    const delivering = serverPids.map((_, index) =>
+      cpuUsed(serverCpuAtSend[index], serverCpuEnd[index]).cpuSeconds
+    );
     const benchCpuEnd = cpuTime("self");
     const servers: ProcessReport[] = serverPids.map((pid, index) => ({
       pid,
@@ -407,6 +417,9 @@ export async function runBench(options: BenchOptions): Promise<BenchReport> {
       slowConnects: connector.slowConnects,
       server: servers.length === 1 ? servers[0] : null,
       servers: servers.length === 0 ? null : sumServers(servers),
+      deliveringCpuSeconds: delivering.length === 0 || delivering.includes(null)
+        ? null
+        : round(delivering.reduce((total: number, value) => total + value!, 0), 2),
       bench: {
         pid: Deno.pid,
         ...cpuUsed(benchCpuStart, benchCpuEnd),

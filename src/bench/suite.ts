@@ -12,6 +12,7 @@
 
 import { type LeanReaders, leanReaders, measureFloor, measurePaced } from "./floor.ts";
 import { runGrowth } from "./growth.ts";
+import type { ClientKind } from "./client_kinds.ts";
 import { BIG_CHANNEL_LOAD, runBigChannel } from "./big_channel.ts";
 import { deviceFirstLine, LOGINS_PER_SOURCE, registerAccounts } from "./devices.ts";
 import { type Outcome, type ProgressBar, type ScenarioResult } from "./report.ts";
@@ -47,6 +48,14 @@ export interface LoadScenario extends Load {
   /** After the Deno bench, run the same load from the lean C epoll client, on a fresh server. */
   leanClient?: boolean;
   /**
+   * A comparison of client kinds on parley alone: the same load with these
+   * clients too, each kind against a fresh server (`clientKind`'s own is the
+   * one measured, this one the reference); ncat is not run.
+   */
+  versus?: ClientKind;
+  /** Run parley as `deno task server` runs it (its V8 flag) instead of `deno run -A main.ts server`. */
+  taskFlags?: boolean;
+  /**
    * Half the talkers are second devices of the other half's accounts (issue 23): the
    * accounts are registered first, every talker's first line proves one (`devices.ts`).
    */
@@ -62,6 +71,12 @@ export interface GrowthScenario {
   levels: readonly number[];
   timeLimit: number;
   notForNcat: string;
+  /** What the clients speak (default line). */
+  clientKind?: ClientKind;
+  /** As {@linkcode LoadScenario.versus}. */
+  versus?: ClientKind;
+  /** As {@linkcode LoadScenario.taskFlags}. */
+  taskFlags?: boolean;
 }
 
 /**
@@ -92,6 +107,24 @@ export const SCENARIOS: readonly Scenario[] = [
     idle: 0,
     stalled: 0,
     timeLimit: 180_000,
+  },
+  {
+    kind: "load",
+    name: "burst-ws",
+    description: "burst with WebSocket clients (IRC over WebSocket, as the page speaks it), " +
+      "against the same with line clients, each on a fresh parley run as `deno task server` runs it",
+    clients: 100,
+    messages: 500,
+    rate: 0,
+    size: 64,
+    idle: 0,
+    stalled: 0,
+    timeLimit: 180_000,
+    clientKind: "websocket",
+    versus: "line",
+    taskFlags: true,
+    notForNcat: "n/a (WebSocket clients against parley's own line clients)",
+    target: "nothing lost; deliveries/s ≥ 0.8× and server CPU ≤ 1.3× the line clients'",
   },
   {
     kind: "load",
@@ -174,6 +207,24 @@ export const SCENARIOS: readonly Scenario[] = [
     alsoTaskFlags: { target: "peak RSS ≤ 120 MiB" },
   },
   {
+    kind: "load",
+    name: "scale-ws",
+    description: "scale with WebSocket clients (10,000 in #lobby, 10 talking), against the same " +
+      "with line clients, each on a fresh parley run as `deno task server` runs it",
+    clients: 10,
+    messages: 5,
+    rate: 0.25,
+    size: 64,
+    idle: 9_990,
+    stalled: 0,
+    timeLimit: 400_000,
+    clientKind: "websocket",
+    versus: "line",
+    taskFlags: true,
+    notForNcat: "n/a (WebSocket clients against parley's own line clients)",
+    target: "nothing lost; deliveries/s ≥ 0.8× and server CPU ≤ 1.3× the line clients'",
+  },
+  {
     kind: "channel",
     name: "channel",
     description: "scale's load with each kind of client: 10,000 join one room (IRC clients: " +
@@ -224,6 +275,19 @@ export const SCENARIOS: readonly Scenario[] = [
     timeLimit: 600_000,
     notForNcat: "n/a (ncat cannot hold 10,000 connections)",
   },
+  {
+    kind: "growth",
+    name: "idle-ws",
+    description: "server RSS per connection at 10,000 idle WebSocket clients in #lobby, against " +
+      "10,000 line clients, each on a fresh parley run as `deno task server` runs it",
+    levels: [10_000],
+    timeLimit: 600_000,
+    clientKind: "websocket",
+    versus: "line",
+    taskFlags: true,
+    notForNcat: "n/a (WebSocket clients against parley's own line clients)",
+    target: "KiB per WebSocket connection ≤ 1.25× a line connection's",
+  },
 ];
 
 /** What a suite run needs. */
@@ -254,6 +318,10 @@ export async function runSuite(options: SuiteOptions = {}): Promise<ScenarioResu
   const results: ScenarioResult[] = [];
   try {
     for (const scenario of scenarios) {
+      if ("versus" in scenario && scenario.versus !== undefined) {
+        results.push(await measureVersus(scenario, scenario.versus, { ...options, lean }));
+        continue;
+      }
       if (scenario.kind === "channel") {
         results.push(await measureChannel(scenario, options));
         continue;
@@ -327,6 +395,41 @@ async function measureChannel(
   return result;
 }
 
+/**
+ * A comparison of client kinds: the reference kind's run, then the
+ * scenario's own kind's, each against a fresh parley server started alike.
+ */
+async function measureVersus(
+  scenario: LoadScenario | GrowthScenario,
+  versus: ClientKind,
+  options: SuiteOptions & { lean?: LeanReaders },
+): Promise<ScenarioResult> {
+  const limits: ParleyServerOptions = { ...parleyLimits(scenario), taskFlags: scenario.taskFlags };
+  const kind = scenario.clientKind ?? "line";
+  const result: ScenarioResult = {
+    name: scenario.name,
+    label: scenario.name,
+    kind: scenario.kind,
+    description: scenario.description,
+    target: scenario.target,
+    parleyCommand: describeParley(limits),
+    parley: { skipped: "not run" },
+    ncat: { skipped: scenario.notForNcat ?? "n/a" },
+    clientKind: kind,
+    versus: { kind: versus, outcome: { skipped: "not run" } },
+  };
+  const start = () => startParley(limits);
+  result.versus!.outcome = await measure(
+    { ...scenario, clientKind: versus },
+    result,
+    `parley, ${versus} clients`,
+    start,
+    options,
+  );
+  result.parley = await measure(scenario, result, `parley, ${kind} clients`, start, options);
+  return result;
+}
+
 /** parley runs once as `deno run -A main.ts server`, and once more with the task's flags if asked. */
 function runsOf(scenario: Scenario): boolean[] {
   return scenario.kind === "load" && scenario.alsoTaskFlags !== undefined ? [false, true] : [false];
@@ -365,6 +468,7 @@ async function measure(
         serverPid: server.pid,
         levels: scenario.levels,
         timeLimit: scenario.timeLimit,
+        clientKind: scenario.clientKind,
         onProgress,
       });
       outcome = { growth };
