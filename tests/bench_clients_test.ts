@@ -36,7 +36,9 @@ import {
   upgradeRequest,
 } from "../src/bench/websocket_client.ts";
 import { HttpHeadReader } from "../src/net/http.ts";
-import { acceptWebSocket, textFrame, WebSocketDecoder } from "../src/net/websocket.ts";
+import { WebSocketDecoder } from "../src/net/websocket_decoder.ts";
+import { textFrame } from "../src/net/websocket_frames.ts";
+import { acceptWebSocket } from "../src/net/websocket_handshake.ts";
 import { runCli } from "./helpers.ts";
 
 const encoder = new TextEncoder();

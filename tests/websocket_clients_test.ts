@@ -13,16 +13,16 @@
 
 import assert from "node:assert/strict";
 import { HttpHeadReader, type HttpHeadResult, httpResponse } from "../src/net/http.ts";
+import { WebSocketDecoder } from "../src/net/websocket_decoder.ts";
 import {
-  acceptWebSocket,
   binaryFrame,
   closeFrame,
   frameIrcLines,
   pingFrame,
   pongFrame,
   textFrame,
-  WebSocketDecoder,
-} from "../src/net/websocket.ts";
+} from "../src/net/websocket_frames.ts";
+import { acceptWebSocket } from "../src/net/websocket_handshake.ts";
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();

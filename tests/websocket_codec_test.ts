@@ -1,23 +1,23 @@
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
 import { HttpHeadReader, type HttpRequestHead } from "../src/net/http.ts";
+import { DEFAULT_MAX_MESSAGE_BYTES } from "../src/net/websocket.ts";
+import { sha1 } from "../src/net/sha1.ts";
+import { validateUtf8 } from "../src/net/utf8_validation.ts";
+import { unmask, WebSocketDecoder, type WebSocketEvent } from "../src/net/websocket_decoder.ts";
 import {
-  acceptWebSocket,
   binaryFrame,
   closeFrame,
-  DEFAULT_MAX_MESSAGE_BYTES,
   frameIrcLines,
-  isWebSocketRequest,
   pingFrame,
   pongFrame,
-  sha1,
   textFrame,
-  unmask,
-  validateUtf8,
+} from "../src/net/websocket_frames.ts";
+import {
+  acceptWebSocket,
+  isWebSocketRequest,
   webSocketAccept,
-  WebSocketDecoder,
-  type WebSocketEvent,
-} from "../src/net/websocket.ts";
+} from "../src/net/websocket_handshake.ts";
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();

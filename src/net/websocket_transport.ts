@@ -21,14 +21,9 @@ import type { Connection } from "./connection.ts";
 import { LINE_TOO_LONG } from "./line_reader.ts";
 import type { Peer } from "./peer.ts";
 import type { EndOptions, Framer, LineHandler, RunOptions, Transport } from "./transport.ts";
-import {
-  CloseCode,
-  closeFrame,
-  frameIrcLines,
-  pongFrame,
-  WebSocketDecoder,
-  type WebSocketMode,
-} from "./websocket.ts";
+import { CloseCode, type WebSocketMode } from "./websocket.ts";
+import { WebSocketDecoder } from "./websocket_decoder.ts";
+import { closeFrame, frameIrcLines, pongFrame } from "./websocket_frames.ts";
 
 const LF = 0x0a;
 const CR = 0x0d;

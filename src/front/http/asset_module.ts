@@ -7,7 +7,7 @@
  * @module
  */
 
-import { sha1 } from "../../net/websocket.ts";
+import { sha1 } from "../../net/sha1.ts";
 
 /** One file of the page. */
 export interface WebAsset {

@@ -22,7 +22,7 @@ import { errorText } from "../../errors.ts";
 import type { Connection } from "../../net/connection.ts";
 import { HttpHeadReader, type HttpHeadResult, type HttpRequestHead } from "../../net/http.ts";
 import type { Transport } from "../../net/transport.ts";
-import { acceptWebSocket, isWebSocketRequest } from "../../net/websocket.ts";
+import { acceptWebSocket, isWebSocketRequest } from "../../net/websocket_handshake.ts";
 import { WebSocketTransport } from "../../net/websocket_transport.ts";
 import type { ServeContext, Session } from "../front_end.ts";
 import { type PageAnswer, pageAnswer, pathOf, plain, preparePage } from "./page.ts";
