@@ -610,13 +610,16 @@ Deno.test("the chart draws each comparison's figures with the two kinds as its b
   });
   const titles = chart.panels.map((panel) => panel.title);
   assert.deepEqual(titles, [
-    "WebSocket vs line clients: deliveries/s",
+    "WebSocket vs line clients: deliveries/s, burst-ws",
+    "WebSocket vs line clients: deliveries/s, scale-ws",
     "WebSocket vs line clients: server CPU s",
     "WebSocket vs line clients: KiB per connection",
   ]);
-  const [deliveries, cpu, memory] = chart.panels;
+  assert.equal(chart.title, "parley: WebSocket clients against line clients (deno task bench)");
+  assert.deepEqual(chart.series, ["WebSocket clients", "line clients"]);
+  const [deliveries, , cpu, memory] = chart.panels;
   assert.deepEqual(deliveries.series, ["WebSocket clients", "line clients"]);
-  assert.deepEqual(deliveries.rows.map((row) => row.label), ["burst-ws", "scale-ws"]);
+  assert.deepEqual(deliveries.rows.map((row) => row.label), ["burst-ws"]);
   const burst = deliveries.rows[0];
   assert.equal(burst.parley.value, 3_000_000);
   assert.equal(burst.ncat.value, 4_000_000);

@@ -226,12 +226,20 @@ export function suiteChart(results: readonly ScenarioResult[], meta: ChartMeta):
   const machine = `${meta.cpus} × ${meta.cpuModel}` +
     (meta.kernel ? `, ${meta.kernel}` : "") + `, Deno ${meta.deno}`;
   return {
-    title: "parley against ncat --chat, per scenario (deno task bench)",
+    // Comparisons of client kinds alone (no scenario against ncat ran): their kinds are the series.
+    ...(panels.every((panel) => panel.series !== undefined) && panels.length > 0
+      ? {
+        title: `parley: ${panels[0].series![0]} against ${panels[0].series![1]} (deno task bench)`,
+        series: panels[0].series!,
+      }
+      : {
+        title: "parley against ncat --chat, per scenario (deno task bench)",
+        series: ["parley", "ncat --chat"] as [string, string],
+      }),
     subtitle: [
       `${when}${meta.commit ? `, commit ${meta.commit}` : ""}; ${machine}`,
       `load average ${meta.loadBefore} before the run, ${meta.loadAfter} after`,
     ],
-    series: ["parley", "ncat --chat"],
     panels,
     notes: parleyAlone(of("storm"), of("growth")),
   };
@@ -257,9 +265,10 @@ function versusPanels(results: readonly ScenarioResult[]): ChartPanel[] {
     label: string,
     format: (v: number) => string,
     better: "higher" | "lower",
+    among = compared,
   ): ChartPanel => {
     const rows: ChartRow[] = [];
-    for (const result of compared) {
+    for (const result of among) {
       const figure = versusFigures(result).find((f) => f.label === label);
       if (!figure) continue;
       const bar = (value: number | null, outcome: Outcome): ChartBar =>
@@ -290,8 +299,15 @@ function versusPanels(results: readonly ScenarioResult[]): ChartPanel[] {
     return { title, better, rows, note, series };
   };
   const seconds = (v: number) => `${v.toFixed(2)} s`;
+  // Deliveries per second differ by orders of magnitude between loads (a burst, a paced room of
+  // thousands): a panel, and a scale, for each.
+  const perSecond = (v: number) => `${formatCompact(v)}/s`;
   return [
-    panel(`${versus}: deliveries/s`, "deliveries/s", (v) => `${formatCompact(v)}/s`, "higher"),
+    ...compared.filter((result) => result.kind === "load").map((result) =>
+      panel(`${versus}: deliveries/s, ${result.label}`, "deliveries/s", perSecond, "higher", [
+        result,
+      ])
+    ),
     panel(`${versus}: server CPU s`, "server CPU s", seconds, "lower"),
     panel(
       `${versus}: KiB per connection`,
