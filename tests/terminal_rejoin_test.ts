@@ -6,7 +6,8 @@
  */
 
 import assert from "node:assert/strict";
-import { ChatView, unseenFrom } from "../src/terminal/chat_view.ts";
+import { ChatView } from "../src/terminal/chat_view.ts";
+import { unseenFrom } from "../src/terminal/room_lines.ts";
 import type { Key } from "../src/terminal/keys.ts";
 
 const NOON = new Date(2026, 0, 2, 12, 5);
