@@ -54,13 +54,9 @@ import {
 import { LOBBY } from "../../protocol/names.ts";
 import { cleanString, cleanText, hasContent } from "../../text.ts";
 import { problemText, removalDetail, removalText, topicText } from "../words.ts";
-import {
-  type LineContext,
-  NO_ROOM_TEXT,
-  parseLine,
-  resumedText,
-  runLineCommand,
-} from "./commands.ts";
+import { parseLine, runLineCommand } from "./commands.ts";
+import { resumedText } from "./account_commands.ts";
+import { type LineContext, NO_ROOM_TEXT } from "./line_command.ts";
 import { lineRenderer } from "./render.ts";
 
 const SLASH = 0x2f;
