@@ -6,17 +6,16 @@
 import { CommandError } from "../src/errors.ts";
 import assert from "node:assert/strict";
 import process from "node:process";
+import { ServerMetrics } from "../src/metrics.ts";
+import { MetricsListenError, serveMetrics } from "../src/metrics_endpoint.ts";
 import {
   Counter,
   escapeLabelValue,
   formatValue,
   Gauge,
   METRICS_CONTENT_TYPE,
-  MetricsListenError,
   MetricsRegistry,
-  serveMetrics,
-  ServerMetrics,
-} from "../src/metrics.ts";
+} from "../src/metrics_registry.ts";
 import { withDeadline } from "./helpers.ts";
 
 Deno.test("metrics: a small registry renders exactly, in registration order", () => {
