@@ -209,7 +209,7 @@ export interface MemberInfo {
   realname?: string;
   /** A server operator (`/oper`); false when not known (another server's member). */
   serverOperator?: boolean;
-  /** The account it proved, or null. */
+  /** The account it proved (its name as registered), or null. */
   account?: string | null;
   /** Seconds since it last said something (0 when not known). */
   idleSeconds?: number;
@@ -316,7 +316,7 @@ export interface Replies {
       realname: string | null;
       /** A server operator (false when not known: another server's member). */
       serverOperator: boolean;
-      /** The account it proved, or null. */
+      /** The account it proved (its name as registered), or null. */
       account: string | null;
       /** Invisible (`+i`): its rooms are shown only to those who share one. */
       invisible: boolean;
